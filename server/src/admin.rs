@@ -1,0 +1,67 @@
+//! Administration from the shell, for bootstrapping a fresh installation:
+//! `mediation-server admin create-user ...`.
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use crate::auth;
+use crate::config::{AdminCommand, Config};
+use crate::http::input;
+use crate::store::{self, Chain, NewAccount, Role, Store, UnitFilter};
+
+pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = store::connect(&config.database_url()).await.context("opening the database")?;
+    match command {
+        AdminCommand::CreateUser { username, role, unit, display_name } => {
+            let username = input::username(&username).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let unit_id = resolve_unit(store.as_ref(), role, unit.as_deref()).await?;
+            let password = auth::generate_password();
+            let account = store
+                .insert_account(&NewAccount {
+                    id: Uuid::new_v4(),
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    role,
+                    unit_id,
+                    phone: None,
+                    password_hash: auth::hash_password(password.clone()).await?,
+                })
+                .await
+                .map_err(|error| match error {
+                    store::StoreError::Conflict => anyhow::anyhow!("that username is taken"),
+                    other => other.into(),
+                })?;
+            println!("created {} ({}) with id {}", account.username, account.role, account.id);
+            println!("password (shown once): {password}");
+            Ok(())
+        }
+    }
+}
+
+/// Finds the home unit by id or by exact name among units of the right kind.
+async fn resolve_unit(store: &dyn Store, role: Role, unit: Option<&str>) -> anyhow::Result<Option<Uuid>> {
+    let (kind, unit) = match (role.home_kind(), unit) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => anyhow::bail!("an admin belongs to no unit; leave out --unit"),
+        (Some(kind), None) => anyhow::bail!("a {role} needs --unit naming a {kind}"),
+        (Some(kind), Some(unit)) => (kind, unit),
+    };
+    if let Ok(id) = unit.parse::<Uuid>() {
+        return match store.unit(id).await? {
+            Some(found) if found.kind == kind => Ok(Some(found.id)),
+            _ => anyhow::bail!("no {kind} with id {id}"),
+        };
+    }
+    let matches: Vec<_> = store
+        .units(&UnitFilter { kind, within: Chain::default(), active: Some(true) })
+        .await?
+        .into_iter()
+        .filter(|candidate| candidate.name == unit)
+        .collect();
+    match matches.as_slice() {
+        [only] => Ok(Some(only.id)),
+        [] => anyhow::bail!("no active {kind} named {unit}"),
+        _ => anyhow::bail!("several {kind}s are named {unit}; give the id instead"),
+    }
+}

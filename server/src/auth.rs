@@ -1,0 +1,179 @@
+//! Who is calling: argon2id password hashes, HS256 login tokens carrying a
+//! per-account token version, the signing secret kept in the data directory,
+//! and the `AuthUser` extractor that checks all of it on every request.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::access::Caller;
+use crate::error::AppError;
+use crate::store::{Account, Timestamp};
+
+/// The audience of staff login tokens; other token kinds use their own, so
+/// one can never stand in for another.
+const STAFF_AUDIENCE: &str = "mediation-staff";
+
+/// Hashes a password with argon2id off the async runtime.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| anyhow::anyhow!("hashing failed: {error}"))
+    })
+    .await?
+}
+
+/// Checks a password against a stored hash off the async runtime. Also used
+/// against a dummy hash for unknown usernames, so that both cost the same.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A password for a new account or a reset: 14 characters from an alphabet
+/// without look-alikes, so a helper can read it out over the phone.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..14).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Reads a secret from `env_var`, or from `<data_dir>/<file_name>`, or
+/// creates that file with 32 random bytes and mode 0600.
+pub fn load_or_create_secret(data_dir: &Path, file_name: &str, env_var: &str) -> anyhow::Result<Vec<u8>> {
+    if let Ok(value) = std::env::var(env_var) {
+        anyhow::ensure!(value.len() >= 32, "{env_var} must be at least 32 characters long");
+        return Ok(value.into_bytes());
+    }
+    let path = data_dir.join(file_name);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            anyhow::ensure!(bytes.len() == 32, "{} is damaged: expected 32 bytes", path.display());
+            return Ok(bytes);
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut secret = vec![0u8; 32];
+    rand::thread_rng().fill(&mut secret[..]);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(&secret)?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), "generated a new secret");
+    Ok(secret)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StaffClaims {
+    sub: Uuid,
+    /// The account's token version when the token was issued.
+    ver: i32,
+    aud: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs and checks staff login tokens.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: chrono::Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], ttl: chrono::Duration) -> Self {
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), ttl }
+    }
+
+    /// Issues a token for `account`, valid for the configured time.
+    pub fn issue(&self, account: &Account) -> anyhow::Result<(String, Timestamp)> {
+        let now = Timestamp::now();
+        let expires_at = Timestamp::from(now.as_datetime() + self.ttl);
+        let claims = StaffClaims {
+            sub: account.id,
+            ver: account.token_version,
+            aud: STAFF_AUDIENCE.into(),
+            iat: now.unix_seconds(),
+            exp: expires_at.unix_seconds(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, expires_at))
+    }
+
+    /// The account id and token version in a valid, unexpired HS256 token.
+    fn verify(&self, token: &str) -> Option<(Uuid, i32)> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_audience(&[STAFF_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        jsonwebtoken::decode::<StaffClaims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| (data.claims.sub, data.claims.ver))
+    }
+
+    /// Resolves a token to a live account: signature, expiry, audience, the
+    /// account still active and the token version still current.
+    pub async fn authenticate(&self, state: &AppState, token: &str) -> Result<Account, AppError> {
+        const REFUSED: AppError = AppError::Unauthorized("the token is invalid, expired or revoked; sign in again");
+        let (id, version) = self.verify(token).ok_or(REFUSED)?;
+        let account = state.store.account(id).await?.ok_or(REFUSED)?;
+        if !account.may_sign_in() || account.token_version != version {
+            return Err(REFUSED);
+        }
+        Ok(account)
+    }
+}
+
+/// The signed-in staff member behind a request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub account: Account,
+}
+
+impl AuthUser {
+    pub fn caller(&self) -> Caller {
+        Caller::from(&self.account)
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(AppError::Unauthorized("sign in first: the Authorization header is missing"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(AppError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let account = state.tokens.authenticate(state, token.trim()).await?;
+        Ok(AuthUser { account })
+    }
+}

@@ -1,0 +1,110 @@
+//! Command line and environment: every flag also reads an environment
+//! variable, and the defaults run out of the box on a fresh machine.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::store::Role;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mediation-server", version, about = "Video mediation server for rural people's mediation")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP and WebSocket server listens on.
+    #[arg(long, env = "MEDIATION_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// postgres://user:pass@host/db for production; sqlite://<data-dir>/mediation.db when absent.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the SQLite file and generated secrets; created if missing.
+    #[arg(long, env = "MEDIATION_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// On an empty database, seed the demo town (沾化区 / 下洼镇) and its accounts.
+    #[arg(long, env = "MEDIATION_DEMO")]
+    pub demo: bool,
+
+    /// Password of every demo account; a random one is printed once when absent.
+    #[arg(long, env = "MEDIATION_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+
+    #[arg(long, env = "MEDIATION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Directory of the web client's static files.
+    #[arg(long, env = "MEDIATION_WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
+    pub web_dir: PathBuf,
+
+    /// How long a staff login token stays valid, in minutes.
+    #[arg(long, env = "MEDIATION_TOKEN_TTL_MINUTES", default_value_t = 12 * 60)]
+    pub token_ttl_minutes: u32,
+
+    /// Failed logins for one username before it is slowed down (one client
+    /// address gets four times as many).
+    #[arg(long, env = "MEDIATION_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// First lockout after too many failed logins, in seconds; it doubles with
+    /// each further failure, up to 15 minutes.
+    #[arg(long, env = "MEDIATION_LOGIN_LOCKOUT_SECONDS", default_value_t = 30)]
+    pub login_lockout_seconds: u64,
+
+    /// Take the client address from X-Forwarded-For (only behind a reverse
+    /// proxy that sets it).
+    #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/mediation.db", self.data_dir.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Administration from the shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account and print its generated password once.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The home unit: its id, or its name (e.g. 下洼镇). Not for admin.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Name shown to others; defaults to the username.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse().map_err(|error: crate::store::types::UnknownVariant| error.to_string())
+}

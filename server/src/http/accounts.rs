@@ -1,0 +1,212 @@
+//! Accounts: create, list, read, update, deactivate and reset passwords,
+//! each scoped to what the caller manages (see `access.rs`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Json, Path, Query, input};
+use crate::AppState;
+use crate::auth::{self, AuthUser};
+use crate::error::{AppError, AppResult};
+use crate::store::{Account, AccountChanges, Chain, NewAccount, Role, StoreError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts", get(list).post(create))
+        .route("/accounts/{id}", get(read).patch(update))
+        .route("/accounts/{id}/deactivate", post(deactivate))
+        .route("/accounts/{id}/activate", post(activate))
+        .route("/accounts/{id}/password", post(reset_password))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    role: Option<Role>,
+    unit_id: Option<Uuid>,
+    active: Option<bool>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Json<Vec<Account>>> {
+    let caller = user.caller();
+    let mut filter = caller.visible_accounts();
+    if let Some(unit_id) = query.unit_id {
+        let unit = state.store.unit(unit_id).await?.ok_or_else(|| AppError::not_found("unit"))?;
+        if !caller.reach().contains(&unit.chain()) {
+            return Err(AppError::forbidden());
+        }
+        filter.within = unit.chain();
+        filter.include_unitless = false;
+    }
+    filter.role = query.role;
+    filter.active = query.active;
+    Ok(Json(state.store.accounts(&filter).await?))
+}
+
+/// An account as created or reset, with the generated password shown once.
+#[derive(Serialize)]
+struct WithPassword {
+    #[serde(flatten)]
+    account: Account,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAccount {
+    username: String,
+    display_name: String,
+    role: Role,
+    unit_id: Option<Uuid>,
+    phone: Option<String>,
+    /// When absent a password is generated and returned once.
+    password: Option<String>,
+}
+
+/// Checks that `unit_id` names an active unit of the kind `role` belongs to,
+/// and returns where it sits.
+async fn home_of(state: &AppState, role: Role, unit_id: Option<Uuid>) -> AppResult<(Option<Uuid>, Chain)> {
+    match (role.home_kind(), unit_id) {
+        (None, None) => Ok((None, Chain::default())),
+        (None, Some(_)) => Err(AppError::validation("unit_id", "a system administrator belongs to no unit")),
+        (Some(kind), None) => Err(AppError::validation("unit_id", format!("a {role} account needs a {kind}"))),
+        (Some(kind), Some(id)) => match state.store.unit(id).await? {
+            Some(unit) if unit.kind == kind && unit.active => Ok((Some(unit.id), unit.chain())),
+            Some(unit) if unit.kind == kind => {
+                Err(AppError::validation("unit_id", format!("the {kind} is deactivated")))
+            }
+            _ => Err(AppError::validation("unit_id", format!("a {role} account needs a {kind}; no such {kind}"))),
+        },
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateAccount>,
+) -> AppResult<(StatusCode, Json<WithPassword>)> {
+    let username = input::username(&body.username)?;
+    let display_name = input::required_text("display_name", &body.display_name, 100)?;
+    let phone = input::phone("phone", body.phone.as_deref())?;
+    let password = body.password.as_deref().map(|password| input::password("password", password)).transpose()?;
+    let (unit_id, chain) = home_of(&state, body.role, body.unit_id).await?;
+    if !user.caller().can_manage_account(body.role, &chain) {
+        return Err(AppError::forbidden());
+    }
+
+    let generated_password = password.is_none().then(auth::generate_password);
+    let password_hash =
+        auth::hash_password(password.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
+    let new_account =
+        NewAccount { id: Uuid::new_v4(), username, display_name, role: body.role, unit_id, phone, password_hash };
+    let account = state.store.insert_account(&new_account).await.map_err(|error| match error {
+        StoreError::Conflict => AppError::Conflict(format!("the username {} is taken", new_account.username)),
+        other => other.into(),
+    })?;
+    tracing::info!(account = %account.id, role = %account.role, by = %user.account.id, "account created");
+    Ok((StatusCode::CREATED, Json(WithPassword { account, generated_password })))
+}
+
+/// Loads an account the caller may see.
+async fn visible(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<Account> {
+    let account = state.store.account(id).await?.ok_or_else(|| AppError::not_found("account"))?;
+    if !user.caller().can_view_account(&account) {
+        return Err(AppError::forbidden());
+    }
+    Ok(account)
+}
+
+/// Loads an account the caller manages; nobody manages their own activation.
+async fn managed(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<Account> {
+    let account = visible(state, user, id).await?;
+    if account.id == user.account.id || !user.caller().can_manage_account(account.role, &account.chain()) {
+        return Err(AppError::forbidden());
+    }
+    Ok(account)
+}
+
+async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
+    Ok(Json(visible(&state, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateAccount {
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "input::present")]
+    phone: Option<Option<String>>,
+}
+
+/// Name and phone: the account holder or whoever manages the account.
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateAccount>,
+) -> AppResult<Json<Account>> {
+    let account = visible(&state, &user, id).await?;
+    let is_self = account.id == user.account.id;
+    if !is_self && !user.caller().can_manage_account(account.role, &account.chain()) {
+        return Err(AppError::forbidden());
+    }
+    let changes = AccountChanges {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(|name| input::required_text("display_name", name, 100))
+            .transpose()?,
+        phone: body.phone.map(|phone| input::phone("phone", phone.as_deref())).transpose()?,
+        ..Default::default()
+    };
+    Ok(Json(state.store.update_account(id, &changes).await?))
+}
+
+/// Deactivation takes effect at once: every token of the account is revoked.
+async fn deactivate(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
+    set_active(state, user, id, false).await
+}
+
+async fn activate(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
+    set_active(state, user, id, true).await
+}
+
+async fn set_active(state: AppState, user: AuthUser, id: Uuid, active: bool) -> AppResult<Json<Account>> {
+    managed(&state, &user, id).await?;
+    let account =
+        state.store.update_account(id, &AccountChanges { active: Some(active), ..Default::default() }).await?;
+    tracing::info!(account = %id, active, by = %user.account.id, "account activation changed");
+    Ok(Json(account))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResetPassword {
+    password: Option<String>,
+}
+
+/// Sets a new password (generated when none is given, shown once) and signs
+/// the account out everywhere.
+async fn reset_password(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ResetPassword>,
+) -> AppResult<Json<WithPassword>> {
+    managed(&state, &user, id).await?;
+    let chosen = body.password.as_deref().map(|password| input::password("password", password)).transpose()?;
+    let generated_password = chosen.is_none().then(auth::generate_password);
+    let hash = auth::hash_password(chosen.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
+    let account =
+        state.store.update_account(id, &AccountChanges { password_hash: Some(hash), ..Default::default() }).await?;
+    tracing::info!(account = %id, by = %user.account.id, "password reset");
+    Ok(Json(WithPassword { account, generated_password }))
+}

@@ -1,0 +1,75 @@
+//! Checks on request fields. Each failure names the field and says what is
+//! wanted, and becomes a 422 `validation_failed`.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{AppError, AppResult};
+
+/// Trimmed text of 1 to `max_chars` characters, without control characters.
+pub fn required_text(field: &str, value: &str, max_chars: usize) -> AppResult<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::validation(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(AppError::validation(field, format!("must be at most {max_chars} characters")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::validation(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Like `required_text`, but absent or blank text means none.
+pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> AppResult<Option<String>> {
+    match value {
+        Some(text) if !text.trim().is_empty() => required_text(field, text, max_chars).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Usernames are case-insensitive: stored lower-case, 2 to 64 characters of
+/// a-z, 0-9, '.', '_' and '-', starting with a letter or digit.
+pub fn username(value: &str) -> AppResult<String> {
+    let name = value.trim().to_lowercase();
+    let valid_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let valid_start = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !(2..=64).contains(&name.len()) || !valid_chars || !valid_start {
+        return Err(AppError::validation(
+            "username",
+            "use 2 to 64 characters: letters a-z, digits, '.', '_' or '-', starting with a letter or digit",
+        ));
+    }
+    Ok(name)
+}
+
+pub fn password(field: &str, value: &str) -> AppResult<String> {
+    let length = value.chars().count();
+    if !(8..=128).contains(&length) {
+        return Err(AppError::validation(field, "must be 8 to 128 characters long"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A phone number as people write it: digits with optional '+', '-' and spaces.
+pub fn phone(field: &str, value: Option<&str>) -> AppResult<Option<String>> {
+    let Some(text) = value.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let allowed = text.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c));
+    if !allowed || !(3..=20).contains(&digits) || text.len() > 32 {
+        return Err(AppError::validation(field, "must be a phone number: 3 to 20 digits, '+', '-' or spaces"));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// For PATCH bodies: tells an absent field (`None`) from an explicit `null`
+/// (`Some(None)`). Use with `#[serde(default, deserialize_with = "...")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

@@ -1,0 +1,96 @@
+//! Signing in and the caller's own account: login with throttling, `me`,
+//! and changing one's own password.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ClientAddr, Json, input};
+use crate::AppState;
+use crate::auth::{self, AuthUser};
+use crate::error::{AppError, AppResult};
+use crate::store::{Account, AccountChanges, Timestamp};
+use crate::throttle::AttemptKeys;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/auth/login", post(login)).route("/me", get(me)).route("/me/password", put(change_password))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    token: String,
+    expires_at: Timestamp,
+    user: Account,
+}
+
+const BAD_CREDENTIALS: AppError = AppError::Unauthorized("the username or password is wrong");
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    Json(request): Json<LoginRequest>,
+) -> AppResult<Json<LoginResponse>> {
+    let username = request.username.trim().to_lowercase();
+    let keys = AttemptKeys::new(&username, address);
+    if let Err(wait) = state.throttle.check(&keys) {
+        return Err(AppError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
+    }
+
+    let found = state.store.account_for_login(&username).await?;
+    // An unknown username is checked against a hash of a random password, so
+    // that it costs as long as a known one and the answer cannot tell them apart.
+    let hash = found.as_ref().map_or_else(|| state.decoy_hash.to_string(), |(_, hash)| hash.clone());
+    let password_ok = auth::verify_password(request.password, hash).await;
+    let account = match found {
+        Some((account, _)) if password_ok && account.may_sign_in() => account,
+        _ => {
+            state.throttle.record_failure(&keys);
+            tracing::info!(%address, "login refused");
+            return Err(BAD_CREDENTIALS);
+        }
+    };
+    state.throttle.record_success(&keys);
+    let (token, expires_at) = state.tokens.issue(&account)?;
+    tracing::info!(account = %account.id, role = %account.role, "signed in");
+    Ok(Json(LoginResponse { token, expires_at, user: account }))
+}
+
+async fn me(user: AuthUser) -> Json<Account> {
+    Json(user.account)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password; every earlier token stops working, and a
+/// fresh token is returned so the caller stays signed in.
+async fn change_password(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(request): Json<ChangePassword>,
+) -> AppResult<Json<Value>> {
+    let new_password = input::password("new_password", &request.new_password)?;
+    let (_, hash) =
+        state.store.account_for_login(&user.account.username).await?.ok_or_else(|| AppError::not_found("account"))?;
+    if !auth::verify_password(request.current_password, hash).await {
+        return Err(AppError::validation("current_password", "is not the current password"));
+    }
+    let changes =
+        AccountChanges { password_hash: Some(auth::hash_password(new_password).await?), ..Default::default() };
+    let account = state.store.update_account(user.account.id, &changes).await?;
+    let (token, expires_at) = state.tokens.issue(&account)?;
+    Ok(Json(json!({ "token": token, "expires_at": expires_at, "user": account })))
+}

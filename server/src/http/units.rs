@@ -1,0 +1,320 @@
+//! Districts, towns and villages: one set of handlers serves all three
+//! tiers, parameterised by the unit kind in the path.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Json, Path, Query, input};
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::store::{Chain, StoreError, Timestamp, Unit, UnitFilter, UnitKind};
+
+pub fn router() -> Router<AppState> {
+    UnitKind::ALL.iter().fold(Router::new(), |router, &kind| router.merge(routes_for(kind)))
+}
+
+fn collection(kind: UnitKind) -> &'static str {
+    match kind {
+        UnitKind::District => "districts",
+        UnitKind::Town => "towns",
+        UnitKind::Village => "villages",
+    }
+}
+
+fn noun(kind: UnitKind) -> &'static str {
+    kind.as_str()
+}
+
+fn routes_for(kind: UnitKind) -> Router<AppState> {
+    let base = format!("/{}", collection(kind));
+    Router::new()
+        .route(
+            &base,
+            get(move |state: State<AppState>, user: AuthUser, query: Query<ListQuery>| list(kind, state, user, query))
+                .post(move |state: State<AppState>, user: AuthUser, body: Json<CreateUnit>| {
+                    create(kind, state, user, body)
+                }),
+        )
+        .route(
+            &format!("{base}/{{id}}"),
+            get(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| read(kind, state, user, id)).patch(
+                move |state: State<AppState>, user: AuthUser, id: Path<Uuid>, body: Json<UpdateUnit>| {
+                    update(kind, state, user, id, body)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{id}}/deactivate"),
+            post(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| {
+                set_active(kind, false, state, user, id)
+            }),
+        )
+        .route(
+            &format!("{base}/{{id}}/activate"),
+            post(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| set_active(kind, true, state, user, id)),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    district_id: Option<Uuid>,
+    town_id: Option<Uuid>,
+    active: Option<bool>,
+}
+
+async fn list(
+    kind: UnitKind,
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Json<Vec<Unit>>> {
+    let caller = user.caller();
+    let mut within = caller.visible_units(kind);
+    for parent_id in [query.district_id, query.town_id].into_iter().flatten() {
+        let parent = state.store.unit(parent_id).await?.ok_or_else(|| AppError::not_found("parent unit"))?;
+        if !caller.can_view_unit(&parent) {
+            return Err(AppError::forbidden());
+        }
+        within.district_id = Some(parent.district_id);
+        within.town_id = parent.town_id.or(within.town_id);
+    }
+    let units = state.store.units(&UnitFilter { kind, within, active: query.active }).await?;
+    Ok(Json(units))
+}
+
+async fn load(state: &AppState, kind: UnitKind, id: Uuid) -> AppResult<Unit> {
+    match state.store.unit(id).await? {
+        Some(unit) if unit.kind == kind => Ok(unit),
+        _ => Err(AppError::not_found(noun(kind))),
+    }
+}
+
+async fn read(
+    kind: UnitKind,
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Unit>> {
+    let unit = load(&state, kind, id).await?;
+    if !user.caller().can_view_unit(&unit) {
+        return Err(AppError::forbidden());
+    }
+    Ok(Json(unit))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUnit {
+    name: String,
+    district_id: Option<Uuid>,
+    town_id: Option<Uuid>,
+    office_name: Option<String>,
+    case_prefix: Option<String>,
+    station_name: Option<String>,
+}
+
+/// A town's short name for case numbers: its name without the tier suffix.
+fn default_case_prefix(town_name: &str) -> String {
+    ["街道", "镇", "乡"]
+        .iter()
+        .find_map(|suffix| town_name.strip_suffix(suffix).filter(|rest| !rest.is_empty()))
+        .unwrap_or(town_name)
+        .to_owned()
+}
+
+fn refuse_field(field: &str, kind: UnitKind) -> AppError {
+    AppError::validation(field, format!("does not apply to a {}", noun(kind)))
+}
+
+async fn create(
+    kind: UnitKind,
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<CreateUnit>,
+) -> AppResult<(StatusCode, Json<Unit>)> {
+    let caller = user.caller();
+    let name = input::required_text("name", &body.name, 100)?;
+    let now = Timestamp::now();
+    let id = Uuid::new_v4();
+    let mut unit = Unit {
+        id,
+        kind,
+        name,
+        district_id: id,
+        town_id: None,
+        office_name: None,
+        case_prefix: None,
+        station_name: None,
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+
+    let (parent_field, parent_id) = match kind {
+        UnitKind::District => ("", None),
+        UnitKind::Town => ("district_id", body.district_id),
+        UnitKind::Village => ("town_id", body.town_id),
+    };
+    for (field, present) in [("district_id", body.district_id.is_some()), ("town_id", body.town_id.is_some())] {
+        if present && field != parent_field {
+            return Err(refuse_field(field, kind));
+        }
+    }
+
+    let parent_chain = match (kind.parent_kind(), parent_id) {
+        (None, _) => Chain::default(),
+        (Some(_), None) => return Err(AppError::validation(parent_field, "is required")),
+        (Some(parent_kind), Some(parent_id)) => {
+            let parent = match state.store.unit(parent_id).await? {
+                Some(parent) if parent.kind == parent_kind => parent,
+                _ => {
+                    return Err(AppError::validation(parent_field, format!("no such {}", noun(parent_kind))));
+                }
+            };
+            if !caller.can_view_unit(&parent) {
+                return Err(AppError::forbidden());
+            }
+            if !parent.active {
+                return Err(AppError::validation(parent_field, format!("the {} is deactivated", noun(parent_kind))));
+            }
+            unit.district_id = parent.district_id;
+            unit.town_id = Some(if kind == UnitKind::Town { id } else { parent.id });
+            parent.chain()
+        }
+    };
+    if !caller.can_manage_unit(kind, &parent_chain) {
+        return Err(AppError::forbidden());
+    }
+
+    match kind {
+        UnitKind::District => {
+            for (field, present) in [
+                ("office_name", body.office_name.is_some()),
+                ("case_prefix", body.case_prefix.is_some()),
+                ("station_name", body.station_name.is_some()),
+            ] {
+                if present {
+                    return Err(refuse_field(field, kind));
+                }
+            }
+        }
+        UnitKind::Town => {
+            if body.station_name.is_some() {
+                return Err(refuse_field("station_name", kind));
+            }
+            let office =
+                body.office_name.as_deref().ok_or_else(|| AppError::validation("office_name", "is required"))?;
+            unit.office_name = Some(input::required_text("office_name", office, 100)?);
+            unit.case_prefix = Some(match body.case_prefix.as_deref() {
+                Some(prefix) => input::required_text("case_prefix", prefix, 20)?,
+                None => default_case_prefix(&unit.name),
+            });
+        }
+        UnitKind::Village => {
+            if body.office_name.is_some() {
+                return Err(refuse_field("office_name", kind));
+            }
+            if body.case_prefix.is_some() {
+                return Err(refuse_field("case_prefix", kind));
+            }
+            unit.station_name = input::optional_text("station_name", body.station_name.as_deref(), 100)?;
+        }
+    }
+
+    state.store.insert_unit(&unit).await.map_err(name_taken(&unit))?;
+    tracing::info!(unit = %unit.id, kind = %kind, by = %user.account.id, "unit created");
+    Ok((StatusCode::CREATED, Json(unit)))
+}
+
+/// Turns a unique-key conflict into a message naming the unit.
+fn name_taken(unit: &Unit) -> impl FnOnce(StoreError) -> AppError + '_ {
+    move |error| match error {
+        StoreError::Conflict => {
+            AppError::Conflict(format!("a {} named {} already exists there", noun(unit.kind), unit.name))
+        }
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUnit {
+    name: Option<String>,
+    office_name: Option<String>,
+    case_prefix: Option<String>,
+    #[serde(default, deserialize_with = "input::present")]
+    station_name: Option<Option<String>>,
+}
+
+async fn update(
+    kind: UnitKind,
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateUnit>,
+) -> AppResult<Json<Unit>> {
+    let mut unit = load(&state, kind, id).await?;
+    let caller = user.caller();
+    if !caller.can_view_unit(&unit) || !caller.can_manage_unit(kind, &unit.chain()) {
+        return Err(AppError::forbidden());
+    }
+    if let Some(name) = &body.name {
+        unit.name = input::required_text("name", name, 100)?;
+    }
+    match kind {
+        UnitKind::Town => {
+            if body.station_name.is_some() {
+                return Err(refuse_field("station_name", kind));
+            }
+            if let Some(office) = &body.office_name {
+                unit.office_name = Some(input::required_text("office_name", office, 100)?);
+            }
+            if let Some(prefix) = &body.case_prefix {
+                unit.case_prefix = Some(input::required_text("case_prefix", prefix, 20)?);
+            }
+        }
+        UnitKind::District | UnitKind::Village => {
+            if body.office_name.is_some() {
+                return Err(refuse_field("office_name", kind));
+            }
+            if body.case_prefix.is_some() {
+                return Err(refuse_field("case_prefix", kind));
+            }
+            match (&body.station_name, kind) {
+                (Some(station), UnitKind::Village) => {
+                    unit.station_name = input::optional_text("station_name", station.as_deref(), 100)?;
+                }
+                (Some(_), _) => return Err(refuse_field("station_name", kind)),
+                (None, _) => {}
+            }
+        }
+    }
+    unit.updated_at = Timestamp::now();
+    state.store.update_unit(&unit).await.map_err(name_taken(&unit))?;
+    Ok(Json(unit))
+}
+
+async fn set_active(
+    kind: UnitKind,
+    active: bool,
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Unit>> {
+    let mut unit = load(&state, kind, id).await?;
+    let caller = user.caller();
+    if !caller.can_view_unit(&unit) || !caller.can_manage_unit(kind, &unit.chain()) {
+        return Err(AppError::forbidden());
+    }
+    unit.active = active;
+    unit.updated_at = Timestamp::now();
+    state.store.update_unit(&unit).await?;
+    tracing::info!(unit = %unit.id, active, by = %user.account.id, "unit activation changed");
+    Ok(Json(unit))
+}

@@ -1,0 +1,98 @@
+//! The mediation server as a library: build the state from configuration,
+//! get the router, run it on a listener. `main.rs` and the tests both start
+//! the server through these functions, so tests run the real thing.
+
+pub mod access;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod throttle;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::store::DynStore;
+use crate::throttle::LoginThrottle;
+
+/// Cheap handles shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub tokens: Arc<TokenKeys>,
+    pub throttle: Arc<LoginThrottle>,
+    /// The hash of a random password, checked for unknown usernames.
+    pub decoy_hash: Arc<str>,
+}
+
+/// Creates the data directory, opens and migrates the database, loads (or
+/// makes) the signing secret, and seeds the demo town when asked.
+pub async fn build(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let store = store::connect(&config.database_url()).await.context("opening the database")?;
+    if config.demo {
+        demo::seed_if_empty(store.as_ref(), config.demo_password.clone()).await?;
+    }
+    let secret = auth::load_or_create_secret(&config.data_dir, "jwt-secret", "MEDIATION_JWT_SECRET")?;
+    let tokens = TokenKeys::new(&secret, chrono::Duration::minutes(i64::from(config.token_ttl_minutes)));
+    let throttle = LoginThrottle::new(config.login_max_failures, Duration::from_secs(config.login_lockout_seconds));
+    let decoy_hash = auth::hash_password(auth::generate_password()).await?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        tokens: Arc::new(tokens),
+        throttle: Arc::new(throttle),
+        decoy_hash: decoy_hash.into(),
+    })
+}
+
+pub fn app(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

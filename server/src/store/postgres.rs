@@ -1,0 +1,32 @@
+//! The PostgreSQL store: production. Native `uuid`, `timestamptz` and
+//! `jsonb` columns; the queries are shared with SQLite (see `sql.rs`).
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use super::{Backend, StoreResult};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests that inspect or tamper with rows directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+use super::sql::{account_select, unit_columns};
+
+super::sql::impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);

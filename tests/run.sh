@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh machine:
+#   formatting, clippy, and the whole test suite against SQLite and PostgreSQL.
+# When DATABASE_URL is not set it starts a throwaway PostgreSQL cluster in a
+# temporary directory (installing the server binaries if they are missing) and
+# stops it on exit, even on failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() { [ "$(id -u)" = 0 ]; }
+
+find_pg_bin() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+install_postgres() {
+    if as_root && command -v apt-get >/dev/null; then
+        log "installing PostgreSQL server binaries"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+}
+
+PG_TMP=""
+PG_BIN=""
+PG_RUN_AS=()
+stop_postgres() {
+    if [ -n "$PG_TMP" ] && [ -d "$PG_TMP/data" ]; then
+        "${PG_RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$PG_TMP"
+    fi
+}
+
+start_postgres() {
+    PG_BIN="$(find_pg_bin)"
+    if [ -z "$PG_BIN" ]; then
+        install_postgres
+        PG_BIN="$(find_pg_bin)"
+    fi
+    if [ -z "$PG_BIN" ]; then
+        echo "PostgreSQL server binaries not found and cannot be installed; set DATABASE_URL" >&2
+        exit 1
+    fi
+    PG_TMP="$(mktemp -d /tmp/mediation-pg.XXXXXX)"
+    chmod 755 "$PG_TMP"
+    if as_root; then
+        # initdb refuses to run as root.
+        id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        chown postgres "$PG_TMP"
+        PG_RUN_AS=(runuser -u postgres --)
+    else
+        PG_RUN_AS=(env)
+    fi
+    trap stop_postgres EXIT
+    local port
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    log "starting a throwaway PostgreSQL ($PG_BIN) on 127.0.0.1:$port"
+    "${PG_RUN_AS[@]}" "$PG_BIN/initdb" -D "$PG_TMP/data" -U postgres -A trust --no-sync -E UTF8 >"$PG_TMP/initdb.log" 2>&1 \
+        || { cat "$PG_TMP/initdb.log" >&2; exit 1; }
+    "${PG_RUN_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
+        -o "-p $port -k $PG_TMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        start >/dev/null || { cat "$PG_TMP/server.log" >&2; exit 1; }
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+if [ -z "${DATABASE_URL:-}" ]; then
+    start_postgres
+fi
+case "$DATABASE_URL" in
+    postgres://* | postgresql://*) ;;
+    *) echo "DATABASE_URL must point at PostgreSQL for the test run" >&2; exit 1 ;;
+esac
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace --quiet
+
+log "all checks passed"
