@@ -9,6 +9,7 @@
 
 use uuid::Uuid;
 
+use crate::cases::Case;
 use crate::store::{Account, AccountFilter, Chain, Role, Unit, UnitKind};
 
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +83,46 @@ impl Caller {
             Role::Mediator => role == Role::Station && self.reach().contains(chain),
             Role::Station | Role::Adviser => false,
         }
+    }
+}
+
+/// What a caller may do with a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CaseAccess {
+    None,
+    /// See it (a station of its village or on its session, an adviser on its session).
+    Read,
+    /// Register, schedule, record outcomes (its town's mediators, its
+    /// district's administrators, the system administrator).
+    Manage,
+}
+
+impl Caller {
+    /// The part of the tree whose cases the caller sees by place; advisers
+    /// see cases only through the sessions they are on.
+    pub fn case_reach(&self) -> Option<Chain> {
+        (self.role != Role::Adviser).then(|| self.reach())
+    }
+
+    pub fn case_access(&self, case: &Case, on_a_session: bool) -> CaseAccess {
+        let in_reach = self.reach().contains(&case.chain());
+        match self.role {
+            Role::Admin => CaseAccess::Manage,
+            Role::DistrictAdmin | Role::Mediator if in_reach => CaseAccess::Manage,
+            Role::Station if in_reach || on_a_session => CaseAccess::Read,
+            Role::Adviser if on_a_session => CaseAccess::Read,
+            _ => CaseAccess::None,
+        }
+    }
+
+    /// The case's own mediators (the town office) see full ID numbers.
+    pub fn is_case_mediator(&self, case: &Case) -> bool {
+        self.role == Role::Mediator && self.home.town_id == Some(case.town_id)
+    }
+
+    /// Statistics cover the caller's reach; stations and advisers have none.
+    pub fn may_see_statistics(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::DistrictAdmin | Role::Mediator)
     }
 }
 

@@ -25,6 +25,8 @@ use crate::store::{Account, Timestamp};
 /// The audience of staff login tokens; other token kinds use their own, so
 /// one can never stand in for another.
 const STAFF_AUDIENCE: &str = "mediation-staff";
+/// The audience of invitation tokens for parties without an account.
+const INVITATION_AUDIENCE: &str = "mediation-invitation";
 
 /// Hashes a password with argon2id off the async runtime.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
@@ -97,7 +99,37 @@ struct StaffClaims {
     exp: i64,
 }
 
-/// Signs and checks staff login tokens.
+#[derive(Debug, Serialize, Deserialize)]
+struct InvitationClaims {
+    /// The invitation id.
+    sub: Uuid,
+    /// The session it admits to.
+    sid: Uuid,
+    /// The session participant it stands for.
+    pid: Uuid,
+    aud: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+}
+
+/// What an invitation token says, once its signature and window check out.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationGrant {
+    pub invitation_id: Uuid,
+    pub session_id: Uuid,
+    pub participant_id: Uuid,
+}
+
+/// Why an invitation token was refused, in words a party understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationRefusal {
+    NotYetValid,
+    Expired,
+    Invalid,
+}
+
+/// Signs and checks staff login tokens and invitation tokens.
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -122,6 +154,44 @@ impl TokenKeys {
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, expires_at))
+    }
+
+    /// The invitation token for `invitation`. Signing is deterministic, so
+    /// the same link can be shown again without storing the token.
+    pub fn invitation_token(&self, invitation: &crate::cases::Invitation) -> anyhow::Result<String> {
+        let claims = InvitationClaims {
+            sub: invitation.id,
+            sid: invitation.session_id,
+            pid: invitation.participant_id,
+            aud: INVITATION_AUDIENCE.into(),
+            iat: invitation.created_at.unix_seconds(),
+            nbf: invitation.valid_from.unix_seconds(),
+            exp: invitation.valid_until.unix_seconds(),
+        };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// Checks an invitation token's signature, audience and time window.
+    /// Revocation is checked against the store by the caller.
+    pub fn verify_invitation(&self, token: &str) -> Result<InvitationGrant, InvitationRefusal> {
+        use jsonwebtoken::errors::ErrorKind;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_audience(&[INVITATION_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "sub", "aud"]);
+        match jsonwebtoken::decode::<InvitationClaims>(token, &self.decoding, &validation) {
+            Ok(data) => Ok(InvitationGrant {
+                invitation_id: data.claims.sub,
+                session_id: data.claims.sid,
+                participant_id: data.claims.pid,
+            }),
+            Err(error) => Err(match error.kind() {
+                ErrorKind::ImmatureSignature => InvitationRefusal::NotYetValid,
+                ErrorKind::ExpiredSignature => InvitationRefusal::Expired,
+                _ => InvitationRefusal::Invalid,
+            }),
+        }
     }
 
     /// The account id and token version in a valid, unexpired HS256 token.
@@ -176,4 +246,73 @@ impl FromRequestParts<AppState> for AuthUser {
         let account = state.tokens.authenticate(state, token.trim()).await?;
         Ok(AuthUser { account })
     }
+}
+
+/// A party admitted by a valid, unrevoked invitation to a session that is
+/// still planned or live.
+#[derive(Debug, Clone)]
+pub struct InvitedParty {
+    pub invitation: crate::cases::Invitation,
+    pub session: crate::cases::Session,
+    pub participant: crate::cases::Participant,
+}
+
+impl InvitedParty {
+    pub fn actor(&self, client_addr: Option<String>) -> crate::store::audit::Actor {
+        crate::store::audit::Actor {
+            account_id: None,
+            role: "party".into(),
+            name: self.participant.display_name.clone(),
+            client_addr,
+        }
+    }
+}
+
+/// Resolves an invitation token: signature, window, revocation and the
+/// session's state, each refused with its own code.
+pub async fn authenticate_invitation(state: &AppState, token: &str) -> Result<InvitedParty, AppError> {
+    use crate::cases::SessionState;
+    use axum::http::StatusCode;
+    let refused = |status: StatusCode, code: &'static str, message: &str| AppError::Refused {
+        status,
+        code,
+        message: message.to_owned(),
+    };
+    let grant = state.tokens.verify_invitation(token).map_err(|refusal| match refusal {
+        InvitationRefusal::NotYetValid => refused(
+            StatusCode::UNAUTHORIZED,
+            "invitation_not_yet_valid",
+            "this invitation opens 30 minutes before the session starts",
+        ),
+        InvitationRefusal::Expired => {
+            refused(StatusCode::UNAUTHORIZED, "invitation_expired", "this invitation has expired")
+        }
+        InvitationRefusal::Invalid => {
+            refused(StatusCode::UNAUTHORIZED, "invitation_invalid", "this invitation link is not valid")
+        }
+    })?;
+    let invitation = state.store.invitation(grant.invitation_id).await?;
+    let invitation = match invitation {
+        Some(found) if found.session_id == grant.session_id && found.participant_id == grant.participant_id => found,
+        _ => return Err(refused(StatusCode::UNAUTHORIZED, "invitation_invalid", "this invitation link is not valid")),
+    };
+    if invitation.revoked_at.is_some() {
+        return Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "invitation_revoked",
+            "this invitation was withdrawn; ask the mediator for a new link",
+        ));
+    }
+    let session = state.store.session(invitation.session_id).await?.ok_or(AppError::not_found("session"))?;
+    if matches!(session.state, SessionState::Cancelled | SessionState::Ended) {
+        return Err(refused(StatusCode::GONE, "session_closed", "this mediation session has ended or was cancelled"));
+    }
+    let participant = state
+        .store
+        .participants(session.id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == invitation.participant_id)
+        .ok_or(AppError::not_found("participant"))?;
+    Ok(InvitedParty { invitation, session, participant })
 }

@@ -60,6 +60,11 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_LOGIN_LOCKOUT_SECONDS", default_value_t = 30)]
     pub login_lockout_seconds: u64,
 
+    /// The address people open, used in invitation links (e.g.
+    /// https://tiaojie.example.gov.cn); defaults to http://<listen>.
+    #[arg(long, env = "MEDIATION_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]
@@ -67,6 +72,13 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

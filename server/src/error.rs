@@ -24,6 +24,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request was based on a version of the record that has changed.
+    #[error("{0}")]
+    Stale(String),
+    /// The action does not fit the record's current state.
+    #[error("{0}")]
+    InvalidState(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
     #[error("send the body as application/json")]
@@ -32,6 +38,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// A refusal with its own status and code (invitations, signaling).
+    #[error("{message}")]
+    Refused { status: StatusCode, code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -56,11 +65,12 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::InvalidState(_) | AppError::Stale(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Refused { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,10 +85,13 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::InvalidState(_) => "invalid_state",
+            AppError::Stale(_) => "stale",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Refused { code, .. } => code,
             AppError::Internal(_) => "internal",
         }
     }
@@ -108,6 +121,9 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::Conflict => AppError::Conflict("a record with the same name or key already exists".into()),
             StoreError::NotFound => AppError::not_found("record"),
+            StoreError::Stale(what) => {
+                AppError::Stale(format!("{what} was changed by someone else meanwhile; reload and try again"))
+            }
             StoreError::Constraint(detail) => {
                 tracing::warn!(%detail, "write refused by a schema constraint");
                 AppError::validation("body", "the request breaks a rule of the records")

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod cases;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -22,6 +23,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::TokenKeys;
+use crate::cases::id_number::IdNumberVault;
 use crate::config::Config;
 use crate::store::DynStore;
 use crate::throttle::LoginThrottle;
@@ -35,6 +37,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The hash of a random password, checked for unknown usernames.
     pub decoy_hash: Arc<str>,
+    /// Seals and opens parties' ID numbers.
+    pub id_vault: Arc<IdNumberVault>,
 }
 
 /// Creates the data directory, opens and migrates the database, loads (or
@@ -50,12 +54,16 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let tokens = TokenKeys::new(&secret, chrono::Duration::minutes(i64::from(config.token_ttl_minutes)));
     let throttle = LoginThrottle::new(config.login_max_failures, Duration::from_secs(config.login_lockout_seconds));
     let decoy_hash = auth::hash_password(auth::generate_password()).await?;
+    let id_key = auth::load_or_create_secret(&config.data_dir, "id-number-key", "MEDIATION_ID_NUMBER_KEY")?;
+    // A key given as text is stretched to the 32 bytes AES-256 needs.
+    let id_vault = IdNumberVault::new(&<sha2::Sha256 as sha2::Digest>::digest(&id_key))?;
     Ok(AppState {
         config: Arc::new(config),
         store,
         tokens: Arc::new(tokens),
         throttle: Arc::new(throttle),
         decoy_hash: decoy_hash.into(),
+        id_vault: Arc::new(id_vault),
     })
 }
 

@@ -73,3 +73,19 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// A calendar date (`YYYY-MM-DD`) that must not lie after `latest`.
+pub fn not_after(field: &str, date: chrono::NaiveDate, latest: chrono::NaiveDate) -> AppResult<chrono::NaiveDate> {
+    if date > latest {
+        return Err(AppError::validation(field, format!("must not be after {latest}")));
+    }
+    Ok(date)
+}
+
+/// A calendar date that must not lie before `earliest`.
+pub fn not_before(field: &str, date: chrono::NaiveDate, earliest: chrono::NaiveDate) -> AppResult<chrono::NaiveDate> {
+    if date < earliest {
+        return Err(AppError::validation(field, format!("must not be before {earliest}")));
+    }
+    Ok(date)
+}

@@ -2,9 +2,16 @@
 //! rejections speak the API's error shape, and the web client's static files.
 
 mod accounts;
+mod agreements;
+mod audit;
+mod cases;
+mod consultations;
 mod health;
 pub mod input;
+mod invitation;
 mod session;
+mod sessions;
+mod stats;
 mod units;
 
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +36,13 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(units::router())
         .merge(accounts::router())
+        .merge(cases::router())
+        .merge(agreements::router())
+        .merge(sessions::router())
+        .merge(invitation::router())
+        .merge(consultations::router())
+        .merge(stats::router())
+        .merge(audit::router())
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) });
 
     let web_dir = state.config.web_dir.clone();
@@ -86,6 +100,16 @@ pub struct Query<T>(pub T);
 impl From<QueryRejection> for AppError {
     fn from(rejection: QueryRejection) -> Self {
         AppError::BadRequest(rejection.body_text())
+    }
+}
+
+/// The audit trail's actor for a signed-in staff member.
+pub fn staff_actor(user: &crate::auth::AuthUser, address: ClientAddr) -> crate::store::audit::Actor {
+    crate::store::audit::Actor {
+        account_id: Some(user.account.id),
+        role: user.account.role.to_string(),
+        name: user.account.display_name.clone(),
+        client_addr: Some(address.0.to_string()),
     }
 }
 

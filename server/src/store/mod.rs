@@ -5,8 +5,11 @@
 //! SQL text (see `sql.rs`); the schema of each lives in
 //! `server/migrations/{postgres,sqlite}`. This module knows nothing of HTTP.
 
+pub mod audit;
+pub mod changes;
 pub mod postgres;
 mod sql;
+mod sql_cases;
 pub mod sqlite;
 pub mod types;
 
@@ -223,6 +226,9 @@ pub enum StoreError {
     Constraint(String),
     #[error("record not found")]
     NotFound,
+    /// A guarded update found the record no longer in the state expected.
+    #[error("{0} was changed meanwhile")]
+    Stale(String),
     #[error(transparent)]
     Database(sqlx::Error),
     #[error(transparent)]
@@ -257,9 +263,41 @@ pub enum Backend {
     Sqlite,
 }
 
+/// The case records: writes go through `apply` (one transaction, audited);
+/// reads are one method per record kind.
+#[async_trait]
+pub trait CaseStore: Send + Sync + 'static {
+    /// Applies the changes in one transaction, appending an audit event for
+    /// each; on any error nothing is written.
+    async fn apply(&self, actor: &audit::Actor, changes: &[changes::Change]) -> StoreResult<changes::Applied>;
+
+    async fn case(&self, id: Uuid) -> StoreResult<Option<crate::cases::Case>>;
+    async fn cases(&self, filter: &changes::CaseFilter) -> StoreResult<Vec<crate::cases::Case>>;
+    async fn is_case_participant(&self, case_id: Uuid, account_id: Uuid) -> StoreResult<bool>;
+    async fn parties(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::Party>>;
+    async fn session(&self, id: Uuid) -> StoreResult<Option<crate::cases::Session>>;
+    async fn sessions_of_case(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::Session>>;
+    async fn sessions(&self, filter: &changes::SessionFilter) -> StoreResult<Vec<changes::SessionListing>>;
+    async fn participants(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::Participant>>;
+    async fn reschedules(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::Reschedule>>;
+    async fn invitations(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::Invitation>>;
+    async fn invitation(&self, id: Uuid) -> StoreResult<Option<crate::cases::Invitation>>;
+    async fn attendance(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::Attendance>>;
+    async fn outcome(&self, case_id: Uuid) -> StoreResult<Option<crate::cases::Outcome>>;
+    async fn agreement(&self, case_id: Uuid) -> StoreResult<Option<crate::cases::Agreement>>;
+    async fn confirmations(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::Confirmation>>;
+    async fn judicial_confirmation(&self, case_id: Uuid) -> StoreResult<Option<crate::cases::JudicialConfirmation>>;
+    async fn follow_ups(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::FollowUp>>;
+    async fn consultations(&self, filter: &changes::ConsultationFilter)
+    -> StoreResult<Vec<crate::cases::Consultation>>;
+    async fn stats_rows(&self, filter: &changes::CaseFilter) -> StoreResult<Vec<changes::StatsRow>>;
+    /// Audit events after `after_seq`, in order, at most `limit`.
+    async fn audit_events(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<audit::AuditEvent>>;
+}
+
 /// Everything the service keeps. Implemented once per database.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CaseStore {
     fn backend(&self) -> Backend;
 
     /// Succeeds when the database answers a trivial query.

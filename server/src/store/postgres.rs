@@ -8,6 +8,8 @@ use super::{Backend, StoreResult};
 
 pub struct PgStore {
     pool: PgPool,
+    /// Serialises audited writes in this process (no await on data under it).
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl PgStore {
@@ -18,7 +20,7 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer: tokio::sync::Mutex::new(()) })
     }
 
     /// The pool, for tests that inspect or tamper with rows directly.
@@ -28,5 +30,8 @@ impl PgStore {
 }
 
 use super::sql::{account_select, unit_columns};
+use super::sql_cases::{bind_visibility, case_select, case_visible, session_columns};
 
+super::sql_cases::impl_case_store!(PgStore, sqlx::Postgres, "BEGIN", Some("SELECT pg_advisory_xact_lock(727300)"));
+super::sql_cases::impl_case_reads!(PgStore, sqlx::Postgres, "BEGIN", Some("SELECT pg_advisory_xact_lock(727300)"));
 super::sql::impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);

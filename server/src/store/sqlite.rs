@@ -12,6 +12,8 @@ use super::{Backend, StoreResult};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Serialises audited writes in this process (no await on data under it).
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
@@ -24,7 +26,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer: tokio::sync::Mutex::new(()) })
     }
 
     /// The pool, for tests that inspect or tamper with rows directly.
@@ -34,5 +36,8 @@ impl SqliteStore {
 }
 
 use super::sql::{account_select, unit_columns};
+use super::sql_cases::{bind_visibility, case_select, case_visible, session_columns};
 
+super::sql_cases::impl_case_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", None::<&'static str>);
+super::sql_cases::impl_case_reads!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", None::<&'static str>);
 super::sql::impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

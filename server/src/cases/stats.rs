@@ -1,0 +1,161 @@
+//! The statistics a town office reports: how many disputes were registered
+//! and how they ended, by channel, category, village and month, computed
+//! from the cases in scope.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{Category, Channel, OutcomeKind, local_date};
+use crate::store::Timestamp;
+use crate::store::changes::StatsRow;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub key: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VillageCount {
+    pub village_id: Uuid,
+    pub village_name: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Statistics {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub cases_registered: u64,
+    /// Written plus oral agreements.
+    pub mediated_successfully: u64,
+    pub written_agreements: u64,
+    pub oral_agreements: u64,
+    pub oral_in_person: u64,
+    pub oral_phone: u64,
+    pub oral_video: u64,
+    pub failed: u64,
+    pub referred: u64,
+    pub withdrawn: u64,
+    /// Cases still without an outcome.
+    pub pending: u64,
+    /// Cases with at least one video session that took place.
+    pub cases_with_video_session: u64,
+    pub legal_consultations: u64,
+    pub by_category: Vec<Count>,
+    pub by_village: Vec<VillageCount>,
+    /// By month of registration, `YYYY-MM` in China time.
+    pub by_month: Vec<Count>,
+    /// Mean days from registration to outcome, over cases with an outcome.
+    pub average_days_to_outcome: Option<f64>,
+    /// Cases registered more than 30 days ago that still have no outcome.
+    pub open_over_one_month: u64,
+}
+
+/// Computes the statistics of the given cases and consultation count.
+pub fn compute(
+    rows: &[StatsRow],
+    consultations: u64,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: Timestamp,
+) -> Statistics {
+    let count = |pred: &dyn Fn(&StatsRow) -> bool| rows.iter().filter(|row| pred(row)).count() as u64;
+    let oral = |via: Channel| count(&|r| r.outcome_kind == Some(OutcomeKind::Oral) && r.reached_via == Some(via));
+    let written = count(&|r| r.outcome_kind == Some(OutcomeKind::Written));
+    let oral_all = count(&|r| r.outcome_kind == Some(OutcomeKind::Oral));
+
+    let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
+    let mut by_village: BTreeMap<(String, Uuid), u64> = BTreeMap::new();
+    let mut by_month: BTreeMap<String, u64> = BTreeMap::new();
+    let mut days_total = 0.0;
+    let mut with_outcome = 0u64;
+    let month_ago = now.as_datetime() - chrono::Duration::days(30);
+    let mut open_over_one_month = 0;
+    for row in rows {
+        *by_category.entry(row.category).or_default() += 1;
+        *by_village.entry((row.village_name.clone(), row.village_id)).or_default() += 1;
+        *by_month.entry(local_date(row.registered_at).format("%Y-%m").to_string()).or_default() += 1;
+        if let Some(outcome_at) = row.outcome_at {
+            days_total += (outcome_at.millis() - row.registered_at.millis()) as f64 / 86_400_000.0;
+            with_outcome += 1;
+        }
+        if row.state.is_open() && row.registered_at.as_datetime() < month_ago {
+            open_over_one_month += 1;
+        }
+    }
+
+    Statistics {
+        from,
+        to,
+        cases_registered: rows.len() as u64,
+        mediated_successfully: written + oral_all,
+        written_agreements: written,
+        oral_agreements: oral_all,
+        oral_in_person: oral(Channel::InPerson),
+        oral_phone: oral(Channel::Phone),
+        oral_video: oral(Channel::Video),
+        failed: count(&|r| r.outcome_kind == Some(OutcomeKind::Failed)),
+        referred: count(&|r| r.outcome_kind == Some(OutcomeKind::Referred)),
+        withdrawn: count(&|r| r.outcome_kind == Some(OutcomeKind::Withdrawn)),
+        pending: count(&|r| r.state.is_open()),
+        cases_with_video_session: count(&|r| r.has_video),
+        legal_consultations: consultations,
+        by_category: by_category.into_iter().map(|(key, count)| Count { key: key.to_string(), count }).collect(),
+        by_village: by_village
+            .into_iter()
+            .map(|((village_name, village_id), count)| VillageCount { village_id, village_name, count })
+            .collect(),
+        by_month: by_month.into_iter().map(|(key, count)| Count { key, count }).collect(),
+        average_days_to_outcome: (with_outcome > 0).then(|| (days_total / with_outcome as f64 * 10.0).round() / 10.0),
+        open_over_one_month,
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+}
+
+/// The same figures as CSV: `metric,key,value`, one row per figure.
+pub fn to_csv(stats: &Statistics) -> String {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut scalar = |metric: &str, value: String| rows.push((metric.to_owned(), String::new(), value));
+    scalar("from", stats.from.map(|d| d.to_string()).unwrap_or_default());
+    scalar("to", stats.to.map(|d| d.to_string()).unwrap_or_default());
+    for (metric, value) in [
+        ("cases_registered", stats.cases_registered),
+        ("mediated_successfully", stats.mediated_successfully),
+        ("written_agreements", stats.written_agreements),
+        ("oral_agreements", stats.oral_agreements),
+        ("oral_in_person", stats.oral_in_person),
+        ("oral_phone", stats.oral_phone),
+        ("oral_video", stats.oral_video),
+        ("failed", stats.failed),
+        ("referred", stats.referred),
+        ("withdrawn", stats.withdrawn),
+        ("pending", stats.pending),
+        ("cases_with_video_session", stats.cases_with_video_session),
+        ("legal_consultations", stats.legal_consultations),
+        ("open_over_one_month", stats.open_over_one_month),
+    ] {
+        scalar(metric, value.to_string());
+    }
+    scalar("average_days_to_outcome", stats.average_days_to_outcome.map(|d| d.to_string()).unwrap_or_default());
+    for Count { key, count } in &stats.by_category {
+        rows.push(("by_category".into(), key.clone(), count.to_string()));
+    }
+    for village in &stats.by_village {
+        rows.push(("by_village".into(), village.village_name.clone(), village.count.to_string()));
+    }
+    for Count { key, count } in &stats.by_month {
+        rows.push(("by_month".into(), key.clone(), count.to_string()));
+    }
+    let mut csv = String::from("metric,key,value\n");
+    for (metric, key, value) in rows {
+        csv.push_str(&format!("{},{},{}\n", csv_field(&metric), csv_field(&key), csv_field(&value)));
+    }
+    csv
+}

@@ -1,0 +1,330 @@
+//! The written mediation agreement (调解协议书): drafting and editing the
+//! text, confirmations by each party and the mediator's signature bound to
+//! the SHA-256 of the exact text, taking effect, and the printable document.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::cases::{CaseInContext, judicial_deadline, load_case, parties_for};
+use super::{ClientAddr, Json, Path, input, staff_actor};
+use crate::AppState;
+use crate::access::CaseAccess;
+use crate::auth::AuthUser;
+use crate::cases::agreement::{AgreementParts, render, sha256_hex};
+use crate::cases::{
+    self, Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Outcome, OutcomeKind, Party, Signer,
+};
+use crate::error::{AppError, AppResult};
+use crate::store::Timestamp;
+use crate::store::changes::Change;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cases/{id}/agreement", get(read).put(save))
+        .route("/cases/{id}/agreement/confirmations", post(confirm))
+        .route("/cases/{id}/agreement/document", get(document))
+}
+
+/// Someone whose confirmation the agreement still needs.
+#[derive(Serialize)]
+struct Awaiting {
+    signer: Signer,
+    party_id: Option<Uuid>,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct AgreementView {
+    #[serde(flatten)]
+    agreement: Agreement,
+    /// The exact text the parties confirm; `text_sha256` is its hash.
+    text: String,
+    confirmations: Vec<Confirmation>,
+    awaiting: Vec<Awaiting>,
+    judicial_confirmation_deadline: Option<NaiveDate>,
+}
+
+fn parts(agreement: &Agreement) -> AgreementParts<'_> {
+    AgreementParts {
+        facts: &agreement.facts,
+        responsibilities: &agreement.responsibilities,
+        terms: &agreement.terms,
+        performance_manner: &agreement.performance_manner,
+        performance_deadline: agreement.performance_deadline,
+    }
+}
+
+/// The live confirmations of the current version.
+fn current(confirmations: &[Confirmation], agreement: &Agreement) -> Vec<Confirmation> {
+    confirmations.iter().filter(|c| c.voided_at.is_none() && c.version == agreement.version).cloned().collect()
+}
+
+fn awaiting(parties: &[Party], live: &[Confirmation]) -> Vec<Awaiting> {
+    let mut missing: Vec<Awaiting> = parties
+        .iter()
+        .filter(|party| !live.iter().any(|c| c.party_id == Some(party.id)))
+        .map(|party| Awaiting { signer: Signer::Party, party_id: Some(party.id), name: party.name.clone() })
+        .collect();
+    if !live.iter().any(|c| c.signer == Signer::Mediator) {
+        missing.push(Awaiting { signer: Signer::Mediator, party_id: None, name: "调解员".into() });
+    }
+    missing
+}
+
+async fn view(state: &AppState, context: &CaseInContext) -> AppResult<AgreementView> {
+    let agreement = state.store.agreement(context.case.id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
+    let parties = parties_for(state, context).await?;
+    let confirmations = state.store.confirmations(context.case.id).await?;
+    let live = current(&confirmations, &agreement);
+    Ok(AgreementView {
+        text: render(&context.case, &parties, &parts(&agreement)),
+        awaiting: if agreement.state == AgreementState::Effective { Vec::new() } else { awaiting(&parties, &live) },
+        judicial_confirmation_deadline: judicial_deadline(Some(&agreement)),
+        confirmations,
+        agreement,
+    })
+}
+
+async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<AgreementView>> {
+    let context = load_case(&state, &user, id).await?;
+    Ok(Json(view(&state, &context).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveAgreement {
+    facts: String,
+    responsibilities: String,
+    terms: String,
+    performance_manner: String,
+    performance_deadline: NaiveDate,
+}
+
+/// Drafts the agreement, or edits it; editing after any confirmation voids
+/// every earlier confirmation and starts signing again.
+async fn save(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path(id): Path<Uuid>,
+    Json(body): Json<SaveAgreement>,
+) -> AppResult<Json<AgreementView>> {
+    let context = load_case(&state, &user, id).await?;
+    context.require_manage()?;
+    context.require_state("draft a written agreement", CaseState::is_open)?;
+    let now = Timestamp::now();
+    let deadline = input::not_before("performance_deadline", body.performance_deadline, cases::local_date(now))?;
+    let existing = state.store.agreement(id).await?;
+    if existing.as_ref().is_some_and(|a| a.state == AgreementState::Effective) {
+        return Err(AppError::InvalidState("the agreement has taken effect and can no longer be edited".into()));
+    }
+    let confirmations = state.store.confirmations(id).await?;
+    let mut agreement = Agreement {
+        case_id: id,
+        state: AgreementState::Draft,
+        version: existing.as_ref().map_or(1, |a| a.version + 1),
+        facts: input::required_text("facts", &body.facts, 10_000)?,
+        responsibilities: input::required_text("responsibilities", &body.responsibilities, 10_000)?,
+        terms: input::required_text("terms", &body.terms, 10_000)?,
+        performance_manner: input::required_text("performance_manner", &body.performance_manner, 5_000)?,
+        performance_deadline: deadline,
+        text_sha256: String::new(),
+        created_by: existing.as_ref().map_or(user.account.id, |a| a.created_by),
+        created_at: existing.as_ref().map_or(now, |a| a.created_at),
+        updated_at: now,
+        effective_at: None,
+    };
+    let parties = state.store.parties(id).await?;
+    agreement.text_sha256 = sha256_hex(&render(&context.case, &parties, &parts(&agreement)));
+    let voids = confirmations.iter().any(|c| c.voided_at.is_none());
+    state.store.apply(&staff_actor(&user, address), &[Change::SaveAgreement { agreement, voids }]).await?;
+    Ok(Json(view(&state, &context).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirm {
+    signer: Signer,
+    party_id: Option<Uuid>,
+    method: ConfirmMethod,
+    /// The hash of the text the signer was shown.
+    text_sha256: String,
+}
+
+/// Records one party's confirmation or the mediator's signature. When the
+/// last one needed arrives, the agreement takes effect and the case is
+/// settled by written agreement, in the same transaction.
+async fn confirm(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Confirm>,
+) -> AppResult<(StatusCode, Json<AgreementView>)> {
+    let context = load_case(&state, &user, id).await?;
+    let station = context.access == CaseAccess::Read && context.caller.role == crate::store::Role::Station;
+    if context.access < CaseAccess::Manage && !station {
+        return Err(AppError::forbidden());
+    }
+    if station && (body.signer != Signer::Party || body.method != ConfirmMethod::VillageStation) {
+        return Err(AppError::Forbidden(
+            "a village station records only parties' confirmations given at the station".into(),
+        ));
+    }
+    let agreement = state.store.agreement(id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
+    if agreement.state == AgreementState::Effective {
+        return Err(AppError::InvalidState("the agreement has already taken effect".into()));
+    }
+    context.require_state("confirm the agreement", |s| s.may_become(CaseState::AgreedWritten))?;
+    if body.text_sha256.trim().to_ascii_lowercase() != agreement.text_sha256 {
+        return Err(AppError::Stale(
+            "the agreement text was changed after it was shown: the hash does not match the current text; show it again"
+                .into(),
+        ));
+    }
+    let parties = state.store.parties(id).await?;
+    let live = current(&state.store.confirmations(id).await?, &agreement);
+    let now = Timestamp::now();
+    let mut confirmation = Confirmation {
+        id: Uuid::new_v4(),
+        case_id: id,
+        version: agreement.version,
+        signer: body.signer,
+        party_id: None,
+        signer_account_id: None,
+        method: body.method,
+        text_sha256: agreement.text_sha256.clone(),
+        confirmed_at: now,
+        recorded_by: Some(user.account.id),
+        voided_at: None,
+    };
+    match body.signer {
+        Signer::Party => {
+            let party_id =
+                body.party_id.ok_or_else(|| AppError::validation("party_id", "name the party who confirms"))?;
+            if !parties.iter().any(|p| p.id == party_id) {
+                return Err(AppError::validation("party_id", "is not a party to this case"));
+            }
+            if live.iter().any(|c| c.party_id == Some(party_id)) {
+                return Err(AppError::Conflict("this party has already confirmed the current text".into()));
+            }
+            confirmation.party_id = Some(party_id);
+        }
+        Signer::Mediator => {
+            if body.party_id.is_some() {
+                return Err(AppError::validation("party_id", "a mediator's signature names no party"));
+            }
+            if !context.caller.is_case_mediator(&context.case) {
+                return Err(AppError::Forbidden("only a mediator of the case's office signs the agreement".into()));
+            }
+            if live.iter().any(|c| c.signer == Signer::Mediator) {
+                return Err(AppError::Conflict("the mediator has already signed the current text".into()));
+            }
+            confirmation.signer_account_id = Some(user.account.id);
+        }
+    }
+
+    let mut all = live.clone();
+    all.push(confirmation.clone());
+    let mut changes = vec![Change::AddConfirmation { confirmation }];
+    if awaiting(&parties, &all).is_empty() {
+        changes.push(Change::MakeAgreementEffective { case_id: id, at: now });
+        changes.push(Change::RecordOutcome {
+            outcome: Outcome {
+                case_id: id,
+                kind: OutcomeKind::Written,
+                reached_via: None,
+                terms: None,
+                reason: None,
+                routes_told: None,
+                referred_to: None,
+                reference_number: None,
+                effective_at: now,
+                recorded_by: user.account.id,
+                recorded_at: now,
+            },
+        });
+        changes.push(Change::SetCaseState {
+            case_id: id,
+            from: context.case.state,
+            to: CaseState::AgreedWritten,
+            at: now,
+        });
+    }
+    state.store.apply(&staff_actor(&user, address), &changes).await?;
+    let context = load_case(&state, &user, id).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The agreement as a printable A4 page with signature lines.
+async fn document(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<impl IntoResponse> {
+    let context = load_case(&state, &user, id).await?;
+    let view = view(&state, &context).await?;
+    let parties = state.store.parties(id).await?;
+    let mut signatures = String::new();
+    for party in &parties {
+        let confirmed = view
+            .confirmations
+            .iter()
+            .find(|c| c.party_id == Some(party.id) && c.voided_at.is_none() && c.version == view.agreement.version);
+        signatures.push_str(&format!(
+            "<div class=\"sign\"><span>当事人：{}</span><span class=\"line\">签名（指印）</span><span>{}</span></div>",
+            escape(&party.name),
+            confirmed.map_or(String::new(), |c| format!("已于 {} 确认", cases::local_date(c.confirmed_at)))
+        ));
+    }
+    let status = match view.agreement.state {
+        AgreementState::Effective => format!(
+            "已生效（{}）",
+            view.agreement.effective_at.map(cases::local_date).map(|d| d.to_string()).unwrap_or_default()
+        ),
+        AgreementState::Signing => "签署中".to_owned(),
+        AgreementState::Draft => "草稿".to_owned(),
+    };
+    let paragraphs: String =
+        view.text.lines().map(|line| format!("<p>{}</p>", escape(line))).collect::<Vec<_>>().join("\n");
+    let html = format!(
+        r#"<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>调解协议书 {number}</title>
+<style>
+@page {{ size: A4; margin: 25mm 20mm; }}
+body {{ font-family: "SimSun", "Songti SC", "Noto Serif CJK SC", serif; font-size: 14pt; line-height: 1.8; color: #000; max-width: 170mm; margin: 0 auto; }}
+h1 {{ text-align: center; font-size: 22pt; letter-spacing: 0.5em; margin-bottom: 0; }}
+.meta {{ text-align: center; margin-top: 0; }}
+p {{ margin: 0.2em 0; white-space: pre-wrap; }}
+.sign {{ display: flex; justify-content: space-between; margin-top: 1.2em; }}
+.line {{ border-bottom: 1px solid #000; min-width: 45mm; text-align: right; color: #555; font-size: 10pt; }}
+.stamp {{ margin-top: 2em; text-align: right; }}
+.status {{ font-size: 10pt; color: #555; text-align: right; }}
+.hash {{ font-family: monospace; font-size: 8pt; color: #555; word-break: break-all; margin-top: 2em; }}
+</style></head>
+<body>
+<h1>人民调解协议书</h1>
+<p class="meta">{office}　{number}</p>
+<p class="status">状态：{status}　第 {version} 稿</p>
+{paragraphs}
+{signatures}
+<div class="sign"><span>调解员：</span><span class="line">签名</span><span></span></div>
+<div class="stamp">人民调解委员会（印章）<br>　　年　　月　　日</div>
+<p class="hash">文本 SHA-256：{hash}</p>
+</body></html>"#,
+        number = escape(&context.case.case_number),
+        office = escape(&context.case.office_name),
+        status = status,
+        version = view.agreement.version,
+        paragraphs = paragraphs,
+        signatures = signatures,
+        hash = view.agreement.text_sha256,
+    );
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)))
+}

@@ -1,0 +1,81 @@
+//! The party's side of an invitation link: opening it needs no account; the
+//! token in the link is the credential. Opening is recorded.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::routing::get;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{ClientAddr, Json};
+use crate::AppState;
+use crate::auth::authenticate_invitation;
+use crate::cases::{Category, SessionMode, SessionState};
+use crate::error::{AppError, AppResult};
+use crate::store::Timestamp;
+use crate::store::changes::Change;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/invitation", get(open))
+}
+
+/// What a party sees: the session in plain words, nothing about the other
+/// parties beyond names of those taking part.
+#[derive(Serialize)]
+struct InvitationSummary {
+    invitation_id: Uuid,
+    session_id: Uuid,
+    participant_id: Uuid,
+    your_name: String,
+    case_number: String,
+    category: Category,
+    village_name: String,
+    office_name: String,
+    planned_start: Timestamp,
+    planned_minutes: i32,
+    mode: SessionMode,
+    state: SessionState,
+    valid_until: Timestamp,
+    taking_part: Vec<String>,
+}
+
+fn bearer(headers: &HeaderMap) -> AppResult<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(AppError::Unauthorized("send the invitation token as `Authorization: Bearer <token>`"))
+}
+
+async fn open(
+    State(state): State<AppState>,
+    address: ClientAddr,
+    headers: HeaderMap,
+) -> AppResult<Json<InvitationSummary>> {
+    let party = authenticate_invitation(&state, bearer(&headers)?).await?;
+    let case = state.store.case(party.session.case_id).await?.ok_or_else(|| AppError::not_found("case"))?;
+    let actor = party.actor(Some(address.0.to_string()));
+    state
+        .store
+        .apply(&actor, &[Change::OpenInvitation { invitation_id: party.invitation.id, at: Timestamp::now() }])
+        .await?;
+    let taking_part = state.store.participants(party.session.id).await?.into_iter().map(|p| p.display_name).collect();
+    Ok(Json(InvitationSummary {
+        invitation_id: party.invitation.id,
+        session_id: party.session.id,
+        participant_id: party.participant.id,
+        your_name: party.participant.display_name,
+        case_number: case.case_number,
+        category: case.category,
+        village_name: case.village_name,
+        office_name: case.office_name,
+        planned_start: party.session.planned_start,
+        planned_minutes: party.session.planned_minutes,
+        mode: party.session.mode,
+        state: party.session.state,
+        valid_until: party.invitation.valid_until,
+        taking_part,
+    }))
+}

@@ -1,0 +1,93 @@
+//! Statistics for the caller's district, town or village over a period, as
+//! JSON or CSV.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::cases::start_of_local_day;
+use super::{Json, Query};
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::cases::{self, stats};
+use crate::error::{AppError, AppResult};
+use crate::store::Timestamp;
+use crate::store::changes::{CaseFilter, ConsultationFilter};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stats", get(statistics))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    /// First local day of the period (cases registered from then on).
+    from: Option<NaiveDate>,
+    /// Last local day, inclusive.
+    to: Option<NaiveDate>,
+    district: Option<Uuid>,
+    town: Option<Uuid>,
+    village: Option<Uuid>,
+    format: Option<String>,
+}
+
+async fn statistics(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<StatsQuery>,
+) -> AppResult<Response> {
+    let caller = user.caller();
+    if !caller.may_see_statistics() {
+        return Err(AppError::Forbidden("statistics are for mediators and administrators".into()));
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && to < from
+    {
+        return Err(AppError::validation("to", "must not be before from"));
+    }
+    let mut within = caller.reach();
+    for unit_id in [query.district, query.town, query.village].into_iter().flatten() {
+        let unit = state.store.unit(unit_id).await?.ok_or_else(|| AppError::not_found("unit"))?;
+        if !caller.reach().contains(&unit.chain()) {
+            return Err(AppError::forbidden());
+        }
+        let chain = unit.chain();
+        within.district_id = chain.district_id.or(within.district_id);
+        within.town_id = chain.town_id.or(within.town_id);
+        within.village_id = chain.village_id.or(within.village_id);
+    }
+    let registered_from = query.from.map(start_of_local_day);
+    let registered_to = query.to.map(cases::end_of_local_day);
+    let rows = state
+        .store
+        .stats_rows(&CaseFilter { within: Some(within), registered_from, registered_to, ..Default::default() })
+        .await?;
+    let consultations = state
+        .store
+        .consultations(&ConsultationFilter {
+            within: Some(within),
+            adviser_id: None,
+            from: registered_from,
+            to: registered_to,
+        })
+        .await?
+        .len() as u64;
+    let statistics = stats::compute(&rows, consultations, query.from, query.to, Timestamp::now());
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(statistics).into_response()),
+        Some("csv") => Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"mediation-statistics.csv\""),
+            ],
+            stats::to_csv(&statistics),
+        )
+            .into_response()),
+        Some(_) => Err(AppError::validation("format", "must be json or csv")),
+    }
+}

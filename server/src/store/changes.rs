@@ -1,0 +1,256 @@
+//! Every write to the case records, as one enum. `Store::apply` runs a list
+//! of changes in one transaction and appends an audit event for each, so a
+//! write and its audit record stand or fall together. State changes carry
+//! the state they expect to find; if another request got there first, the
+//! whole transaction is refused as stale.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::Timestamp;
+use super::audit::AuditEntry;
+use crate::cases::{
+    Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
+    Outcome, Participant, Party, Reschedule, Session, SessionState,
+};
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new case with its parties. `case.number` and `case.case_number` are
+    /// assigned by the store from the town's counter for the year.
+    CreateCase {
+        case: Case,
+        parties: Vec<Party>,
+        case_prefix: String,
+    },
+    UpdateCase {
+        case: Case,
+    },
+    SetCaseState {
+        case_id: Uuid,
+        from: CaseState,
+        to: CaseState,
+        at: Timestamp,
+    },
+    CreateSession {
+        session: Session,
+        participants: Vec<Participant>,
+        invitations: Vec<Invitation>,
+    },
+    RescheduleSession {
+        reschedule: Reschedule,
+        revoke_invitations: bool,
+        new_invitations: Vec<Invitation>,
+    },
+    SetSessionState {
+        session_id: Uuid,
+        from: SessionState,
+        to: SessionState,
+        at: Timestamp,
+        reason: Option<String>,
+    },
+    RevokeInvitation {
+        invitation_id: Uuid,
+        at: Timestamp,
+    },
+    OpenInvitation {
+        invitation_id: Uuid,
+        at: Timestamp,
+    },
+    Join {
+        attendance: Attendance,
+    },
+    Leave {
+        attendance_id: Uuid,
+        session_id: Uuid,
+        at: Timestamp,
+    },
+    RecordOutcome {
+        outcome: Outcome,
+    },
+    /// Creates or replaces the agreement text; `voids` marks the live
+    /// confirmations of earlier versions void.
+    SaveAgreement {
+        agreement: Agreement,
+        voids: bool,
+    },
+    AddConfirmation {
+        confirmation: Confirmation,
+    },
+    MakeAgreementEffective {
+        case_id: Uuid,
+        at: Timestamp,
+    },
+    SaveJudicialConfirmation {
+        judicial: JudicialConfirmation,
+    },
+    AddFollowUp {
+        follow_up: FollowUp,
+    },
+    CreateConsultation {
+        consultation: Consultation,
+    },
+    /// Nothing but an audit event (a login, an invitation refused, ...).
+    Note {
+        entry: AuditEntry,
+    },
+}
+
+impl Change {
+    /// What the audit trail says of this change. Never personal data: no ID
+    /// numbers, phones or agreement text, only ids, states and hashes.
+    pub fn audit_entry(&self) -> AuditEntry {
+        let entry = |action: &str, object_type: &'static str, object_id: Uuid, details: Value| AuditEntry {
+            action: action.to_owned(),
+            object_type,
+            object_id: object_id.to_string(),
+            result: "ok",
+            details,
+        };
+        match self {
+            Change::CreateCase { case, parties, .. } => entry(
+                "case.register",
+                "case",
+                case.id,
+                json!({ "village_id": case.village_id, "category": case.category, "parties": parties.len() }),
+            ),
+            Change::UpdateCase { case } => entry("case.update", "case", case.id, json!({})),
+            Change::SetCaseState { case_id, from, to, .. } => {
+                entry("case.state", "case", *case_id, json!({ "from": from, "to": to }))
+            }
+            Change::CreateSession { session, participants, .. } => entry(
+                "session.schedule",
+                "session",
+                session.id,
+                json!({ "case_id": session.case_id, "mode": session.mode, "planned_start": session.planned_start.to_string(), "participants": participants.len() }),
+            ),
+            Change::RescheduleSession { reschedule, .. } => entry(
+                "session.reschedule",
+                "session",
+                reschedule.session_id,
+                json!({ "from": reschedule.previous_start.to_string(), "to": reschedule.new_start.to_string() }),
+            ),
+            Change::SetSessionState { session_id, from, to, .. } => {
+                entry("session.state", "session", *session_id, json!({ "from": from, "to": to }))
+            }
+            Change::RevokeInvitation { invitation_id, .. } => {
+                entry("invitation.revoke", "invitation", *invitation_id, json!({}))
+            }
+            Change::OpenInvitation { invitation_id, .. } => {
+                entry("invitation.open", "invitation", *invitation_id, json!({}))
+            }
+            Change::Join { attendance } => entry(
+                "session.join",
+                "session",
+                attendance.session_id,
+                json!({ "participant_id": attendance.participant_id }),
+            ),
+            Change::Leave { session_id, attendance_id, .. } => {
+                entry("session.leave", "session", *session_id, json!({ "attendance_id": attendance_id }))
+            }
+            Change::RecordOutcome { outcome } => {
+                entry("case.outcome", "case", outcome.case_id, json!({ "kind": outcome.kind }))
+            }
+            Change::SaveAgreement { agreement, voids } => entry(
+                "agreement.save",
+                "case",
+                agreement.case_id,
+                json!({ "version": agreement.version, "text_sha256": agreement.text_sha256, "voided_confirmations": voids }),
+            ),
+            Change::AddConfirmation { confirmation } => entry(
+                "agreement.confirm",
+                "case",
+                confirmation.case_id,
+                json!({ "signer": confirmation.signer, "party_id": confirmation.party_id, "method": confirmation.method, "text_sha256": confirmation.text_sha256 }),
+            ),
+            Change::MakeAgreementEffective { case_id, .. } => entry("agreement.effective", "case", *case_id, json!({})),
+            Change::SaveJudicialConfirmation { judicial } => entry(
+                "case.judicial_confirmation",
+                "case",
+                judicial.case_id,
+                json!({ "court": judicial.court, "result": judicial.result }),
+            ),
+            Change::AddFollowUp { follow_up } => entry(
+                "case.follow_up",
+                "case",
+                follow_up.case_id,
+                json!({ "performance": follow_up.performance, "satisfaction": follow_up.satisfaction }),
+            ),
+            Change::CreateConsultation { consultation } => entry(
+                "consultation.record",
+                "consultation",
+                consultation.id,
+                json!({ "village_id": consultation.village_id, "adviser_id": consultation.adviser_id }),
+            ),
+            Change::Note { entry } => entry.clone(),
+        }
+    }
+}
+
+/// What `apply` hands back: the case number assigned by a `CreateCase`.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub case_number: Option<String>,
+}
+
+/// Which cases to list. A case is visible when it lies `within` the caller's
+/// reach, or when `participant` takes part in one of its sessions.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub within: Option<super::Chain>,
+    pub participant: Option<Uuid>,
+    pub state: Option<CaseState>,
+    pub village_id: Option<Uuid>,
+    pub category: Option<crate::cases::Category>,
+    /// Matches the case number or the summary.
+    pub text: Option<String>,
+    pub registered_from: Option<Timestamp>,
+    pub registered_to: Option<Timestamp>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Which sessions to list: visible cases as in `CaseFilter`, planned from/to.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub within: Option<super::Chain>,
+    pub participant: Option<Uuid>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub state: Option<SessionState>,
+}
+
+/// A session with what a list shows of its case.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct SessionListing {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub session: Session,
+    pub case_number: String,
+    pub village_id: Uuid,
+    pub village_name: String,
+    pub category: crate::cases::Category,
+}
+
+/// Which consultations to list or count.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationFilter {
+    pub within: Option<super::Chain>,
+    pub adviser_id: Option<Uuid>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+}
+
+/// One case as the statistics see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatsRow {
+    pub village_id: Uuid,
+    pub village_name: String,
+    pub category: crate::cases::Category,
+    pub state: CaseState,
+    pub registered_at: Timestamp,
+    pub outcome_kind: Option<crate::cases::OutcomeKind>,
+    pub reached_via: Option<crate::cases::Channel>,
+    pub outcome_at: Option<Timestamp>,
+    pub has_video: bool,
+}
