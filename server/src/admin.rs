@@ -5,7 +5,7 @@ use anyhow::Context;
 use uuid::Uuid;
 
 use crate::auth;
-use crate::config::{AdminCommand, Config};
+use crate::config::{AdminCommand, AuditCommand, Config};
 use crate::http::input;
 use crate::store::{self, Chain, NewAccount, Role, Store, UnitFilter};
 
@@ -35,6 +35,21 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("created {} ({}) with id {}", account.username, account.role, account.id);
             println!("password (shown once): {password}");
             Ok(())
+        }
+    }
+}
+
+/// `mediation-server audit verify`: prints the report; false when broken.
+pub async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<bool> {
+    let store = store::connect(&config.database_url()).await.context("opening the database")?;
+    match command {
+        AuditCommand::Verify => {
+            let report = store::audit::verify_chain(store.as_ref()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if let (Some(seq), Some(problem)) = (report.first_broken_seq, &report.problem) {
+                eprintln!("audit chain broken at event {seq}: {problem}");
+            }
+            Ok(report.ok)
         }
     }
 }

@@ -98,6 +98,15 @@ pub enum Command {
     /// Administration from the shell.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits 1 and names the first broken event.
+    Verify,
 }
 
 #[derive(Debug, Clone, Subcommand)]

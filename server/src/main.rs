@@ -17,6 +17,12 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Some(Command::Admin(command)) => mediation_server::admin::run(&cli.config, command).await,
+        Some(Command::Audit(command)) => {
+            if !mediation_server::admin::audit(&cli.config, command).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         None => {
             let state = mediation_server::build(cli.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;

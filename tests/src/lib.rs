@@ -7,6 +7,7 @@
 //! the PostgreSQL runs are required: an unreachable server fails them.
 
 pub mod api;
+pub mod fixtures;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -135,6 +136,32 @@ impl TestServer {
     /// The signing secret the server generated in its data directory.
     pub fn jwt_secret(&self) -> Vec<u8> {
         std::fs::read(self.data_dir.path().join("jwt-secret")).expect("reading the generated JWT secret")
+    }
+
+    /// Runs raw SQL against the server's database, as someone with direct
+    /// access to it would (to tamper, or to count rows).
+    pub async fn sql(&self, statement: &str) {
+        use sqlx::Connection;
+        if self.database_url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.database_url).await.expect("open SQLite");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut connection).await.expect("run SQL");
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.database_url).await.expect("connect PostgreSQL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut connection).await.expect("run SQL");
+        }
+    }
+
+    /// Counts rows with a `SELECT COUNT(*) ...` statement.
+    pub async fn count(&self, statement: &str) -> i64 {
+        use sqlx::Connection;
+        let query = sqlx::AssertSqlSafe(statement.to_owned());
+        if self.database_url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.database_url).await.expect("open SQLite");
+            sqlx::query_scalar(query).fetch_one(&mut connection).await.expect("count")
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.database_url).await.expect("connect PostgreSQL");
+            sqlx::query_scalar(query).fetch_one(&mut connection).await.expect("count")
+        }
     }
 
     /// Stops the server and waits until it has finished its requests.

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{Json, Path, Query, input};
+use super::{ClientAddr, Json, Path, Query, audit_note, input};
 use crate::AppState;
 use crate::auth::{self, AuthUser};
 use crate::error::{AppError, AppResult};
@@ -92,6 +93,7 @@ async fn home_of(state: &AppState, role: Role, unit_id: Option<Uuid>) -> AppResu
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Json(body): Json<CreateAccount>,
 ) -> AppResult<(StatusCode, Json<WithPassword>)> {
     let username = input::username(&body.username)?;
@@ -113,6 +115,8 @@ async fn create(
         other => other.into(),
     })?;
     tracing::info!(account = %account.id, role = %account.role, by = %user.account.id, "account created");
+    audit_note(&state, &user, address, "account.create", "account", account.id, json!({ "role": account.role }))
+        .await?;
     Ok((StatusCode::CREATED, Json(WithPassword { account, generated_password })))
 }
 
@@ -150,6 +154,7 @@ struct UpdateAccount {
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateAccount>,
 ) -> AppResult<Json<Account>> {
@@ -167,23 +172,43 @@ async fn update(
         phone: body.phone.map(|phone| input::phone("phone", phone.as_deref())).transpose()?,
         ..Default::default()
     };
-    Ok(Json(state.store.update_account(id, &changes).await?))
+    let account = state.store.update_account(id, &changes).await?;
+    audit_note(&state, &user, address, "account.update", "account", id, json!({})).await?;
+    Ok(Json(account))
 }
 
 /// Deactivation takes effect at once: every token of the account is revoked.
-async fn deactivate(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
-    set_active(state, user, id, false).await
+async fn deactivate(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Account>> {
+    set_active(state, user, address, id, false).await
 }
 
-async fn activate(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
-    set_active(state, user, id, true).await
+async fn activate(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Account>> {
+    set_active(state, user, address, id, true).await
 }
 
-async fn set_active(state: AppState, user: AuthUser, id: Uuid, active: bool) -> AppResult<Json<Account>> {
+async fn set_active(
+    state: AppState,
+    user: AuthUser,
+    address: ClientAddr,
+    id: Uuid,
+    active: bool,
+) -> AppResult<Json<Account>> {
     managed(&state, &user, id).await?;
     let account =
         state.store.update_account(id, &AccountChanges { active: Some(active), ..Default::default() }).await?;
     tracing::info!(account = %id, active, by = %user.account.id, "account activation changed");
+    let action = if active { "account.activate" } else { "account.deactivate" };
+    audit_note(&state, &user, address, action, "account", id, json!({})).await?;
     Ok(Json(account))
 }
 
@@ -198,6 +223,7 @@ struct ResetPassword {
 async fn reset_password(
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Path(id): Path<Uuid>,
     Json(body): Json<ResetPassword>,
 ) -> AppResult<Json<WithPassword>> {
@@ -208,5 +234,6 @@ async fn reset_password(
     let account =
         state.store.update_account(id, &AccountChanges { password_hash: Some(hash), ..Default::default() }).await?;
     tracing::info!(account = %id, by = %user.account.id, "password reset");
+    audit_note(&state, &user, address, "account.password_reset", "account", id, json!({})).await?;
     Ok(Json(WithPassword { account, generated_password }))
 }

@@ -113,6 +113,29 @@ pub fn staff_actor(user: &crate::auth::AuthUser, address: ClientAddr) -> crate::
     }
 }
 
+/// Records a write that is not part of the case records (units, accounts)
+/// in the audit trail.
+pub async fn audit_note(
+    state: &AppState,
+    user: &crate::auth::AuthUser,
+    address: ClientAddr,
+    action: &str,
+    object_type: &'static str,
+    object_id: uuid::Uuid,
+    details: serde_json::Value,
+) -> crate::error::AppResult<()> {
+    let entry = crate::store::audit::AuditEntry {
+        action: action.to_owned(),
+        object_type,
+        object_id: object_id.to_string(),
+        result: "ok",
+        details,
+    };
+    let note = crate::store::changes::Change::Note { entry };
+    state.store.apply(&staff_actor(user, address), &[note]).await?;
+    Ok(())
+}
+
 /// The client's address: the peer, or the last X-Forwarded-For hop when the
 /// server is configured to sit behind a reverse proxy.
 #[derive(Debug, Clone, Copy)]

@@ -11,6 +11,10 @@ use super::{ClientAddr, Json, input};
 use crate::AppState;
 use crate::auth::{self, AuthUser};
 use crate::error::{AppError, AppResult};
+use std::net::IpAddr;
+
+use crate::store::audit::{Actor, AuditEntry};
+use crate::store::changes::Change;
 use crate::store::{Account, AccountChanges, Timestamp};
 use crate::throttle::AttemptKeys;
 
@@ -52,16 +56,43 @@ async fn login(
     let password_ok = auth::verify_password(request.password, hash).await;
     let account = match found {
         Some((account, _)) if password_ok && account.may_sign_in() => account,
-        _ => {
+        other => {
             state.throttle.record_failure(&keys);
             tracing::info!(%address, "login refused");
+            record_login(&state, other.map(|(account, _)| account).as_ref(), address, "refused").await?;
             return Err(BAD_CREDENTIALS);
         }
     };
     state.throttle.record_success(&keys);
+    record_login(&state, Some(&account), address, "ok").await?;
     let (token, expires_at) = state.tokens.issue(&account)?;
     tracing::info!(account = %account.id, role = %account.role, "signed in");
     Ok(Json(LoginResponse { token, expires_at, user: account }))
+}
+
+/// Appends a login attempt to the audit trail. An unknown username is not
+/// recorded (people type passwords into the username field).
+async fn record_login(
+    state: &AppState,
+    account: Option<&Account>,
+    address: IpAddr,
+    result: &'static str,
+) -> AppResult<()> {
+    let actor = Actor {
+        account_id: account.map(|a| a.id),
+        role: account.map_or("anonymous".to_owned(), |a| a.role.to_string()),
+        name: account.map_or("unknown".to_owned(), |a| a.display_name.clone()),
+        client_addr: Some(address.to_string()),
+    };
+    let entry = AuditEntry {
+        action: "auth.login".into(),
+        object_type: "account",
+        object_id: account.map_or(String::new(), |a| a.id.to_string()),
+        result,
+        details: json!({}),
+    };
+    state.store.apply(&actor, &[Change::Note { entry }]).await?;
+    Ok(())
 }
 
 async fn me(user: AuthUser) -> Json<Account> {

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Json, Path, Query, input};
+use super::{ClientAddr, Json, Path, Query, audit_note, input};
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
@@ -36,27 +36,31 @@ fn routes_for(kind: UnitKind) -> Router<AppState> {
         .route(
             &base,
             get(move |state: State<AppState>, user: AuthUser, query: Query<ListQuery>| list(kind, state, user, query))
-                .post(move |state: State<AppState>, user: AuthUser, body: Json<CreateUnit>| {
-                    create(kind, state, user, body)
+                .post(move |state: State<AppState>, user: AuthUser, address: ClientAddr, body: Json<CreateUnit>| {
+                    create(kind, state, user, address, body)
                 }),
         )
         .route(
             &format!("{base}/{{id}}"),
             get(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| read(kind, state, user, id)).patch(
-                move |state: State<AppState>, user: AuthUser, id: Path<Uuid>, body: Json<UpdateUnit>| {
-                    update(kind, state, user, id, body)
-                },
+                move |state: State<AppState>,
+                      user: AuthUser,
+                      address: ClientAddr,
+                      id: Path<Uuid>,
+                      body: Json<UpdateUnit>| { update(kind, state, user, address, id, body) },
             ),
         )
         .route(
             &format!("{base}/{{id}}/deactivate"),
-            post(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| {
-                set_active(kind, false, state, user, id)
+            post(move |state: State<AppState>, user: AuthUser, address: ClientAddr, id: Path<Uuid>| {
+                set_active(kind, false, state, user, address, id)
             }),
         )
         .route(
             &format!("{base}/{{id}}/activate"),
-            post(move |state: State<AppState>, user: AuthUser, id: Path<Uuid>| set_active(kind, true, state, user, id)),
+            post(move |state: State<AppState>, user: AuthUser, address: ClientAddr, id: Path<Uuid>| {
+                set_active(kind, true, state, user, address, id)
+            }),
         )
 }
 
@@ -136,6 +140,7 @@ async fn create(
     kind: UnitKind,
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Json(body): Json<CreateUnit>,
 ) -> AppResult<(StatusCode, Json<Unit>)> {
     let caller = user.caller();
@@ -229,6 +234,7 @@ async fn create(
 
     state.store.insert_unit(&unit).await.map_err(name_taken(&unit))?;
     tracing::info!(unit = %unit.id, kind = %kind, by = %user.account.id, "unit created");
+    audit_note(&state, &user, address, "unit.create", "unit", unit.id, serde_json::json!({ "kind": kind })).await?;
     Ok((StatusCode::CREATED, Json(unit)))
 }
 
@@ -256,6 +262,7 @@ async fn update(
     kind: UnitKind,
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateUnit>,
 ) -> AppResult<Json<Unit>> {
@@ -297,6 +304,7 @@ async fn update(
     }
     unit.updated_at = Timestamp::now();
     state.store.update_unit(&unit).await.map_err(name_taken(&unit))?;
+    audit_note(&state, &user, address, "unit.update", "unit", unit.id, serde_json::json!({})).await?;
     Ok(Json(unit))
 }
 
@@ -305,6 +313,7 @@ async fn set_active(
     active: bool,
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Path(id): Path<Uuid>,
 ) -> AppResult<Json<Unit>> {
     let mut unit = load(&state, kind, id).await?;
@@ -316,5 +325,7 @@ async fn set_active(
     unit.updated_at = Timestamp::now();
     state.store.update_unit(&unit).await?;
     tracing::info!(unit = %unit.id, active, by = %user.account.id, "unit activation changed");
+    let action = if active { "unit.activate" } else { "unit.deactivate" };
+    audit_note(&state, &user, address, action, "unit", unit.id, serde_json::json!({})).await?;
     Ok(Json(unit))
 }

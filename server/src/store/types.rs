@@ -12,9 +12,16 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 ///
 /// PostgreSQL keeps it as `timestamptz`; SQLite as INTEGER milliseconds since
 /// the epoch so that comparisons and ordering in SQL are numeric, not textual.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Timestamp(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    /// Accepts RFC 3339 with any offset; keeps milliseconds like the stores.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DateTime::<chrono::FixedOffset>::deserialize(deserializer).map(|time| Self::from(time.with_timezone(&Utc)))
+    }
+}
 
 impl Timestamp {
     pub fn now() -> Self {
