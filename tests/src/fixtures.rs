@@ -67,3 +67,13 @@ pub async fn register_case(api: &Api, demo: &Demo, village: &str) -> Value {
 pub fn in_minutes(minutes: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::minutes(minutes)).to_rfc3339()
 }
+
+/// Replaces `{NAME}` with `ids[NAME]` and `{n}` with `n` (so that each
+/// create in a table test is unique).
+pub fn fill(template: &str, ids: &HashMap<String, String>, n: usize) -> String {
+    let mut text = template.replace("{n}", &n.to_string());
+    for (name, id) in ids {
+        text = text.replace(&format!("{{{name}}}"), id);
+    }
+    text
+}

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use mediation_tests::fixtures::fill;
 use mediation_tests::{Api, Db, TestServer, on_both_databases};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -13,7 +14,7 @@ on_both_databases!(roles_by_endpoints_table, lists_show_only_what_is_in_reach);
 /// Everyone in the table, with a signed-in client each.
 struct Town {
     actors: HashMap<&'static str, Api>,
-    ids: HashMap<&'static str, String>,
+    ids: HashMap<String, String>,
 }
 
 const ACTORS: [&str; 9] = [
@@ -52,11 +53,11 @@ async fn build(server: &TestServer) -> Town {
     let mut ids = HashMap::new();
     let d1 = find(&admin, "/api/v1/districts", "沾化区").await;
     let t1 = find(&admin, "/api/v1/towns", "下洼镇").await;
-    ids.insert("V1", find(&admin, "/api/v1/villages", "东平村").await);
-    ids.insert("V1b", find(&admin, "/api/v1/villages", "哈喇村").await);
-    ids.insert("mediator2", find(&admin, "/api/v1/accounts", "mediator2").await);
-    ids.insert("station-dongping", find(&admin, "/api/v1/accounts", "station-dongping").await);
-    ids.insert("station-hala", find(&admin, "/api/v1/accounts", "station-hala").await);
+    ids.insert("V1".to_owned(), find(&admin, "/api/v1/villages", "东平村").await);
+    ids.insert("V1b".to_owned(), find(&admin, "/api/v1/villages", "哈喇村").await);
+    ids.insert("mediator2".to_owned(), find(&admin, "/api/v1/accounts", "mediator2").await);
+    ids.insert("station-dongping".to_owned(), find(&admin, "/api/v1/accounts", "station-dongping").await);
+    ids.insert("station-hala".to_owned(), find(&admin, "/api/v1/accounts", "station-hala").await);
 
     let t2 =
         create(&admin, "/api/v1/towns", json!({ "district_id": d1, "name": "富源街道", "office_name": "富源调解室" }))
@@ -86,12 +87,12 @@ async fn build(server: &TestServer) -> Town {
             json!({ "username": username, "display_name": username, "role": role, "unit_id": unit, "password": password }),
         )
         .await;
-        ids.insert(username, id);
+        ids.insert(username.to_owned(), id);
     }
-    ids.insert("D1", d1);
-    ids.insert("T1", t1);
-    ids.insert("T3", t3);
-    ids.insert("Vx", vx);
+    ids.insert("D1".to_owned(), d1);
+    ids.insert("T1".to_owned(), t1);
+    ids.insert("T3".to_owned(), t3);
+    ids.insert("Vx".to_owned(), vx);
 
     let mut actors = HashMap::new();
     for actor in ACTORS {
@@ -113,14 +114,6 @@ struct Row {
     body: Option<&'static str>,
     /// Expected status per actor, in the order of `ACTORS`.
     expect: [u16; 9],
-}
-
-fn fill(template: &str, ids: &HashMap<&'static str, String>, n: usize) -> String {
-    let mut text = template.replace("{n}", &n.to_string());
-    for (name, id) in ids {
-        text = text.replace(&format!("{{{name}}}"), id);
-    }
-    text
 }
 
 async fn roles_by_endpoints_table(db: Db) {
