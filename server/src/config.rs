@@ -65,6 +65,33 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Most people in one room (lobby included).
+    #[arg(long, env = "MEDIATION_ROOM_SIZE_LIMIT", default_value_t = 16)]
+    pub room_size_limit: usize,
+
+    /// Seconds a dropped participant keeps their place to come back with
+    /// their resume token.
+    #[arg(long, env = "MEDIATION_RECONNECT_GRACE_SECS", default_value_t = 30.0)]
+    pub reconnect_grace_secs: f64,
+
+    /// Seconds an empty room waits before it ends the session.
+    #[arg(long, env = "MEDIATION_ROOM_EMPTY_SECS", default_value_t = 300.0)]
+    pub room_empty_secs: f64,
+
+    /// WebSocket ping interval in milliseconds; a connection silent for three
+    /// intervals is dead (the default finds one within 15 s).
+    #[arg(long, env = "MEDIATION_WS_HEARTBEAT_MS", default_value_t = 5000)]
+    pub ws_heartbeat_ms: u64,
+
+    /// Signaling messages per second one connection may send on average
+    /// (bursts of twice that); beyond, it is closed with 1008.
+    #[arg(long, env = "MEDIATION_WS_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub ws_messages_per_second: u32,
+
+    /// STUN servers handed to clients, comma-separated (e.g. stun:stun.example.cn:3478).
+    #[arg(long, env = "MEDIATION_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]

@@ -10,6 +10,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod rooms;
+pub mod signaling;
 pub mod store;
 pub mod throttle;
 
@@ -25,6 +27,8 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::cases::id_number::IdNumberVault;
 use crate::config::Config;
+use crate::rooms::{RoomRegistry, RoomSettings};
+use crate::signaling::SignalingSettings;
 use crate::store::DynStore;
 use crate::throttle::LoginThrottle;
 
@@ -39,6 +43,9 @@ pub struct AppState {
     pub decoy_hash: Arc<str>,
     /// Seals and opens parties' ID numbers.
     pub id_vault: Arc<IdNumberVault>,
+    /// The live rooms.
+    pub rooms: RoomRegistry,
+    pub signaling: Arc<SignalingSettings>,
 }
 
 /// Creates the data directory, opens and migrates the database, loads (or
@@ -57,7 +64,26 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let id_key = auth::load_or_create_secret(&config.data_dir, "id-number-key", "MEDIATION_ID_NUMBER_KEY")?;
     // A key given as text is stretched to the 32 bytes AES-256 needs.
     let id_vault = IdNumberVault::new(&<sha2::Sha256 as sha2::Digest>::digest(&id_key))?;
+    let rooms = RoomRegistry::new(
+        RoomSettings {
+            max_participants: config.room_size_limit.max(2),
+            reconnect_grace: Duration::from_secs_f64(config.reconnect_grace_secs.max(0.0)),
+            empty_room_timeout: Duration::from_secs_f64(config.room_empty_secs.max(0.0)),
+            ice_servers: if config.stun_urls.is_empty() {
+                Vec::new()
+            } else {
+                vec![signaling_proto::IceServer { urls: config.stun_urls.clone(), username: None, credential: None }]
+            },
+        },
+        store.clone(),
+    );
+    let signaling = SignalingSettings {
+        heartbeat: Duration::from_millis(config.ws_heartbeat_ms.max(50)),
+        messages_per_second: config.ws_messages_per_second,
+    };
     Ok(AppState {
+        rooms,
+        signaling: Arc::new(signaling),
         config: Arc::new(config),
         store,
         tokens: Arc::new(tokens),

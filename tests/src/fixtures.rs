@@ -77,3 +77,38 @@ pub fn fill(template: &str, ids: &HashMap<String, String>, n: usize) -> String {
     }
     text
 }
+
+/// A case in 东平村 with a video session: the 东平 station, adviser1, and
+/// its second party on their own device with an invitation.
+pub struct VideoSession {
+    pub case_id: String,
+    pub session_id: String,
+    pub party_id: String,
+    pub invitation_id: String,
+    pub party_token: String,
+}
+
+pub async fn video_session(mediator: &Api, demo: &Demo) -> VideoSession {
+    let file = register_case(mediator, demo, "东平村").await;
+    let case_id = file["case"]["id"].as_str().unwrap().to_owned();
+    let party_id = file["parties"][1]["id"].as_str().unwrap().to_owned();
+    let session = mediator
+        .post(
+            &format!("/api/v1/cases/{case_id}/sessions"),
+            &json!({ "planned_start": in_minutes(10), "planned_minutes": 60, "mode": "video",
+                     "station_ids": [demo.id("station-dongping")], "adviser_ids": [demo.id("adviser1")],
+                     "party_ids": [party_id] }),
+        )
+        .await;
+    assert_eq!(session.status, 201, "scheduling: {}", session.body);
+    let invitation =
+        session.body["participants"].as_array().unwrap().iter().find(|p| p["kind"] == "party").unwrap()["invitation"]
+            .clone();
+    VideoSession {
+        case_id,
+        session_id: session.body["id"].as_str().unwrap().to_owned(),
+        party_id,
+        invitation_id: invitation["id"].as_str().unwrap().to_owned(),
+        party_token: invitation["link"].as_str().unwrap().split("#t=").nth(1).unwrap().to_owned(),
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mediation_tests::fixtures::{Demo, fill, in_minutes, register_case};
+use mediation_tests::fixtures::{Demo, fill, in_minutes, video_session};
 use mediation_tests::{Api, Db, TestServer, on_both_databases};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -23,37 +23,24 @@ const ACTORS: [&str; 9] = [
     "invitation-of-another-session",
 ];
 
-/// A case in 东平村 with a session (the 东平 station, adviser1 and one party
-/// on their own device) and a drafted agreement; returns its ids.
+/// A case with a video session (see `fixtures::video_session`) and a
+/// drafted agreement; returns its ids for the table's placeholders.
 async fn case_with_session(mediator: &Api, demo: &Demo) -> HashMap<String, String> {
-    let file = register_case(mediator, demo, "东平村").await;
-    let case_id = file["case"]["id"].as_str().unwrap().to_owned();
-    let party = file["parties"][1]["id"].as_str().unwrap().to_owned();
-    let session = mediator
-        .post(
-            &format!("/api/v1/cases/{case_id}/sessions"),
-            &json!({ "planned_start": in_minutes(10), "planned_minutes": 60, "mode": "video",
-                     "station_ids": [demo.id("station-dongping")], "adviser_ids": [demo.id("adviser1")], "party_ids": [party] }),
-        )
-        .await
-        .body;
-    let invitation =
-        session["participants"].as_array().unwrap().iter().find(|p| p["kind"] == "party").unwrap()["invitation"]
-            .clone();
+    let fixture = video_session(mediator, demo).await;
     let agreement = mediator
         .put(
-            &format!("/api/v1/cases/{case_id}/agreement"),
+            &format!("/api/v1/cases/{}/agreement", fixture.case_id),
             &json!({ "facts": "f", "responsibilities": "r", "terms": "t", "performance_manner": "m",
                      "performance_deadline": (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string() }),
         )
         .await
         .body;
     HashMap::from([
-        ("C".to_owned(), case_id),
-        ("P".to_owned(), party),
-        ("S".to_owned(), session["id"].as_str().unwrap().to_owned()),
-        ("I".to_owned(), invitation["id"].as_str().unwrap().to_owned()),
-        ("TOKEN".to_owned(), invitation["link"].as_str().unwrap().split("#t=").nth(1).unwrap().to_owned()),
+        ("C".to_owned(), fixture.case_id),
+        ("P".to_owned(), fixture.party_id),
+        ("S".to_owned(), fixture.session_id),
+        ("I".to_owned(), fixture.invitation_id),
+        ("TOKEN".to_owned(), fixture.party_token),
         ("HASH".to_owned(), agreement["text_sha256"].as_str().unwrap().to_owned()),
     ])
 }

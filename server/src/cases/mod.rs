@@ -4,6 +4,7 @@
 //! Nothing here knows HTTP or SQL.
 
 pub mod agreement;
+pub mod confirm;
 pub mod id_number;
 pub mod stats;
 
@@ -211,6 +212,31 @@ crate::text_enum! {
         BasicallySatisfied = "basically_satisfied",
         Dissatisfied = "dissatisfied",
     }
+}
+
+/// The changes that move a session to `to`: going live also puts its case
+/// in session. Refuses moves the session's state does not allow.
+pub fn session_transition(
+    session: &Session,
+    case_state: CaseState,
+    to: SessionState,
+    at: Timestamp,
+    reason: Option<String>,
+) -> Result<Vec<crate::store::changes::Change>, String> {
+    use crate::store::changes::Change;
+    let allowed = matches!(
+        (session.state, to),
+        (SessionState::Planned, SessionState::Live | SessionState::Cancelled)
+            | (SessionState::Live, SessionState::Ended)
+    );
+    if !allowed {
+        return Err(format!("the session is {} and cannot become {to}", session.state));
+    }
+    let mut changes = vec![Change::SetSessionState { session_id: session.id, from: session.state, to, at, reason }];
+    if to == SessionState::Live && case_state != CaseState::InSession && case_state.may_become(CaseState::InSession) {
+        changes.push(Change::SetCaseState { case_id: session.case_id, from: case_state, to: CaseState::InSession, at });
+    }
+    Ok(changes)
 }
 
 /// China Standard Time: the office's calendar (no daylight saving).

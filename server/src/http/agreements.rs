@@ -17,9 +17,8 @@ use crate::AppState;
 use crate::access::CaseAccess;
 use crate::auth::AuthUser;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};
-use crate::cases::{
-    self, Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Outcome, OutcomeKind, Party, Signer,
-};
+use crate::cases::confirm::{ConfirmRequest, awaiting, confirmation_changes, live_confirmations};
+use crate::cases::{self, Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Party, Signer};
 use crate::error::{AppError, AppResult};
 use crate::store::Timestamp;
 use crate::store::changes::Change;
@@ -60,31 +59,30 @@ fn parts(agreement: &Agreement) -> AgreementParts<'_> {
     }
 }
 
-/// The live confirmations of the current version.
-fn current(confirmations: &[Confirmation], agreement: &Agreement) -> Vec<Confirmation> {
-    confirmations.iter().filter(|c| c.voided_at.is_none() && c.version == agreement.version).cloned().collect()
-}
-
-fn awaiting(parties: &[Party], live: &[Confirmation]) -> Vec<Awaiting> {
-    let mut missing: Vec<Awaiting> = parties
-        .iter()
-        .filter(|party| !live.iter().any(|c| c.party_id == Some(party.id)))
+fn awaiting_list(parties: &[Party], live: &[Confirmation]) -> Vec<Awaiting> {
+    let (missing, mediator_missing) = awaiting(parties, live);
+    let mut list: Vec<Awaiting> = missing
+        .into_iter()
         .map(|party| Awaiting { signer: Signer::Party, party_id: Some(party.id), name: party.name.clone() })
         .collect();
-    if !live.iter().any(|c| c.signer == Signer::Mediator) {
-        missing.push(Awaiting { signer: Signer::Mediator, party_id: None, name: "调解员".into() });
+    if mediator_missing {
+        list.push(Awaiting { signer: Signer::Mediator, party_id: None, name: "调解员".into() });
     }
-    missing
+    list
 }
 
 async fn view(state: &AppState, context: &CaseInContext) -> AppResult<AgreementView> {
     let agreement = state.store.agreement(context.case.id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
     let parties = parties_for(state, context).await?;
     let confirmations = state.store.confirmations(context.case.id).await?;
-    let live = current(&confirmations, &agreement);
+    let live = live_confirmations(&confirmations, &agreement);
     Ok(AgreementView {
         text: render(&context.case, &parties, &parts(&agreement)),
-        awaiting: if agreement.state == AgreementState::Effective { Vec::new() } else { awaiting(&parties, &live) },
+        awaiting: if agreement.state == AgreementState::Effective {
+            Vec::new()
+        } else {
+            awaiting_list(&parties, &live)
+        },
         judicial_confirmation_deadline: judicial_deadline(Some(&agreement)),
         confirmations,
         agreement,
@@ -177,86 +175,21 @@ async fn confirm(
             "a village station records only parties' confirmations given at the station".into(),
         ));
     }
+    if body.signer == Signer::Mediator && !context.caller.is_case_mediator(&context.case) {
+        return Err(AppError::Forbidden("only a mediator of the case's office signs the agreement".into()));
+    }
     let agreement = state.store.agreement(id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
-    if agreement.state == AgreementState::Effective {
-        return Err(AppError::InvalidState("the agreement has already taken effect".into()));
-    }
-    context.require_state("confirm the agreement", |s| s.may_become(CaseState::AgreedWritten))?;
-    if body.text_sha256.trim().to_ascii_lowercase() != agreement.text_sha256 {
-        return Err(AppError::Stale(
-            "the agreement text was changed after it was shown: the hash does not match the current text; show it again"
-                .into(),
-        ));
-    }
     let parties = state.store.parties(id).await?;
-    let live = current(&state.store.confirmations(id).await?, &agreement);
-    let now = Timestamp::now();
-    let mut confirmation = Confirmation {
-        id: Uuid::new_v4(),
-        case_id: id,
-        version: agreement.version,
+    let confirmations = state.store.confirmations(id).await?;
+    let request = ConfirmRequest {
         signer: body.signer,
-        party_id: None,
-        signer_account_id: None,
+        party_id: body.party_id,
         method: body.method,
-        text_sha256: agreement.text_sha256.clone(),
-        confirmed_at: now,
+        text_sha256: body.text_sha256,
         recorded_by: Some(user.account.id),
-        voided_at: None,
+        signer_account_id: (body.signer == Signer::Mediator).then_some(user.account.id),
     };
-    match body.signer {
-        Signer::Party => {
-            let party_id =
-                body.party_id.ok_or_else(|| AppError::validation("party_id", "name the party who confirms"))?;
-            if !parties.iter().any(|p| p.id == party_id) {
-                return Err(AppError::validation("party_id", "is not a party to this case"));
-            }
-            if live.iter().any(|c| c.party_id == Some(party_id)) {
-                return Err(AppError::Conflict("this party has already confirmed the current text".into()));
-            }
-            confirmation.party_id = Some(party_id);
-        }
-        Signer::Mediator => {
-            if body.party_id.is_some() {
-                return Err(AppError::validation("party_id", "a mediator's signature names no party"));
-            }
-            if !context.caller.is_case_mediator(&context.case) {
-                return Err(AppError::Forbidden("only a mediator of the case's office signs the agreement".into()));
-            }
-            if live.iter().any(|c| c.signer == Signer::Mediator) {
-                return Err(AppError::Conflict("the mediator has already signed the current text".into()));
-            }
-            confirmation.signer_account_id = Some(user.account.id);
-        }
-    }
-
-    let mut all = live.clone();
-    all.push(confirmation.clone());
-    let mut changes = vec![Change::AddConfirmation { confirmation }];
-    if awaiting(&parties, &all).is_empty() {
-        changes.push(Change::MakeAgreementEffective { case_id: id, at: now });
-        changes.push(Change::RecordOutcome {
-            outcome: Outcome {
-                case_id: id,
-                kind: OutcomeKind::Written,
-                reached_via: None,
-                terms: None,
-                reason: None,
-                routes_told: None,
-                referred_to: None,
-                reference_number: None,
-                effective_at: now,
-                recorded_by: user.account.id,
-                recorded_at: now,
-            },
-        });
-        changes.push(Change::SetCaseState {
-            case_id: id,
-            from: context.case.state,
-            to: CaseState::AgreedWritten,
-            at: now,
-        });
-    }
+    let (changes, _) = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
     state.store.apply(&staff_actor(&user, address), &changes).await?;
     let context = load_case(&state, &user, id).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(consultations::router())
         .merge(stats::router())
         .merge(audit::router())
+        .merge(crate::signaling::router())
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) });
 
     let web_dir = state.config.web_dir.clone();

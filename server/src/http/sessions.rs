@@ -376,30 +376,6 @@ async fn end(
     transition(&state, &user, address, id, SessionState::Ended, None).await
 }
 
-/// The changes that move a session to `to`: going live also puts its case
-/// in session.
-pub fn session_transition(
-    session: &Session,
-    case_state: CaseState,
-    to: SessionState,
-    at: Timestamp,
-    reason: Option<String>,
-) -> Result<Vec<Change>, AppError> {
-    let allowed = matches!(
-        (session.state, to),
-        (SessionState::Planned, SessionState::Live | SessionState::Cancelled)
-            | (SessionState::Live, SessionState::Ended)
-    );
-    if !allowed {
-        return Err(AppError::InvalidState(format!("the session is {} and cannot become {to}", session.state)));
-    }
-    let mut changes = vec![Change::SetSessionState { session_id: session.id, from: session.state, to, at, reason }];
-    if to == SessionState::Live && case_state != CaseState::InSession && case_state.may_become(CaseState::InSession) {
-        changes.push(Change::SetCaseState { case_id: session.case_id, from: case_state, to: CaseState::InSession, at });
-    }
-    Ok(changes)
-}
-
 async fn transition(
     state: &AppState,
     user: &AuthUser,
@@ -410,7 +386,8 @@ async fn transition(
 ) -> AppResult<Json<SessionDetail>> {
     let (session, context) = load_session(state, user, id).await?;
     context.require_manage()?;
-    let changes = session_transition(&session, context.case.state, to, Timestamp::now(), reason)?;
+    let changes = cases::session_transition(&session, context.case.state, to, Timestamp::now(), reason)
+        .map_err(AppError::InvalidState)?;
     state.store.apply(&staff_actor(user, address), &changes).await?;
     let (session, context) = load_session(state, user, id).await?;
     Ok(Json(detail(state, session, &context).await?))

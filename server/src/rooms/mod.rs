@@ -1,0 +1,187 @@
+//! Live rooms: one task per session owns its room's state (lobby,
+//! admissions, caucuses, mutes, reconnect places) and changes it only
+//! through messages; the registry maps sessions to those tasks. The media
+//! plane reads each room's `MediaRules` from a watch channel. Knows nothing
+//! of HTTP or WebSockets: connections are channels of `Outgoing`.
+
+mod recorder;
+mod room;
+mod rules;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use signaling_proto::{ClientMessage, ErrorCode, RequestId, Role, ServerMessage};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+pub use recorder::Recorder;
+pub use rules::MediaRules;
+
+use crate::cases::{CaseState, Participant, Session};
+use crate::store::DynStore;
+use crate::store::audit::Actor;
+
+/// What a room sends down one connection.
+#[derive(Debug)]
+pub enum Outgoing {
+    Message(ServerMessage),
+    /// Close the WebSocket with this code and reason.
+    Close {
+        code: u16,
+        reason: &'static str,
+    },
+}
+
+/// One WebSocket connection as the room sees it. Sends never wait: a
+/// connection whose queue is full is too slow and is dropped.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub id: u64,
+    pub tx: mpsc::Sender<Outgoing>,
+}
+
+/// Who is joining, established by the signaling edge from the token.
+#[derive(Debug, Clone)]
+pub struct JoinTicket {
+    pub participant: Participant,
+    pub role: Role,
+    pub actor: Actor,
+    pub resume_token: Option<String>,
+    pub request_id: Option<RequestId>,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub enum RoomCommand {
+    Join {
+        ticket: Box<JoinTicket>,
+        connection: Connection,
+        reply: oneshot::Sender<Result<(), Refusal>>,
+    },
+    Message {
+        participant_id: Uuid,
+        connection_id: u64,
+        message: ClientMessage,
+    },
+    /// The socket closed or went silent: keep the place for the grace period.
+    Disconnected {
+        participant_id: Uuid,
+        connection_id: u64,
+    },
+}
+
+/// Settings every room shares.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    pub max_participants: usize,
+    pub reconnect_grace: Duration,
+    pub empty_room_timeout: Duration,
+    pub ice_servers: Vec<signaling_proto::IceServer>,
+}
+
+struct RoomEntry {
+    commands: mpsc::Sender<RoomCommand>,
+    rules: watch::Receiver<MediaRules>,
+}
+
+/// The live rooms, by session id.
+#[derive(Clone)]
+pub struct RoomRegistry {
+    /// Held only to look up or insert a handle; never across an await.
+    rooms: Arc<Mutex<HashMap<Uuid, RoomEntry>>>,
+    settings: Arc<RoomSettings>,
+    store: DynStore,
+    recorder: Recorder,
+}
+
+impl RoomRegistry {
+    pub fn new(settings: RoomSettings, store: DynStore) -> Self {
+        let recorder = Recorder::spawn(store.clone());
+        Self { rooms: Arc::default(), settings: Arc::new(settings), store, recorder }
+    }
+
+    pub fn settings(&self) -> &RoomSettings {
+        &self.settings
+    }
+
+    /// The number of rooms running now.
+    pub fn live_rooms(&self) -> usize {
+        self.rooms.lock().expect("room registry poisoned").len()
+    }
+
+    /// The media rules of a session's room, if it is running.
+    pub fn media_rules(&self, session_id: Uuid) -> Option<watch::Receiver<MediaRules>> {
+        self.rooms.lock().expect("room registry poisoned").get(&session_id).map(|entry| entry.rules.clone())
+    }
+
+    /// Writes that wait in the recorder's queue (tests wait for zero).
+    pub fn pending_records(&self) -> usize {
+        self.recorder.pending()
+    }
+
+    /// The command channel of the session's room, starting the room if needed.
+    fn room(&self, session: &Session, case_state: CaseState) -> mpsc::Sender<RoomCommand> {
+        let mut rooms = self.rooms.lock().expect("room registry poisoned");
+        if let Some(entry) = rooms.get(&session.id)
+            && !entry.commands.is_closed()
+        {
+            return entry.commands.clone();
+        }
+        let (commands, inbox) = mpsc::channel(1024);
+        let (rules_tx, rules_rx) = watch::channel(MediaRules::default());
+        rooms.insert(session.id, RoomEntry { commands: commands.clone(), rules: rules_rx });
+        let context = room::RoomContext {
+            session: session.clone(),
+            case_state,
+            settings: self.settings.clone(),
+            store: self.store.clone(),
+            recorder: self.recorder.clone(),
+            rules: rules_tx,
+            registry: self.clone(),
+        };
+        tokio::spawn(room::run(context, inbox));
+        commands
+    }
+
+    /// Called by a room task as it stops; a newer room of the same session
+    /// (told apart by its rules channel) stays registered.
+    fn forget(&self, session_id: Uuid, rules: &watch::Sender<MediaRules>) {
+        let mine = rules.subscribe();
+        let mut rooms = self.rooms.lock().expect("room registry poisoned");
+        if rooms.get(&session_id).is_some_and(|entry| entry.rules.same_channel(&mine)) {
+            rooms.remove(&session_id);
+        }
+    }
+
+    /// Hands a joining connection to its room; the room answers on the
+    /// connection (`joined` or `waiting`) or refuses here.
+    pub async fn join(
+        &self,
+        session: &Session,
+        case_state: CaseState,
+        ticket: JoinTicket,
+        connection: Connection,
+    ) -> Result<mpsc::Sender<RoomCommand>, Refusal> {
+        // A room that is just stopping drops the command; the second try
+        // starts a fresh room.
+        for _ in 0..2 {
+            let commands = self.room(session, case_state);
+            let (reply, answer) = oneshot::channel();
+            let command = RoomCommand::Join { ticket: Box::new(ticket.clone()), connection: connection.clone(), reply };
+            if commands.send(command).await.is_err() {
+                continue;
+            }
+            if let Ok(result) = answer.await {
+                return result.map(|()| commands);
+            }
+        }
+        Err(Refusal { code: ErrorCode::Internal, message: "the room could not be started".into() })
+    }
+}

@@ -1,0 +1,795 @@
+//! One room: the task that owns a session's live state. Every change comes
+//! in as a `RoomCommand`, is applied here, and goes out as the views each
+//! participant is entitled to see, new media rules, and records for the
+//! store. Nothing here awaits a connection: sends are `try_send`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use rand::RngCore;
+use serde_json::json;
+use signaling_proto::{
+    ClientMessage, ErrorCode, LobbyEntry, MediaKind, ParticipantInfo, RequestId, Role, RoomView, ServerMessage,
+};
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use super::{Connection, JoinTicket, MediaRules, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings};
+use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
+use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
+use crate::error::AppError;
+use crate::store::audit::{Actor, AuditEntry};
+use crate::store::changes::Change;
+use crate::store::{DynStore, Timestamp};
+
+pub(super) struct RoomContext {
+    pub session: Session,
+    pub case_state: CaseState,
+    pub settings: std::sync::Arc<RoomSettings>,
+    pub store: DynStore,
+    pub recorder: Recorder,
+    pub rules: watch::Sender<MediaRules>,
+    pub registry: RoomRegistry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Lobby,
+    Admitted,
+}
+
+struct Member {
+    participant: Participant,
+    role: Role,
+    actor: Actor,
+    status: Status,
+    /// Order of arrival, for a stable listing.
+    arrived: u64,
+    connection: Option<Connection>,
+    disconnected_at: Option<Instant>,
+    resume_token: String,
+    audio_enabled: bool,
+    video_enabled: bool,
+    audio_only: bool,
+    caucus: Option<Uuid>,
+    parties_present: Vec<String>,
+    /// The open attendance record, from admission to leaving.
+    attendance_id: Option<Uuid>,
+    /// The last view sent, so only changes go out.
+    last_view: Option<RoomView>,
+}
+
+impl Member {
+    fn is_host(&self) -> bool {
+        self.role == Role::Mediator
+    }
+
+    fn admitted(&self) -> bool {
+        self.status == Status::Admitted
+    }
+
+    fn info(&self) -> ParticipantInfo {
+        ParticipantInfo {
+            participant_id: self.participant.id,
+            display_name: self.participant.display_name.clone(),
+            role: self.role,
+            audio_enabled: self.audio_enabled,
+            video_enabled: self.video_enabled,
+            reconnecting: self.connection.is_none(),
+            parties_present: self.parties_present.clone(),
+        }
+    }
+}
+
+struct Room {
+    ctx: RoomContext,
+    members: HashMap<Uuid, Member>,
+    caucuses: HashMap<Uuid, BTreeSet<Uuid>>,
+    locked: bool,
+    arrivals: u64,
+    empty_since: Option<Instant>,
+    ended: bool,
+}
+
+fn new_resume_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A request refused with a code and a reason.
+struct Problem(ErrorCode, String);
+
+impl Problem {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Problem(code, message.into())
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        let code = match &error {
+            AppError::Stale(_) => ErrorCode::StaleAgreement,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Internal(_) => ErrorCode::Internal,
+            _ => ErrorCode::InvalidField,
+        };
+        if let AppError::Internal(cause) = &error {
+            tracing::error!(error = ?cause, "room request failed");
+        }
+        Problem(code, error.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(error: crate::store::StoreError) -> Self {
+        Problem::from(AppError::from(error))
+    }
+}
+
+type Handled = Result<(), Problem>;
+
+pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>) {
+    let session_id = ctx.session.id;
+    tracing::info!(session = %session_id, "room opened");
+    let mut room = Room {
+        ctx,
+        members: HashMap::new(),
+        caucuses: HashMap::new(),
+        locked: false,
+        arrivals: 0,
+        empty_since: None,
+        ended: false,
+    };
+    while !room.ended {
+        let deadline = room.next_deadline();
+        tokio::select! {
+            command = inbox.recv() => match command {
+                Some(command) => room.handle(command).await,
+                None => break,
+            },
+            () = sleep_until(deadline) => room.on_timer(),
+        }
+    }
+    room.ctx.registry.forget(session_id, &room.ctx.rules);
+    tracing::info!(session = %session_id, "room closed");
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Room {
+    fn session_id(&self) -> Uuid {
+        self.ctx.session.id
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let grace = self.ctx.settings.reconnect_grace;
+        let reconnects = self.members.values().filter_map(|m| m.disconnected_at.map(|at| at + grace));
+        let empty = self.empty_since.map(|since| since + self.ctx.settings.empty_room_timeout);
+        reconnects.chain(empty).min()
+    }
+
+    async fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join { ticket, connection, reply } => {
+                let result = self.join(*ticket, connection);
+                let _ = reply.send(result);
+            }
+            RoomCommand::Message { participant_id, connection_id, message } => {
+                let current = self
+                    .members
+                    .get(&participant_id)
+                    .and_then(|m| m.connection.as_ref())
+                    .is_some_and(|c| c.id == connection_id);
+                if !current {
+                    return;
+                }
+                let request_id = message.request_id().cloned();
+                if let Err(Problem(code, message)) = self.on_message(participant_id, message).await {
+                    self.send(participant_id, ServerMessage::Error { request_id, code, message });
+                }
+            }
+            RoomCommand::Disconnected { participant_id, connection_id } => {
+                if let Some(member) = self.members.get_mut(&participant_id)
+                    && member.connection.as_ref().is_some_and(|c| c.id == connection_id)
+                {
+                    member.connection = None;
+                    member.disconnected_at = Some(Instant::now());
+                    tracing::info!(session = %self.ctx.session.id, participant = %participant_id, "connection lost; place kept");
+                }
+            }
+        }
+        self.refresh();
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        let grace = self.ctx.settings.reconnect_grace;
+        let expired: Vec<Uuid> = self
+            .members
+            .values()
+            .filter(|m| m.disconnected_at.is_some_and(|at| at + grace <= now))
+            .map(|m| m.participant.id)
+            .collect();
+        for participant_id in expired {
+            tracing::info!(session = %self.session_id(), participant = %participant_id, "grace period over; removed");
+            self.drop_member(participant_id, "connection_lost");
+        }
+        if self.empty_since.is_some_and(|since| since + self.ctx.settings.empty_room_timeout <= now) {
+            self.end("the room stayed empty");
+        }
+        self.refresh();
+    }
+
+    fn join(&mut self, ticket: JoinTicket, connection: Connection) -> Result<(), Refusal> {
+        let refuse = |code, message: &str| Err(Refusal { code, message: message.to_owned() });
+        if self.ended {
+            return refuse(ErrorCode::SessionClosed, "this session has ended");
+        }
+        let participant_id = ticket.participant.id;
+        if let Some(member) = self.members.get_mut(&participant_id) {
+            if ticket.resume_token.as_deref() == Some(member.resume_token.as_str()) {
+                if let Some(old) = member.connection.replace(connection) {
+                    let _ = old.tx.try_send(Outgoing::Close { code: 4000, reason: "replaced by a newer connection" });
+                }
+                member.disconnected_at = None;
+                self.empty_since = None;
+                self.greet(participant_id, ticket.request_id);
+                return Ok(());
+            }
+            // Without the resume token this is a fresh start: the old place goes.
+            if let Some(old) = member.connection.take() {
+                let _ = old.tx.try_send(Outgoing::Close { code: 4000, reason: "replaced by a newer connection" });
+            }
+            self.drop_member(participant_id, "rejoined");
+        }
+        if self.members.len() >= self.ctx.settings.max_participants {
+            return refuse(ErrorCode::RoomFull, "the room is full");
+        }
+        if self.locked && ticket.role != Role::Mediator {
+            return refuse(ErrorCode::RoomLocked, "the mediator has locked the room");
+        }
+        self.arrivals += 1;
+        let member = Member {
+            participant: ticket.participant,
+            role: ticket.role,
+            actor: ticket.actor,
+            status: Status::Lobby,
+            arrived: self.arrivals,
+            connection: Some(connection),
+            disconnected_at: None,
+            resume_token: new_resume_token(),
+            audio_enabled: true,
+            video_enabled: true,
+            audio_only: false,
+            caucus: None,
+            parties_present: Vec::new(),
+            attendance_id: None,
+            last_view: None,
+        };
+        let is_host = member.is_host();
+        self.members.insert(participant_id, member);
+        self.empty_since = None;
+        if is_host {
+            self.admit(participant_id);
+        }
+        self.greet(participant_id, ticket.request_id);
+        Ok(())
+    }
+
+    /// Tells a (re)joined participant where they stand: `joined` with the
+    /// room, or `waiting` in the lobby.
+    fn greet(&mut self, participant_id: Uuid, request_id: Option<RequestId>) {
+        let Some(member) = self.members.get(&participant_id) else { return };
+        let message = if member.admitted() {
+            let room = self.view_for(participant_id);
+            let member = self.members.get_mut(&participant_id).expect("member present");
+            member.last_view = Some(room.clone());
+            ServerMessage::Joined {
+                request_id,
+                participant_id,
+                role: member.role,
+                resume_token: member.resume_token.clone(),
+                room,
+                ice_servers: self.ctx.settings.ice_servers.clone(),
+            }
+        } else {
+            ServerMessage::Waiting { request_id, participant_id, resume_token: member.resume_token.clone() }
+        };
+        self.send(participant_id, message);
+    }
+
+    /// Moves a member from the lobby into the room, records their arrival,
+    /// and puts the session live when the first mediator arrives.
+    fn admit(&mut self, participant_id: Uuid) {
+        let now = Timestamp::now();
+        let session_id = self.session_id();
+        let Some(member) = self.members.get_mut(&participant_id) else { return };
+        member.status = Status::Admitted;
+        let attendance = Attendance { id: Uuid::new_v4(), session_id, participant_id, joined_at: now, left_at: None };
+        member.attendance_id = Some(attendance.id);
+        let actor = member.actor.clone();
+        let is_host = member.is_host();
+        self.ctx.recorder.record(&actor, vec![Change::Join { attendance }]);
+        if is_host && self.ctx.session.state == SessionState::Planned {
+            match cases::session_transition(&self.ctx.session, self.ctx.case_state, SessionState::Live, now, None) {
+                Ok(changes) => {
+                    self.ctx.recorder.record(&actor, changes);
+                    self.ctx.session.state = SessionState::Live;
+                    if self.ctx.case_state.may_become(CaseState::InSession) {
+                        self.ctx.case_state = CaseState::InSession;
+                    }
+                }
+                Err(problem) => tracing::warn!(%problem, "could not put the session live"),
+            }
+        }
+    }
+
+    /// Takes a member out of the room, closing their attendance record and
+    /// any caucus left without a mediator.
+    fn drop_member(&mut self, participant_id: Uuid, reason: &str) {
+        let Some(mut member) = self.members.remove(&participant_id) else { return };
+        if let Some(attendance_id) = member.attendance_id.take() {
+            let leave = Change::Leave { attendance_id, session_id: self.session_id(), at: Timestamp::now() };
+            self.ctx.recorder.record(&member.actor, vec![leave]);
+        }
+        if reason != "left" && reason != "rejoined" {
+            self.note(
+                &member.actor,
+                "session.participant_gone",
+                json!({ "participant_id": participant_id, "reason": reason }),
+            );
+        }
+        if let Some(caucus_id) = member.caucus {
+            self.leave_caucus(caucus_id, participant_id);
+        }
+        if self.members.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    fn leave_caucus(&mut self, caucus_id: Uuid, participant_id: Uuid) {
+        let Some(inside) = self.caucuses.get_mut(&caucus_id) else { return };
+        inside.remove(&participant_id);
+        let host_left = !inside.iter().any(|id| self.members.get(id).is_some_and(Member::is_host));
+        if host_left {
+            self.close_caucus(caucus_id);
+        }
+    }
+
+    fn close_caucus(&mut self, caucus_id: Uuid) {
+        let Some(inside) = self.caucuses.remove(&caucus_id) else { return };
+        for id in inside {
+            if let Some(member) = self.members.get_mut(&id) {
+                member.caucus = None;
+            }
+            self.send(id, ServerMessage::CaucusClosed { caucus_id });
+        }
+    }
+
+    fn note(&self, actor: &Actor, action: &str, details: serde_json::Value) {
+        let entry = AuditEntry {
+            action: action.to_owned(),
+            object_type: "session",
+            object_id: self.session_id().to_string(),
+            result: "ok",
+            details,
+        };
+        self.ctx.recorder.record(actor, vec![Change::Note { entry }]);
+    }
+
+    /// Ends the session for everyone: records it, tells them, closes sockets.
+    fn end(&mut self, reason: &str) {
+        let now = Timestamp::now();
+        let actor = Actor::system();
+        if self.ctx.session.state == SessionState::Live
+            && let Ok(changes) =
+                cases::session_transition(&self.ctx.session, self.ctx.case_state, SessionState::Ended, now, None)
+        {
+            self.ctx.recorder.record(&actor, changes);
+            self.ctx.session.state = SessionState::Ended;
+        }
+        let ids: Vec<Uuid> = self.members.keys().copied().collect();
+        for id in ids {
+            self.send(id, ServerMessage::SessionEnded { reason: reason.to_owned() });
+            self.close(id, 1000, "the session ended");
+            self.drop_member(id, "left");
+        }
+        self.ended = true;
+    }
+
+    fn send(&mut self, participant_id: Uuid, message: ServerMessage) {
+        let Some(member) = self.members.get_mut(&participant_id) else { return };
+        let Some(connection) = &member.connection else { return };
+        if connection.tx.try_send(Outgoing::Message(message)).is_err() {
+            // The client does not keep up (or is gone): treat it as a dropped
+            // connection so that it can come back with its resume token.
+            tracing::warn!(participant = %participant_id, "connection too slow; dropped");
+            member.connection = None;
+            member.disconnected_at = Some(Instant::now());
+        }
+    }
+
+    fn close(&mut self, participant_id: Uuid, code: u16, reason: &'static str) {
+        if let Some(connection) = self.members.get_mut(&participant_id).and_then(|m| m.connection.take()) {
+            let _ = connection.tx.try_send(Outgoing::Close { code, reason });
+        }
+    }
+
+    /// The room as `viewer` may see it: only those in the same space; the
+    /// lobby for mediators; that a private session exists, nothing more.
+    fn view_for(&self, viewer: Uuid) -> RoomView {
+        let me = &self.members[&viewer];
+        let mut same_space: Vec<&Member> =
+            self.members.values().filter(|m| m.admitted() && m.caucus == me.caucus).collect();
+        same_space.sort_by_key(|m| m.arrived);
+        let mut lobby: Vec<&Member> = if me.is_host() && me.admitted() {
+            self.members.values().filter(|m| !m.admitted()).collect()
+        } else {
+            Vec::new()
+        };
+        lobby.sort_by_key(|m| m.arrived);
+        RoomView {
+            session_id: self.session_id(),
+            locked: self.locked,
+            caucus_id: me.caucus,
+            participants: same_space.into_iter().map(Member::info).collect(),
+            private_session_underway: self.caucuses.keys().any(|id| Some(*id) != me.caucus),
+            lobby: lobby
+                .into_iter()
+                .map(|m| LobbyEntry {
+                    participant_id: m.participant.id,
+                    display_name: m.participant.display_name.clone(),
+                    role: m.role,
+                })
+                .collect(),
+        }
+    }
+
+    /// Sends each admitted participant their view if it changed, and
+    /// publishes the media rules.
+    fn refresh(&mut self) {
+        let ids: Vec<Uuid> = self.members.values().filter(|m| m.admitted()).map(|m| m.participant.id).collect();
+        for id in ids {
+            let view = self.view_for(id);
+            let member = self.members.get_mut(&id).expect("member present");
+            if member.last_view.as_ref() != Some(&view) && member.connection.is_some() {
+                member.last_view = Some(view.clone());
+                self.send(id, ServerMessage::Room { room: view });
+            }
+        }
+        let mut rules = MediaRules::default();
+        for member in self.members.values().filter(|m| m.admitted() && m.connection.is_some()) {
+            let id = member.participant.id;
+            rules.spaces.insert(id, member.caucus);
+            if !member.audio_enabled {
+                rules.audio_off.insert(id);
+            }
+            if !member.video_enabled {
+                rules.video_off.insert(id);
+            }
+            if member.audio_only {
+                rules.audio_only.insert(id);
+            }
+        }
+        self.ctx.rules.send_if_modified(|current| {
+            let changed = *current != rules;
+            *current = rules;
+            changed
+        });
+    }
+
+    fn require_host(&self, participant_id: Uuid) -> Handled {
+        if !self.members[&participant_id].is_host() {
+            return Err(Problem::new(ErrorCode::Forbidden, "only the mediator may do this"));
+        }
+        Ok(())
+    }
+
+    /// A member other than the caller, visible to the caller (same space).
+    fn target(&self, caller: Uuid, target: Uuid) -> Result<&Member, Problem> {
+        let me = &self.members[&caller];
+        match self.members.get(&target) {
+            Some(member) if target != caller && (!member.admitted() || member.caucus == me.caucus) => Ok(member),
+            _ => Err(Problem::new(ErrorCode::NotFound, "no such participant here")),
+        }
+    }
+
+    fn ack(&mut self, participant_id: Uuid, request_id: Option<RequestId>) {
+        self.send(participant_id, ServerMessage::Ack { request_id });
+    }
+
+    async fn on_message(&mut self, me: Uuid, message: ClientMessage) -> Handled {
+        let admitted = self.members[&me].admitted();
+        let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. });
+        if !admitted && !allowed_in_lobby {
+            return Err(Problem::new(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
+        }
+        let actor = self.members[&me].actor.clone();
+        match message {
+            ClientMessage::Join { .. } => {
+                Err(Problem::new(ErrorCode::AlreadyJoined, "this connection has already joined"))
+            }
+            ClientMessage::Ping { request_id } => {
+                self.send(me, ServerMessage::Pong { request_id });
+                Ok(())
+            }
+            ClientMessage::Leave { request_id } => {
+                self.ack(me, request_id);
+                self.close(me, 1000, "left");
+                self.drop_member(me, "left");
+                Ok(())
+            }
+            ClientMessage::Admit { request_id, participant_id } => {
+                self.require_host(me)?;
+                if self.target(me, participant_id)?.admitted() {
+                    return Err(Problem::new(ErrorCode::InvalidField, "that participant is not in the lobby"));
+                }
+                self.admit(participant_id);
+                self.note(&actor, "session.admit", json!({ "participant_id": participant_id }));
+                self.greet(participant_id, None);
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Refuse { request_id, participant_id, reason } => {
+                self.require_host(me)?;
+                if self.target(me, participant_id)?.admitted() {
+                    return Err(Problem::new(ErrorCode::InvalidField, "that participant is not in the lobby"));
+                }
+                self.send(participant_id, ServerMessage::Refused { reason });
+                self.close(participant_id, 1000, "refused by the mediator");
+                self.note(&actor, "session.refuse", json!({ "participant_id": participant_id }));
+                self.drop_member(participant_id, "refused");
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Remove { request_id, participant_id, reason } => {
+                self.require_host(me)?;
+                if self.target(me, participant_id)?.is_host() {
+                    return Err(Problem::new(ErrorCode::Forbidden, "a mediator cannot remove another mediator"));
+                }
+                self.send(participant_id, ServerMessage::Removed { reason });
+                self.close(participant_id, 1000, "removed by the mediator");
+                self.note(&actor, "session.remove", json!({ "participant_id": participant_id }));
+                self.drop_member(participant_id, "removed");
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Mute { request_id, participant_id, kind } => {
+                self.require_host(me)?;
+                if !self.target(me, participant_id)?.admitted() {
+                    return Err(Problem::new(ErrorCode::NotFound, "that participant is not in the room"));
+                }
+                let by = self.members[&me].participant.display_name.clone();
+                let member = self.members.get_mut(&participant_id).expect("target present");
+                match kind {
+                    MediaKind::Audio => member.audio_enabled = false,
+                    MediaKind::Video => member.video_enabled = false,
+                }
+                self.send(participant_id, ServerMessage::MutedBy { kind, by });
+                self.note(&actor, "session.mute", json!({ "participant_id": participant_id, "kind": kind }));
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::SetMedia { request_id, kind, enabled } => {
+                let member = self.members.get_mut(&me).expect("caller present");
+                match kind {
+                    MediaKind::Audio => member.audio_enabled = enabled,
+                    MediaKind::Video => member.video_enabled = enabled,
+                }
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Lock { request_id, locked } => {
+                self.require_host(me)?;
+                self.locked = locked;
+                self.note(&actor, if locked { "session.lock" } else { "session.unlock" }, json!({}));
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::OpenCaucus { request_id, participant_ids } => {
+                self.require_host(me)?;
+                if self.members[&me].caucus.is_some() {
+                    return Err(Problem::new(ErrorCode::InvalidField, "close your current caucus first"));
+                }
+                let mut inside: BTreeSet<Uuid> = BTreeSet::from([me]);
+                for id in participant_ids {
+                    let member = self.target(me, id)?;
+                    if !member.admitted() {
+                        return Err(Problem::new(ErrorCode::InvalidField, "admit them before a caucus"));
+                    }
+                    inside.insert(id);
+                }
+                if inside.len() < 2 {
+                    return Err(Problem::new(ErrorCode::InvalidField, "choose at least one participant"));
+                }
+                let caucus_id = Uuid::new_v4();
+                for id in &inside {
+                    self.members.get_mut(id).expect("member present").caucus = Some(caucus_id);
+                }
+                self.caucuses.insert(caucus_id, inside.clone());
+                let ids: Vec<Uuid> = inside.iter().copied().collect();
+                for id in &ids {
+                    let request_id = if *id == me { request_id.clone() } else { None };
+                    self.send(*id, ServerMessage::CaucusOpened { request_id, caucus_id, participant_ids: ids.clone() });
+                }
+                self.note(&actor, "session.caucus_open", json!({ "caucus_id": caucus_id, "participants": ids }));
+                Ok(())
+            }
+            ClientMessage::CloseCaucus { request_id, caucus_id } => {
+                self.require_host(me)?;
+                if !self.caucuses.contains_key(&caucus_id) {
+                    return Err(Problem::new(ErrorCode::NotFound, "no such caucus"));
+                }
+                self.close_caucus(caucus_id);
+                self.note(&actor, "session.caucus_close", json!({ "caucus_id": caucus_id }));
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Chat { request_id, to, text } => {
+                let text = text.trim().to_owned();
+                if text.is_empty() || text.chars().count() > signaling_proto::MAX_CHAT_CHARS {
+                    return Err(Problem::new(ErrorCode::InvalidField, "chat text must be 1 to 2000 characters"));
+                }
+                let from_name = self.members[&me].participant.display_name.clone();
+                let message =
+                    ServerMessage::Chat { from: me, from_name, to, text, sent_at_ms: Timestamp::now().millis() };
+                let recipients: Vec<Uuid> = match to {
+                    Some(target) => {
+                        if !self.target(me, target)?.admitted() {
+                            return Err(Problem::new(ErrorCode::NotFound, "no such participant here"));
+                        }
+                        vec![me, target]
+                    }
+                    None => {
+                        let space = self.members[&me].caucus;
+                        self.members
+                            .values()
+                            .filter(|m| m.admitted() && m.caucus == space)
+                            .map(|m| m.participant.id)
+                            .collect()
+                    }
+                };
+                for id in recipients {
+                    self.send(id, message.clone());
+                }
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::PartiesPresent { request_id, party_ids } => {
+                if self.members[&me].role != Role::Station {
+                    return Err(Problem::new(
+                        ErrorCode::Forbidden,
+                        "only a village station says which parties are present",
+                    ));
+                }
+                let parties = self.ctx.store.parties(self.ctx.session.case_id).await?;
+                let mut names = Vec::new();
+                for id in party_ids {
+                    let party = parties
+                        .iter()
+                        .find(|p| p.id == id)
+                        .ok_or_else(|| Problem::new(ErrorCode::InvalidField, "not a party to this case"))?;
+                    names.push(party.name.clone());
+                }
+                self.members.get_mut(&me).expect("caller present").parties_present = names;
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::PushAgreement { request_id } => {
+                self.require_host(me)?;
+                let case_id = self.ctx.session.case_id;
+                let case =
+                    self.ctx.store.case(case_id).await?.ok_or_else(|| Problem::new(ErrorCode::NotFound, "no case"))?;
+                let agreement = self
+                    .ctx
+                    .store
+                    .agreement(case_id)
+                    .await?
+                    .ok_or_else(|| Problem::new(ErrorCode::NotFound, "no written agreement has been drafted"))?;
+                let parties = self.ctx.store.parties(case_id).await?;
+                let parts = cases::agreement::AgreementParts {
+                    facts: &agreement.facts,
+                    responsibilities: &agreement.responsibilities,
+                    terms: &agreement.terms,
+                    performance_manner: &agreement.performance_manner,
+                    performance_deadline: agreement.performance_deadline,
+                };
+                let message = ServerMessage::AgreementPushed {
+                    case_number: case.case_number.clone(),
+                    version: agreement.version,
+                    text: cases::agreement::render(&case, &parties, &parts),
+                    text_sha256: agreement.text_sha256.clone(),
+                };
+                let space = self.members[&me].caucus;
+                let ids: Vec<Uuid> = self
+                    .members
+                    .values()
+                    .filter(|m| m.admitted() && m.caucus == space)
+                    .map(|m| m.participant.id)
+                    .collect();
+                for id in ids {
+                    self.send(id, message.clone());
+                }
+                self.note(&actor, "agreement.push", json!({ "version": agreement.version }));
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::ConfirmAgreement { request_id, text_sha256, party_id } => {
+                let member = &self.members[&me];
+                let (party_id, method) = match member.role {
+                    Role::Party => (member.participant.party_id, ConfirmMethod::VideoRoom),
+                    Role::Station => (party_id, ConfirmMethod::VillageStation),
+                    _ => {
+                        return Err(Problem::new(
+                            ErrorCode::Forbidden,
+                            "parties and stations confirm; the mediator signs",
+                        ));
+                    }
+                };
+                let recorded_by = member.participant.account_id;
+                let case_id = self.ctx.session.case_id;
+                let store = &self.ctx.store;
+                let case = store.case(case_id).await?.ok_or_else(|| Problem::new(ErrorCode::NotFound, "no case"))?;
+                let agreement = store
+                    .agreement(case_id)
+                    .await?
+                    .ok_or_else(|| Problem::new(ErrorCode::NotFound, "no written agreement has been drafted"))?;
+                let parties = store.parties(case_id).await?;
+                let confirmations = store.confirmations(case_id).await?;
+                let request = ConfirmRequest {
+                    signer: Signer::Party,
+                    party_id,
+                    method,
+                    text_sha256,
+                    recorded_by,
+                    signer_account_id: None,
+                };
+                let (changes, effective) = confirmation_changes(&case, &agreement, &parties, &confirmations, request)?;
+                // Written at once (not through the recorder): the party must
+                // know their confirmation is on record.
+                store.apply(&actor, &changes).await?;
+                let party_id = party_id.expect("checked by confirmation_changes");
+                let space = self.members[&me].caucus;
+                let ids: Vec<Uuid> = self
+                    .members
+                    .values()
+                    .filter(|m| m.admitted() && m.caucus == space)
+                    .map(|m| m.participant.id)
+                    .collect();
+                for id in ids {
+                    self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });
+                }
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::SetAudioOnly { request_id, participant_id, audio_only } => {
+                let target = participant_id.unwrap_or(me);
+                if target != me {
+                    self.require_host(me)?;
+                    self.target(me, target)?;
+                }
+                self.members.get_mut(&target).expect("target present").audio_only = audio_only;
+                self.send(target, ServerMessage::AudioOnly { audio_only });
+                self.ack(me, request_id);
+                Ok(())
+            }
+            ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. } => {
+                Err(Problem::new(ErrorCode::Internal, "media negotiation is not enabled on this server yet"))
+            }
+            ClientMessage::EndSession { request_id } => {
+                self.require_host(me)?;
+                self.ack(me, request_id);
+                self.note(&actor, "session.end", json!({}));
+                self.end("the mediator ended the session");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The WebSocket edge of live sessions: `GET /api/v1/rtc?access_token=...`.
+//! Authenticates the token (a staff login on the session, or a party's
+//! invitation), waits for `join`, hands the connection to its room, then
+//! pumps frames both ways with size limits, rate limiting and a ping/pong
+//! heartbeat. Frames are never logged: they carry SDP and ICE candidates.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use signaling_proto::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Role, ServerMessage};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::authenticate_invitation;
+use crate::cases::{ParticipantKind, SessionState};
+use crate::error::AppError;
+use crate::http::ClientAddr;
+use crate::rooms::{Connection, JoinTicket, Outgoing, RoomCommand};
+use crate::store::audit::Actor;
+
+/// Frames above this are cut off by the WebSocket layer itself; between
+/// this and `MAX_MESSAGE_BYTES` they get a `message_too_large` reply.
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+/// How long a new connection may take to send `join`.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bad messages tolerated on one connection before it is closed with 1008.
+const BAD_MESSAGE_LIMIT: u32 = 10;
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/rtc", get(upgrade))
+}
+
+#[derive(Deserialize)]
+struct RtcQuery {
+    access_token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    Query(query): Query<RtcQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let token = query.access_token.unwrap_or_default();
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| connection(state, socket, token, address.to_string()))
+}
+
+/// Who the token says the caller is, before the session is known.
+enum Caller {
+    Staff(crate::store::Account),
+    Party(crate::auth::InvitedParty),
+}
+
+struct Closing {
+    code: ErrorCode,
+    message: String,
+    close_code: u16,
+}
+
+impl Closing {
+    fn new(code: ErrorCode, message: impl Into<String>, close_code: u16) -> Self {
+        Closing { code, message: message.into(), close_code }
+    }
+}
+
+async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Closing> {
+    if token.is_empty() {
+        return Err(Closing::new(ErrorCode::Unauthorized, "pass the token as ?access_token=", 4401));
+    }
+    if let Ok(account) = state.tokens.authenticate(state, token).await {
+        return Ok(Caller::Staff(account));
+    }
+    match authenticate_invitation(state, token).await {
+        Ok(party) => Ok(Caller::Party(party)),
+        Err(AppError::Refused { code: "invitation_not_yet_valid", message, .. }) => {
+            Err(Closing::new(ErrorCode::InvitationNotYetValid, message, 4401))
+        }
+        Err(AppError::Refused { code: "session_closed", message, .. }) => {
+            Err(Closing::new(ErrorCode::SessionClosed, message, 4410))
+        }
+        Err(AppError::Refused { code: "invitation_revoked" | "invitation_expired", message, .. }) => {
+            Err(Closing::new(ErrorCode::Unauthorized, message, 4401))
+        }
+        Err(_) => Err(Closing::new(ErrorCode::Unauthorized, "the token is invalid, expired or revoked", 4401)),
+    }
+}
+
+fn role_of(kind: ParticipantKind) -> Role {
+    match kind {
+        ParticipantKind::Mediator => Role::Mediator,
+        ParticipantKind::Station => Role::Station,
+        ParticipantKind::Adviser => Role::Adviser,
+        ParticipantKind::Party => Role::Party,
+    }
+}
+
+/// Checks a `join` against the caller and the session, and makes the ticket.
+async fn admit_to_session(
+    state: &AppState,
+    caller: &Caller,
+    session_id: Uuid,
+    resume_token: Option<String>,
+    request_id: Option<String>,
+    address: &str,
+) -> Result<(crate::cases::Session, crate::cases::CaseState, JoinTicket), Closing> {
+    let internal = |error: crate::store::StoreError| {
+        tracing::error!(%error, "loading the session for a join");
+        Closing::new(ErrorCode::Internal, "the session could not be loaded", 1011)
+    };
+    let not_on_session = || Closing::new(ErrorCode::NotOnSession, "you are not on this session", 4403);
+    let session = state.store.session(session_id).await.map_err(internal)?.ok_or_else(not_on_session)?;
+    if matches!(session.state, SessionState::Cancelled | SessionState::Ended) {
+        return Err(Closing::new(ErrorCode::SessionClosed, "this session has ended or was cancelled", 4410));
+    }
+    let (participant, actor) = match caller {
+        Caller::Staff(account) => {
+            let participants = state.store.participants(session.id).await.map_err(internal)?;
+            let participant =
+                participants.into_iter().find(|p| p.account_id == Some(account.id)).ok_or_else(not_on_session)?;
+            let actor = Actor {
+                account_id: Some(account.id),
+                role: account.role.to_string(),
+                name: account.display_name.clone(),
+                client_addr: Some(address.to_owned()),
+            };
+            (participant, actor)
+        }
+        Caller::Party(party) => {
+            if party.session.id != session_id {
+                return Err(not_on_session());
+            }
+            (party.participant.clone(), party.actor(Some(address.to_owned())))
+        }
+    };
+    let case = state.store.case(session.case_id).await.map_err(internal)?.ok_or_else(not_on_session)?;
+    let ticket = JoinTicket { role: role_of(participant.kind), participant, actor, resume_token, request_id };
+    Ok((session, case.state, ticket))
+}
+
+/// Allows `per_second` messages on average, in bursts of twice that.
+struct RateLimiter {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl RateLimiter {
+    fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        Self { tokens: per_second * 2.0, capacity: per_second * 2.0, per_second, last: Instant::now() }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second).min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn error(request_id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Outgoing {
+    Outgoing::Message(ServerMessage::Error { request_id, code, message: message.into() })
+}
+
+/// Writes queued messages to the socket and pings it; stops after a close.
+async fn write_loop(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut outgoing: mpsc::Receiver<Outgoing>,
+    heartbeat: Duration,
+    closed: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ping = tokio::time::interval(heartbeat);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            next = outgoing.recv() => match next {
+                Some(Outgoing::Message(message)) => {
+                    let text = serde_json::to_string(&message).expect("server messages serialize");
+                    if sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close { code, reason }) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) }))).await;
+                    break;
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.close().await;
+    let _ = closed.send(());
+}
+
+type Incoming = futures::stream::SplitStream<WebSocket>;
+
+/// After the server sent its close frame: reads (and ignores) what the
+/// client still sends until its close reply, so that the client sees the
+/// close code instead of a reset connection.
+async fn drain(stream: &mut Incoming) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Sends the refusal, closes the socket and waits for the writer to finish.
+async fn refuse(
+    out_tx: mpsc::Sender<Outgoing>,
+    writer: tokio::task::JoinHandle<()>,
+    stream: &mut Incoming,
+    request_id: Option<String>,
+    closing: Closing,
+) {
+    let _ = out_tx.send(error(request_id, closing.code, closing.message)).await;
+    let _ = out_tx.send(Outgoing::Close { code: closing.close_code, reason: "refused" }).await;
+    drop(out_tx);
+    drain(stream).await;
+    let _ = writer.await;
+}
+
+async fn connection(state: AppState, socket: WebSocket, token: String, address: String) {
+    let settings = state.signaling.clone();
+    let (sink, mut stream) = socket.split();
+    let (out_tx, out_rx) = mpsc::channel::<Outgoing>(256);
+    let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel();
+    let writer = tokio::spawn(write_loop(sink, out_rx, settings.heartbeat, closed_tx));
+    let connection_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+
+    let caller = match authenticate(&state, &token).await {
+        Ok(caller) => caller,
+        Err(closing) => return refuse(out_tx, writer, &mut stream, None, closing).await,
+    };
+
+    // The first message must be `join`.
+    let first = tokio::time::timeout(JOIN_TIMEOUT, stream.next()).await;
+    let join = match first {
+        Ok(Some(Ok(Message::Text(text)))) if text.len() <= MAX_MESSAGE_BYTES => {
+            serde_json::from_str::<ClientMessage>(&text).ok()
+        }
+        _ => None,
+    };
+    let Some(ClientMessage::Join { request_id, protocol_version, session_id, resume_token }) = join else {
+        let closing = Closing::new(ErrorCode::JoinFirst, "the first message must be a join naming the session", 1008);
+        return refuse(out_tx, writer, &mut stream, None, closing).await;
+    };
+    if protocol_version != PROTOCOL_VERSION {
+        let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
+        let closing = Closing::new(ErrorCode::UnsupportedVersion, message, 1008);
+        return refuse(out_tx, writer, &mut stream, request_id, closing).await;
+    }
+    let joined = match admit_to_session(&state, &caller, session_id, resume_token, request_id.clone(), &address).await {
+        Ok((session, case_state, ticket)) => {
+            let participant_id = ticket.participant.id;
+            let link = Connection { id: connection_id, tx: out_tx.clone() };
+            state.rooms.join(&session, case_state, ticket, link).await.map(|room| (room, participant_id)).map_err(|r| {
+                let close_code = match r.code {
+                    ErrorCode::RoomFull | ErrorCode::RoomLocked => 4409,
+                    ErrorCode::SessionClosed => 4410,
+                    _ => 1011,
+                };
+                Closing::new(r.code, r.message, close_code)
+            })
+        }
+        Err(closing) => Err(closing),
+    };
+    let (room, participant_id) = match joined {
+        Ok(joined) => joined,
+        Err(closing) => return refuse(out_tx, writer, &mut stream, request_id, closing).await,
+    };
+
+    let mut limiter = RateLimiter::new(settings.messages_per_second);
+    let mut bad_messages = 0u32;
+    let mut last_heard = Instant::now();
+    let dead_after = settings.heartbeat * 3;
+    let mut watchdog = tokio::time::interval(settings.heartbeat);
+    let mut closing_sent = false;
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_heard = Instant::now();
+                let text = match frame {
+                    Message::Text(text) => text,
+                    Message::Binary(_) => {
+                        bad_messages += 1;
+                        let _ = out_tx.try_send(error(None, ErrorCode::InvalidMessage, "send JSON text frames"));
+                        continue;
+                    }
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                if !limiter.allow() {
+                    let _ = out_tx.try_send(error(None, ErrorCode::RateLimited, "too many messages; closing"));
+                    let _ = out_tx.try_send(Outgoing::Close { code: 1008, reason: "rate limit exceeded" });
+                    closing_sent = true;
+                    break;
+                }
+                let reply = if text.len() > MAX_MESSAGE_BYTES {
+                    Err((ErrorCode::MessageTooLarge, format!("messages may be at most {MAX_MESSAGE_BYTES} bytes")))
+                } else {
+                    serde_json::from_str::<ClientMessage>(&text)
+                        .map_err(|e| (ErrorCode::InvalidMessage, format!("not a valid message: {e}")))
+                };
+                match reply {
+                    Ok(message) => {
+                        let command = RoomCommand::Message { participant_id, connection_id, message };
+                        if room.send(command).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err((code, message)) => {
+                        bad_messages += 1;
+                        let _ = out_tx.try_send(error(None, code, message));
+                    }
+                }
+                if bad_messages >= BAD_MESSAGE_LIMIT {
+                    let _ = out_tx.try_send(Outgoing::Close { code: 1008, reason: "too many invalid messages" });
+                    closing_sent = true;
+                    break;
+                }
+            }
+            _ = watchdog.tick() => {
+                if last_heard.elapsed() > dead_after {
+                    tracing::info!(participant = %participant_id, "no pong within the heartbeat window; connection dead");
+                    break;
+                }
+            }
+            _ = &mut closed_rx => {
+                closing_sent = true;
+                break;
+            }
+        }
+    }
+    let _ = room.send(RoomCommand::Disconnected { participant_id, connection_id }).await;
+    drop(out_tx);
+    if closing_sent {
+        drain(&mut stream).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+/// The WebSocket settings every connection shares.
+#[derive(Debug, Clone)]
+pub struct SignalingSettings {
+    pub heartbeat: Duration,
+    pub messages_per_second: u32,
+}

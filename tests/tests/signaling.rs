@@ -1,0 +1,559 @@
+//! Live session signaling over real WebSockets against a running server:
+//! lobby, admission, refusal, caucus isolation, mute, removal, lock,
+//! reconnect, dead connections, refused tokens, bad input, floods, room size,
+//! and what is recorded.
+
+use std::time::Duration;
+
+use mediation_tests::fixtures::{Demo, VideoSession, video_session};
+use mediation_tests::signal::{Ending, SignalClient};
+use mediation_tests::{Db, TestServer, on_both_databases};
+use serde_json::json;
+use signaling_proto::{ClientMessage, ErrorCode, MediaKind, Role, RoomView, ServerMessage};
+use uuid::Uuid;
+
+on_both_databases!(
+    lobby_admit_and_joint_session,
+    refused_people_are_told_and_disconnected,
+    caucus_isolates_presence_chat_and_media,
+    mute_and_remove,
+    lock_keeps_newcomers_out,
+    reconnect_within_grace_keeps_the_place,
+    reconnect_after_grace_starts_over_and_others_are_told,
+    dead_connection_is_found_by_heartbeat,
+    refused_tokens,
+    bad_input_gets_errors_and_the_connection_survives,
+    flood_closes_with_1008,
+    room_size_limit,
+    joins_leaves_and_moderation_are_recorded,
+);
+
+const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
+
+struct Scene {
+    server: TestServer,
+    session: VideoSession,
+    session_id: Uuid,
+    tokens: Vec<(&'static str, String)>,
+}
+
+async fn scene(db: Db, extra: &[&str]) -> Scene {
+    // Flags in `extra` replace the fast defaults of the same name.
+    let mut args: Vec<&str> = Vec::new();
+    for pair in FAST.chunks(2) {
+        if !extra.contains(&pair[0]) {
+            args.extend_from_slice(pair);
+        }
+    }
+    args.extend_from_slice(extra);
+    let server = TestServer::start(db, &args).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    let session = video_session(&mediator, &demo).await;
+    let mut tokens = Vec::new();
+    for who in ["mediator1", "station-dongping", "adviser1"] {
+        tokens.push((who, server.login(who).await.token().unwrap().to_owned()));
+    }
+    tokens.push(("party", session.party_token.clone()));
+    let session_id = session.session_id.parse().unwrap();
+    Scene { server, session, session_id, tokens }
+}
+
+impl Scene {
+    fn token(&self, who: &str) -> &str {
+        &self.tokens.iter().find(|(name, _)| *name == who).unwrap().1
+    }
+
+    async fn connect(&self, who: &str) -> SignalClient {
+        let mut client = SignalClient::connect(&self.server.base_url, self.token(who)).await;
+        client.join(self.session_id, None).await;
+        client
+    }
+
+    /// The mediator in the room.
+    async fn host(&self) -> (SignalClient, Uuid) {
+        let mut host = self.connect("mediator1").await;
+        let joined = host.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+        let ServerMessage::Joined { participant_id, role, .. } = joined else { unreachable!() };
+        assert_eq!(role, Role::Mediator);
+        (host, participant_id)
+    }
+
+    /// Someone who waits in the lobby and is admitted by `host`.
+    async fn admitted(&self, who: &str, host: &mut SignalClient) -> (SignalClient, Uuid, String) {
+        let mut client = self.connect(who).await;
+        let waiting = client.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+        let ServerMessage::Waiting { participant_id, resume_token, .. } = waiting else { unreachable!() };
+        host.send(&ClientMessage::Admit { request_id: Some(format!("admit-{who}")), participant_id }).await;
+        host.expect(
+            "ack of admit",
+            |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == &format!("admit-{who}")),
+        )
+        .await;
+        client.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+        (client, participant_id, resume_token)
+    }
+}
+
+fn room_with(count: usize) -> impl Fn(&ServerMessage) -> bool {
+    move |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == count)
+}
+
+fn view(message: ServerMessage) -> RoomView {
+    match message {
+        ServerMessage::Room { room } | ServerMessage::Joined { room, .. } => room,
+        other => panic!("not a room view: {other:?}"),
+    }
+}
+
+fn is_error(code: ErrorCode) -> impl Fn(&ServerMessage) -> bool {
+    move |m| matches!(m, ServerMessage::Error { code: c, .. } if *c == code)
+}
+
+async fn lobby_admit_and_joint_session(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, host_id) = scene.host().await;
+
+    let mut station = scene.connect("station-dongping").await;
+    let ServerMessage::Waiting { participant_id: station_id, .. } =
+        station.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await
+    else {
+        unreachable!()
+    };
+    let lobby = view(
+        host.expect("lobby update", |m| matches!(m, ServerMessage::Room { room } if !room.lobby.is_empty())).await,
+    );
+    assert_eq!(lobby.lobby.len(), 1);
+    assert_eq!(lobby.lobby[0].display_name, "东平村说事拉理室");
+    assert_eq!(lobby.lobby[0].role, Role::Station);
+    station
+        .assert_none_before_pong("anything but waiting while in the lobby", |m| matches!(m, ServerMessage::Room { .. }))
+        .await;
+
+    host.send(&ClientMessage::Admit { request_id: Some("a".into()), participant_id: station_id }).await;
+    let joined = view(station.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await);
+    let names: Vec<&str> = joined.participants.iter().map(|p| p.display_name.as_str()).collect();
+    assert_eq!(names, ["张敏（调解员）", "东平村说事拉理室"]);
+    assert!(joined.lobby.is_empty(), "the lobby is shown to mediators only");
+    let after = view(
+        host.expect(
+            "two in the room",
+            |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == 2 && room.lobby.is_empty()),
+        )
+        .await,
+    );
+    assert_eq!(after.participants[1].participant_id, station_id);
+
+    // The adviser waits; the station is not told of the lobby.
+    let mut adviser = scene.connect("adviser1").await;
+    adviser.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+    host.expect("adviser in lobby", |m| matches!(m, ServerMessage::Room { room } if room.lobby.len() == 1)).await;
+    station
+        .assert_none_before_pong(
+            "lobby details",
+            |m| matches!(m, ServerMessage::Room { room } if !room.lobby.is_empty()),
+        )
+        .await;
+    // Someone in the lobby may not act yet.
+    adviser.send(&ClientMessage::Chat { request_id: None, to: None, text: "你好".into() }).await;
+    adviser.expect("not admitted", is_error(ErrorCode::NotAdmitted)).await;
+    let _ = host_id;
+}
+
+async fn refused_people_are_told_and_disconnected(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let mut party = scene.connect("party").await;
+    let ServerMessage::Waiting { participant_id, .. } =
+        party.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await
+    else {
+        unreachable!()
+    };
+    host.send(&ClientMessage::Refuse {
+        request_id: None, participant_id, reason: Some("请到村说事拉理室参加".into())
+    })
+    .await;
+    let refused = party.expect("refused", |m| matches!(m, ServerMessage::Refused { .. })).await;
+    assert_eq!(refused, ServerMessage::Refused { reason: Some("请到村说事拉理室参加".into()) });
+    assert_eq!(party.ending().await, Ending::Closed(1000));
+    host.expect("lobby empty again", |m| matches!(m, ServerMessage::Room { room } if room.lobby.is_empty())).await;
+}
+
+async fn caucus_isolates_presence_chat_and_media(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, host_id) = scene.host().await;
+    let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
+    let (mut party, party_id, _) = scene.admitted("party", &mut host).await;
+    host.expect("four in the room", room_with(4)).await;
+    let rules = scene.server.state.rooms.media_rules(scene.session_id).expect("a live room");
+    assert!(rules.borrow().may_flow(station_id, party_id, MediaKind::Audio));
+
+    host.send(&ClientMessage::OpenCaucus {
+        request_id: Some("c".into()),
+        participant_ids: vec![station_id, adviser_id],
+    })
+    .await;
+    let ServerMessage::CaucusOpened { caucus_id, participant_ids, .. } =
+        host.expect("caucus opened", |m| matches!(m, ServerMessage::CaucusOpened { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(participant_ids.len(), 3);
+    station.expect("caucus opened", |m| matches!(m, ServerMessage::CaucusOpened { .. })).await;
+    adviser.expect("caucus opened", |m| matches!(m, ServerMessage::CaucusOpened { .. })).await;
+
+    // The party outside sees only that a private session is under way.
+    let outside = view(
+        party
+            .expect("private session", |m| matches!(m, ServerMessage::Room { room } if room.private_session_underway))
+            .await,
+    );
+    assert_eq!(outside.participants.iter().map(|p| p.participant_id).collect::<Vec<_>>(), vec![party_id]);
+    assert_eq!(outside.caucus_id, None);
+    let inside = view(
+        station.expect("caucus view", |m| matches!(m, ServerMessage::Room { room } if room.caucus_id.is_some())).await,
+    );
+    assert_eq!(inside.caucus_id, Some(caucus_id));
+    assert_eq!(inside.participants.len(), 3);
+    assert!(!inside.participants.iter().any(|p| p.participant_id == party_id));
+
+    // Media follows: inside to inside only.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    {
+        let rules = rules.borrow();
+        assert!(rules.may_flow(station_id, adviser_id, MediaKind::Video));
+        assert!(rules.may_flow(host_id, station_id, MediaKind::Audio));
+        for (from, to) in [(station_id, party_id), (party_id, station_id), (host_id, party_id), (party_id, adviser_id)]
+        {
+            assert!(!rules.may_flow(from, to, MediaKind::Audio) && !rules.may_flow(from, to, MediaKind::Video));
+        }
+    }
+
+    // Chat inside stays inside, and the other way round.
+    station.send(&ClientMessage::Chat { request_id: None, to: None, text: "我们愿意让一步".into() }).await;
+    station.expect("own echo", |m| matches!(m, ServerMessage::Chat { text, .. } if text == "我们愿意让一步")).await;
+    adviser.expect("caucus chat", |m| matches!(m, ServerMessage::Chat { text, .. } if text == "我们愿意让一步")).await;
+    host.expect("caucus chat", |m| matches!(m, ServerMessage::Chat { text, .. } if text == "我们愿意让一步")).await;
+    party.assert_none_before_pong("caucus chat", |m| matches!(m, ServerMessage::Chat { .. })).await;
+    party.send(&ClientMessage::Chat { request_id: None, to: None, text: "还要等多久？".into() }).await;
+    party.expect("own echo", |m| matches!(m, ServerMessage::Chat { .. })).await;
+    party.send(&ClientMessage::SetMedia { request_id: None, kind: MediaKind::Video, enabled: false }).await;
+    party.send(&ClientMessage::Chat { request_id: None, to: Some(station_id), text: "悄悄话".into() }).await;
+    party.expect("cannot reach inside", is_error(ErrorCode::NotFound)).await;
+    for inside in [&mut host, &mut station, &mut adviser] {
+        inside
+            .assert_none_before_pong("outside chat or presence", |m| {
+                matches!(m, ServerMessage::Chat { .. }) || matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.participant_id == party_id))
+            })
+            .await;
+    }
+
+    // Closing returns everybody to the joint session.
+    host.send(&ClientMessage::CloseCaucus { request_id: Some("close".into()), caucus_id }).await;
+    station.expect("caucus closed", |m| matches!(m, ServerMessage::CaucusClosed { .. })).await;
+    let joint = view(party.expect("everyone back", room_with(4)).await);
+    assert!(!joint.private_session_underway);
+    host.expect("everyone back", room_with(4)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(rules.borrow().may_flow(station_id, party_id, MediaKind::Audio));
+    assert!(!rules.borrow().may_flow(party_id, station_id, MediaKind::Video), "the party's camera is off");
+    station.send(&ClientMessage::Chat { request_id: None, to: None, text: "好的".into() }).await;
+    party.expect("joint chat", |m| matches!(m, ServerMessage::Chat { text, .. } if text == "好的")).await;
+}
+
+async fn mute_and_remove(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
+
+    host.send(&ClientMessage::Mute {
+        request_id: Some("m".into()),
+        participant_id: station_id,
+        kind: MediaKind::Audio,
+    })
+    .await;
+    let muted = station.expect("told of the mute", |m| matches!(m, ServerMessage::MutedBy { .. })).await;
+    assert_eq!(muted, ServerMessage::MutedBy { kind: MediaKind::Audio, by: "张敏（调解员）".into() });
+    adviser
+        .expect("station shown muted", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.participant_id == station_id && !p.audio_enabled)))
+        .await;
+    let rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
+    assert!(!rules.borrow().may_flow(station_id, adviser_id, MediaKind::Audio));
+    assert!(rules.borrow().may_flow(station_id, adviser_id, MediaKind::Video));
+
+    // A station may not mute or remove.
+    station
+        .send(&ClientMessage::Remove { request_id: Some("r".into()), participant_id: adviser_id, reason: None })
+        .await;
+    station.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+
+    host.send(&ClientMessage::Remove {
+        request_id: Some("r".into()),
+        participant_id: adviser_id,
+        reason: Some("已咨询完毕".into()),
+    })
+    .await;
+    adviser.expect("removed", |m| matches!(m, ServerMessage::Removed { .. })).await;
+    assert_eq!(adviser.ending().await, Ending::Closed(1000));
+    station.expect("adviser gone", room_with(2)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!rules.borrow().spaces.contains_key(&adviser_id), "removal stops forwarding to and from them");
+}
+
+async fn lock_keeps_newcomers_out(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    host.send(&ClientMessage::Lock { request_id: Some("l".into()), locked: true }).await;
+    host.expect("locked", |m| matches!(m, ServerMessage::Room { room } if room.locked)).await;
+    let mut party = scene.connect("party").await;
+    party.expect("room locked", is_error(ErrorCode::RoomLocked)).await;
+    assert_eq!(party.ending().await, Ending::Closed(4409));
+    host.send(&ClientMessage::Lock { request_id: Some("u".into()), locked: false }).await;
+    host.expect("unlocked", |m| matches!(m, ServerMessage::Room { room } if !room.locked)).await;
+    let mut party = scene.connect("party").await;
+    party.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+}
+
+async fn reconnect_within_grace_keeps_the_place(db: Db) {
+    let scene = scene(db, &["--reconnect-grace-secs", "5"]).await;
+    let (mut host, _) = scene.host().await;
+    let (station, station_id, resume) = scene.admitted("station-dongping", &mut host).await;
+    host.send(&ClientMessage::OpenCaucus { request_id: None, participant_ids: vec![station_id] }).await;
+    let ServerMessage::CaucusOpened { caucus_id, .. } =
+        host.expect("caucus", |m| matches!(m, ServerMessage::CaucusOpened { .. })).await
+    else {
+        unreachable!()
+    };
+    station.drop_link();
+    host.expect("station reconnecting", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.participant_id == station_id && p.reconnecting))).await;
+
+    let mut back = SignalClient::connect(&scene.server.base_url, scene.token("station-dongping")).await;
+    back.join(scene.session_id, Some(resume)).await;
+    let room = view(
+        back.expect("joined without the lobby", |m| {
+            matches!(m, ServerMessage::Joined { .. } | ServerMessage::Waiting { .. })
+        })
+        .await,
+    );
+    assert_eq!(room.caucus_id, Some(caucus_id), "still in the caucus");
+    host.expect("station back", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.participant_id == station_id && !p.reconnecting))).await;
+}
+
+async fn reconnect_after_grace_starts_over_and_others_are_told(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (station, _, resume) = scene.admitted("station-dongping", &mut host).await;
+    host.expect("two", room_with(2)).await;
+    station.drop_link();
+    host.expect(
+        "station reconnecting",
+        |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.reconnecting)),
+    )
+    .await;
+    host.expect(
+        "station removed after the grace period",
+        |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == 1 && room.lobby.is_empty()),
+    )
+    .await;
+    let mut late = SignalClient::connect(&scene.server.base_url, scene.token("station-dongping")).await;
+    late.join(scene.session_id, Some(resume)).await;
+    late.expect("back to the lobby", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+}
+
+async fn dead_connection_is_found_by_heartbeat(db: Db) {
+    let scene = scene(db, &["--reconnect-grace-secs", "30"]).await;
+    let (mut host, _) = scene.host().await;
+    let (station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    // The station stops reading: no pong goes back. Keep the socket open.
+    let started = std::time::Instant::now();
+    host.expect("station found dead", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.participant_id == station_id && p.reconnecting))).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "found in {took:?} with a 200 ms heartbeat (three missed pongs)");
+    drop(station);
+}
+
+async fn refused_tokens(db: Db) {
+    let scene = scene(db, &[]).await;
+    let base = scene.server.base_url.clone();
+    let refused = |token: String, session: Uuid| {
+        let base = base.clone();
+        async move {
+            let mut client = SignalClient::connect(&base, &token).await;
+            client.join(session, None).await;
+            let error = client.expect("an error", |m| matches!(m, ServerMessage::Error { .. })).await;
+            let ServerMessage::Error { code, .. } = error else { unreachable!() };
+            (code, client.ending().await)
+        }
+    };
+    let station = scene.token("station-dongping").to_owned();
+    let tampered = format!("{}x", &station[..station.len() - 1]);
+    assert_eq!(refused(String::new(), scene.session_id).await, (ErrorCode::Unauthorized, Ending::Closed(4401)));
+    assert_eq!(refused(tampered, scene.session_id).await, (ErrorCode::Unauthorized, Ending::Closed(4401)));
+    assert_eq!(refused("not-a-token".into(), scene.session_id).await.0, ErrorCode::Unauthorized);
+
+    // On another session: a staff member who is not on it, and a party's
+    // invitation for this session used on another.
+    let demo = Demo::load(&scene.server).await;
+    let mediator = scene.server.login("mediator1").await;
+    let other = video_session(&mediator, &demo).await;
+    let other_id: Uuid = other.session_id.parse().unwrap();
+    let mediator2 = scene.server.login("mediator2").await.token().unwrap().to_owned();
+    assert_eq!(refused(mediator2, scene.session_id).await, (ErrorCode::NotOnSession, Ending::Closed(4403)));
+    assert_eq!(
+        refused(scene.token("party").to_owned(), other_id).await,
+        (ErrorCode::NotOnSession, Ending::Closed(4403))
+    );
+
+    // A revoked invitation, and a cancelled session.
+    mediator.post(&format!("/api/v1/invitations/{}/revoke", other.invitation_id), &json!({})).await;
+    assert_eq!(refused(other.party_token.clone(), other_id).await, (ErrorCode::Unauthorized, Ending::Closed(4401)));
+    mediator.post(&format!("/api/v1/sessions/{other_id}/cancel"), &json!({ "reason": "改期" })).await;
+    let station = scene.token("station-dongping").to_owned();
+    assert_eq!(refused(station, other_id).await, (ErrorCode::SessionClosed, Ending::Closed(4410)));
+
+    // An expired staff token.
+    let now = chrono::Utc::now().timestamp();
+    let me = scene.server.login("adviser1").await.get("/api/v1/me").await.id();
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": me, "ver": 1, "aud": "mediation-staff", "iat": now - 100, "exp": now - 10 }),
+        &jsonwebtoken::EncodingKey::from_secret(&scene.server.jwt_secret()),
+    )
+    .unwrap();
+    assert_eq!(refused(expired, scene.session_id).await.0, ErrorCode::Unauthorized);
+
+    // The first message must be join.
+    let mut client = SignalClient::connect(&scene.server.base_url, scene.token("adviser1")).await;
+    client.send(&ClientMessage::Ping { request_id: None }).await;
+    client.expect("join first", is_error(ErrorCode::JoinFirst)).await;
+    assert_eq!(client.ending().await, Ending::Closed(1008));
+}
+
+async fn bad_input_gets_errors_and_the_connection_survives(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+
+    station.send_raw(format!("{{\"type\":\"chat\",\"text\":\"{}\"}}", "长".repeat(30_000))).await;
+    station.expect("too large", is_error(ErrorCode::MessageTooLarge)).await;
+    station.send_raw("{not json".into()).await;
+    station.expect("invalid", is_error(ErrorCode::InvalidMessage)).await;
+    station.send_raw(r#"{"type":"teleport"}"#.into()).await;
+    station.expect("unknown type", is_error(ErrorCode::InvalidMessage)).await;
+    station.send(&ClientMessage::Lock { request_id: Some("x".into()), locked: true }).await;
+    let forbidden = station.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+    assert!(
+        matches!(forbidden, ServerMessage::Error { request_id: Some(id), .. } if id == "x"),
+        "the reply echoes the request id"
+    );
+    station.send(&ClientMessage::Chat { request_id: None, to: None, text: "长".repeat(2001) }).await;
+    station.expect("chat too long", is_error(ErrorCode::InvalidField)).await;
+    station
+        .send(&ClientMessage::Join {
+            request_id: None,
+            protocol_version: 1,
+            session_id: scene.session_id,
+            resume_token: None,
+        })
+        .await;
+    station.expect("already joined", is_error(ErrorCode::AlreadyJoined)).await;
+
+    station.send(&ClientMessage::Ping { request_id: Some("alive".into()) }).await;
+    station.expect("still connected", |m| matches!(m, ServerMessage::Pong { .. })).await;
+    host.send(&ClientMessage::Ping { request_id: Some("host".into()) }).await;
+    host.expect("others unaffected", |m| matches!(m, ServerMessage::Pong { .. })).await;
+
+    // Keeping it up closes the connection with 1008.
+    for _ in 0..12 {
+        station.send_raw("{".into()).await;
+    }
+    assert_eq!(station.ending().await, Ending::Closed(1008));
+    host.send(&ClientMessage::Ping { request_id: Some("after".into()) }).await;
+    host.expect("the room lives on", |m| matches!(m, ServerMessage::Pong { .. })).await;
+}
+
+async fn flood_closes_with_1008(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    for _ in 0..300 {
+        if !host.try_send(&ClientMessage::Ping { request_id: None }).await {
+            break;
+        }
+    }
+    host.expect("rate limited", is_error(ErrorCode::RateLimited)).await;
+    assert_eq!(host.ending().await, Ending::Closed(1008));
+}
+
+async fn room_size_limit(db: Db) {
+    let scene = scene(db, &["--room-size-limit", "2"]).await;
+    let (mut host, _) = scene.host().await;
+    let mut station = scene.connect("station-dongping").await;
+    station.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+    let mut adviser = scene.connect("adviser1").await;
+    adviser.expect("room full", is_error(ErrorCode::RoomFull)).await;
+    assert_eq!(adviser.ending().await, Ending::Closed(4409));
+    host.send(&ClientMessage::Ping { request_id: None }).await;
+    host.expect("pong", |m| matches!(m, ServerMessage::Pong { .. })).await;
+}
+
+async fn joins_leaves_and_moderation_are_recorded(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
+    host.send(&ClientMessage::OpenCaucus { request_id: None, participant_ids: vec![adviser_id] }).await;
+    let ServerMessage::CaucusOpened { caucus_id, .. } =
+        host.expect("caucus", |m| matches!(m, ServerMessage::CaucusOpened { .. })).await
+    else {
+        unreachable!()
+    };
+    host.send(&ClientMessage::CloseCaucus { request_id: None, caucus_id }).await;
+    adviser.expect("caucus closed", |m| matches!(m, ServerMessage::CaucusClosed { .. })).await;
+    station.send(&ClientMessage::Leave { request_id: Some("bye".into()) }).await;
+    station.expect("ack", |m| matches!(m, ServerMessage::Ack { .. })).await;
+    host.send(&ClientMessage::EndSession { request_id: None }).await;
+    adviser.expect("ended", |m| matches!(m, ServerMessage::SessionEnded { .. })).await;
+    assert_eq!(adviser.ending().await, Ending::Closed(1000));
+
+    for _ in 0..100 {
+        if scene.server.state.rooms.pending_records() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mediator = scene.server.login("mediator1").await;
+    let session = mediator.get(&format!("/api/v1/sessions/{}", scene.session.session_id)).await.body;
+    assert_eq!(session["state"], "ended");
+    assert!(session["actual_start"].is_string() && session["actual_end"].is_string());
+    let attendance = session["attendance"].as_array().unwrap();
+    assert_eq!(attendance.len(), 3, "mediator, station and adviser each joined once: {attendance:?}");
+    assert!(attendance.iter().all(|a| a["left_at"].is_string()), "every attendance is closed");
+    let station_row = attendance.iter().find(|a| a["participant_id"] == station_id.to_string()).unwrap();
+    assert!(station_row["left_at"].as_str() <= session["actual_end"].as_str(), "the station left before the end");
+    let case = mediator.get(&format!("/api/v1/cases/{}", scene.session.case_id)).await.body;
+    assert_eq!(case["case"]["state"], "in_session");
+
+    let events = scene.server.login("admin").await.get("/api/v1/audit?limit=1000").await.body;
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["object_id"] == scene.session.session_id.as_str())
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "session.join",
+        "session.admit",
+        "session.caucus_open",
+        "session.caucus_close",
+        "session.leave",
+        "session.end",
+        "session.state",
+    ] {
+        assert!(actions.contains(&expected), "{expected} recorded: {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| **a == "session.join").count(), 3);
+    assert_eq!(actions.iter().filter(|a| **a == "session.admit").count(), 2);
+}
