@@ -108,21 +108,7 @@ pub fn confirmation_changes(
     if effective {
         let recorded_by = request.recorded_by.or(request.signer_account_id).unwrap_or(agreement.created_by);
         changes.push(Change::MakeAgreementEffective { case_id: case.id, at: now });
-        changes.push(Change::RecordOutcome {
-            outcome: Outcome {
-                case_id: case.id,
-                kind: OutcomeKind::Written,
-                reached_via: None,
-                terms: None,
-                reason: None,
-                routes_told: None,
-                referred_to: None,
-                reference_number: None,
-                effective_at: now,
-                recorded_by,
-                recorded_at: now,
-            },
-        });
+        changes.push(Change::RecordOutcome { outcome: Outcome::new(case.id, OutcomeKind::Written, recorded_by, now) });
         changes.push(Change::SetCaseState {
             case_id: case.id,
             from: case.state,

@@ -427,6 +427,26 @@ pub struct Outcome {
     pub recorded_at: Timestamp,
 }
 
+impl Outcome {
+    /// An outcome of `kind` recorded now by `by`, effective now; the
+    /// kind-specific fields are filled in by the caller.
+    pub fn new(case_id: Uuid, kind: OutcomeKind, by: Uuid, at: Timestamp) -> Self {
+        Outcome {
+            case_id,
+            kind,
+            reached_via: None,
+            terms: None,
+            reason: None,
+            routes_told: None,
+            referred_to: None,
+            reference_number: None,
+            effective_at: at,
+            recorded_by: by,
+            recorded_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Agreement {
     pub case_id: Uuid,

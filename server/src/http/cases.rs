@@ -356,22 +356,6 @@ async fn settle(
     Ok(())
 }
 
-fn bare_outcome(case_id: Uuid, kind: OutcomeKind, by: Uuid, now: Timestamp) -> Outcome {
-    Outcome {
-        case_id,
-        kind,
-        reached_via: None,
-        terms: None,
-        reason: None,
-        routes_told: None,
-        referred_to: None,
-        reference_number: None,
-        effective_at: now,
-        recorded_by: by,
-        recorded_at: now,
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Withdraw {
@@ -388,7 +372,7 @@ async fn withdraw(
 ) -> AppResult<Json<CaseFile>> {
     let context = load_case(&state, &user, id).await?;
     context.require_manage()?;
-    let mut outcome = bare_outcome(id, OutcomeKind::Withdrawn, user.account.id, Timestamp::now());
+    let mut outcome = Outcome::new(id, OutcomeKind::Withdrawn, user.account.id, Timestamp::now());
     outcome.reason = Some(input::required_text("reason", &body.reason, 2000)?);
     settle(&state, &user, address, &context, outcome).await?;
     let context = load_case(&state, &user, id).await?;
@@ -438,7 +422,7 @@ async fn record_outcome(
     let context = load_case(&state, &user, id).await?;
     context.require_manage()?;
     let now = Timestamp::now();
-    let mut outcome = bare_outcome(id, body.kind, user.account.id, now);
+    let mut outcome = Outcome::new(id, body.kind, user.account.id, now);
     let kind = body.kind;
     match kind {
         OutcomeKind::Written => {

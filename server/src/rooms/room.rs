@@ -501,6 +501,21 @@ impl Room {
         }
     }
 
+    /// Tells someone why they must go, closes their connection, records it
+    /// (`session.refused` or `session.removed`) and takes them out.
+    fn send_away(&mut self, actor: &Actor, participant_id: Uuid, message: ServerMessage, why: &'static str) {
+        self.send(participant_id, message);
+        self.close(participant_id, 1000, why);
+        self.note(actor, &format!("session.{why}"), json!({ "participant_id": participant_id }));
+        self.drop_member(participant_id, why);
+    }
+
+    /// The admitted members in the same space as `participant_id`.
+    fn space_of(&self, participant_id: Uuid) -> Vec<Uuid> {
+        let space = self.members[&participant_id].caucus;
+        self.members.values().filter(|m| m.admitted() && m.caucus == space).map(|m| m.participant.id).collect()
+    }
+
     fn ack(&mut self, participant_id: Uuid, request_id: Option<RequestId>) {
         self.send(participant_id, ServerMessage::Ack { request_id });
     }
@@ -542,10 +557,7 @@ impl Room {
                 if self.target(me, participant_id)?.admitted() {
                     return Err(Problem::new(ErrorCode::InvalidField, "that participant is not in the lobby"));
                 }
-                self.send(participant_id, ServerMessage::Refused { reason });
-                self.close(participant_id, 1000, "refused by the mediator");
-                self.note(&actor, "session.refuse", json!({ "participant_id": participant_id }));
-                self.drop_member(participant_id, "refused");
+                self.send_away(&actor, participant_id, ServerMessage::Refused { reason }, "refused");
                 self.ack(me, request_id);
                 Ok(())
             }
@@ -554,10 +566,7 @@ impl Room {
                 if self.target(me, participant_id)?.is_host() {
                     return Err(Problem::new(ErrorCode::Forbidden, "a mediator cannot remove another mediator"));
                 }
-                self.send(participant_id, ServerMessage::Removed { reason });
-                self.close(participant_id, 1000, "removed by the mediator");
-                self.note(&actor, "session.remove", json!({ "participant_id": participant_id }));
-                self.drop_member(participant_id, "removed");
+                self.send_away(&actor, participant_id, ServerMessage::Removed { reason }, "removed");
                 self.ack(me, request_id);
                 Ok(())
             }
@@ -647,14 +656,7 @@ impl Room {
                         }
                         vec![me, target]
                     }
-                    None => {
-                        let space = self.members[&me].caucus;
-                        self.members
-                            .values()
-                            .filter(|m| m.admitted() && m.caucus == space)
-                            .map(|m| m.participant.id)
-                            .collect()
-                    }
+                    None => self.space_of(me),
                 };
                 for id in recipients {
                     self.send(id, message.clone());
@@ -707,14 +709,7 @@ impl Room {
                     text: cases::agreement::render(&case, &parties, &parts),
                     text_sha256: agreement.text_sha256.clone(),
                 };
-                let space = self.members[&me].caucus;
-                let ids: Vec<Uuid> = self
-                    .members
-                    .values()
-                    .filter(|m| m.admitted() && m.caucus == space)
-                    .map(|m| m.participant.id)
-                    .collect();
-                for id in ids {
+                for id in self.space_of(me) {
                     self.send(id, message.clone());
                 }
                 self.note(&actor, "agreement.push", json!({ "version": agreement.version }));
@@ -756,14 +751,7 @@ impl Room {
                 // know their confirmation is on record.
                 store.apply(&actor, &changes).await?;
                 let party_id = party_id.expect("checked by confirmation_changes");
-                let space = self.members[&me].caucus;
-                let ids: Vec<Uuid> = self
-                    .members
-                    .values()
-                    .filter(|m| m.admitted() && m.caucus == space)
-                    .map(|m| m.participant.id)
-                    .collect();
-                for id in ids {
+                for id in self.space_of(me) {
                     self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });
                 }
                 self.ack(me, request_id);
