@@ -78,8 +78,8 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_ROOM_EMPTY_SECS", default_value_t = 300.0)]
     pub room_empty_secs: f64,
 
-    /// WebSocket ping interval in milliseconds; a connection silent for three
-    /// intervals is dead (the default finds one within 15 s).
+    /// WebSocket ping interval in milliseconds; a connection silent for two
+    /// intervals is dead (the default finds one within 12.5 s).
     #[arg(long, env = "MEDIATION_WS_HEARTBEAT_MS", default_value_t = 5000)]
     pub ws_heartbeat_ms: u64,
 

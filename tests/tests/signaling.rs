@@ -26,6 +26,7 @@ on_both_databases!(
     flood_closes_with_1008,
     room_size_limit,
     joins_leaves_and_moderation_are_recorded,
+    heartbeat_pongs_before_join_do_not_count_as_the_first_message,
 );
 
 const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
@@ -556,4 +557,15 @@ async fn joins_leaves_and_moderation_are_recorded(db: Db) {
     }
     assert_eq!(actions.iter().filter(|a| **a == "session.join").count(), 3);
     assert_eq!(actions.iter().filter(|a| **a == "session.admit").count(), 2);
+}
+
+async fn heartbeat_pongs_before_join_do_not_count_as_the_first_message(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mut host = SignalClient::connect(&scene.server.base_url, scene.token("mediator1")).await;
+    // Read for a while before joining: the client answers the server's
+    // heartbeat pings with pongs, as browsers do.
+    let early = host.next(Duration::from_millis(700)).await;
+    assert!(early.is_none(), "the server says nothing before join: {early:?}");
+    host.join(scene.session_id, None).await;
+    host.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
 }

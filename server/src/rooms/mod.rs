@@ -19,7 +19,7 @@ use uuid::Uuid;
 pub use recorder::Recorder;
 pub use rules::MediaRules;
 
-use crate::cases::{CaseState, Participant, Session};
+use crate::cases::{Participant, Session};
 use crate::store::DynStore;
 use crate::store::audit::Actor;
 
@@ -35,11 +35,13 @@ pub enum Outgoing {
 }
 
 /// One WebSocket connection as the room sees it. Sends never wait: a
-/// connection whose queue is full is too slow and is dropped.
+/// connection whose queue is full is too slow; the room then `kick`s it,
+/// and the connection task closes the socket.
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub id: u64,
     pub tx: mpsc::Sender<Outgoing>,
+    pub kick: Arc<tokio::sync::Notify>,
 }
 
 /// Who is joining, established by the signaling edge from the token.
@@ -127,7 +129,7 @@ impl RoomRegistry {
     }
 
     /// The command channel of the session's room, starting the room if needed.
-    fn room(&self, session: &Session, case_state: CaseState) -> mpsc::Sender<RoomCommand> {
+    fn room(&self, session: &Session) -> mpsc::Sender<RoomCommand> {
         let mut rooms = self.rooms.lock().expect("room registry poisoned");
         if let Some(entry) = rooms.get(&session.id)
             && !entry.commands.is_closed()
@@ -139,7 +141,6 @@ impl RoomRegistry {
         rooms.insert(session.id, RoomEntry { commands: commands.clone(), rules: rules_rx });
         let context = room::RoomContext {
             session: session.clone(),
-            case_state,
             settings: self.settings.clone(),
             store: self.store.clone(),
             recorder: self.recorder.clone(),
@@ -165,14 +166,13 @@ impl RoomRegistry {
     pub async fn join(
         &self,
         session: &Session,
-        case_state: CaseState,
         ticket: JoinTicket,
         connection: Connection,
     ) -> Result<mpsc::Sender<RoomCommand>, Refusal> {
         // A room that is just stopping drops the command; the second try
         // starts a fresh room.
         for _ in 0..2 {
-            let commands = self.room(session, case_state);
+            let commands = self.room(session);
             let (reply, answer) = oneshot::channel();
             let command = RoomCommand::Join { ticket: Box::new(ticket.clone()), connection: connection.clone(), reply };
             if commands.send(command).await.is_err() {

@@ -24,7 +24,6 @@ use crate::store::{DynStore, Timestamp};
 
 pub(super) struct RoomContext {
     pub session: Session,
-    pub case_state: CaseState,
     pub settings: std::sync::Arc<RoomSettings>,
     pub store: DynStore,
     pub recorder: Recorder,
@@ -83,6 +82,8 @@ impl Member {
 
 struct Room {
     ctx: RoomContext,
+    /// The case's state, tracked from the room's start to put it in session.
+    case_state: CaseState,
     members: HashMap<Uuid, Member>,
     caucuses: HashMap<Uuid, BTreeSet<Uuid>>,
     locked: bool,
@@ -133,8 +134,17 @@ type Handled = Result<(), Problem>;
 pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>) {
     let session_id = ctx.session.id;
     tracing::info!(session = %session_id, "room opened");
+    let case_state = match ctx.store.case(ctx.session.case_id).await {
+        Ok(Some(case)) => case.state,
+        Ok(None) | Err(_) => {
+            tracing::error!(session = %session_id, "the session's case could not be loaded; room not opened");
+            ctx.registry.forget(session_id, &ctx.rules);
+            return;
+        }
+    };
     let mut room = Room {
         ctx,
+        case_state,
         members: HashMap::new(),
         caucuses: HashMap::new(),
         locked: false,
@@ -318,12 +328,12 @@ impl Room {
         let is_host = member.is_host();
         self.ctx.recorder.record(&actor, vec![Change::Join { attendance }]);
         if is_host && self.ctx.session.state == SessionState::Planned {
-            match cases::session_transition(&self.ctx.session, self.ctx.case_state, SessionState::Live, now, None) {
+            match cases::session_transition(&self.ctx.session, self.case_state, SessionState::Live, now, None) {
                 Ok(changes) => {
                     self.ctx.recorder.record(&actor, changes);
                     self.ctx.session.state = SessionState::Live;
-                    if self.ctx.case_state.may_become(CaseState::InSession) {
-                        self.ctx.case_state = CaseState::InSession;
+                    if self.case_state.may_become(CaseState::InSession) {
+                        self.case_state = CaseState::InSession;
                     }
                 }
                 Err(problem) => tracing::warn!(%problem, "could not put the session live"),
@@ -339,7 +349,7 @@ impl Room {
             let leave = Change::Leave { attendance_id, session_id: self.session_id(), at: Timestamp::now() };
             self.ctx.recorder.record(&member.actor, vec![leave]);
         }
-        if reason != "left" && reason != "rejoined" {
+        if reason == "connection_lost" {
             self.note(
                 &member.actor,
                 "session.participant_gone",
@@ -388,9 +398,10 @@ impl Room {
     fn end(&mut self, reason: &str) {
         let now = Timestamp::now();
         let actor = Actor::system();
+        self.note(&actor, "session.end", json!({ "reason": reason }));
         if self.ctx.session.state == SessionState::Live
             && let Ok(changes) =
-                cases::session_transition(&self.ctx.session, self.ctx.case_state, SessionState::Ended, now, None)
+                cases::session_transition(&self.ctx.session, self.case_state, SessionState::Ended, now, None)
         {
             self.ctx.recorder.record(&actor, changes);
             self.ctx.session.state = SessionState::Ended;
@@ -408,9 +419,10 @@ impl Room {
         let Some(member) = self.members.get_mut(&participant_id) else { return };
         let Some(connection) = &member.connection else { return };
         if connection.tx.try_send(Outgoing::Message(message)).is_err() {
-            // The client does not keep up (or is gone): treat it as a dropped
-            // connection so that it can come back with its resume token.
+            // The client does not keep up (or is gone): close that socket and
+            // keep the place, so that it can come back with its resume token.
             tracing::warn!(participant = %participant_id, "connection too slow; dropped");
+            connection.kick.notify_one();
             member.connection = None;
             member.disconnected_at = Some(Instant::now());
         }
@@ -703,10 +715,17 @@ impl Room {
                     performance_manner: &agreement.performance_manner,
                     performance_deadline: agreement.performance_deadline,
                 };
+                let text = cases::agreement::render(&case, &parties, &parts);
+                if cases::agreement::sha256_hex(&text) != agreement.text_sha256 {
+                    return Err(Problem::new(
+                        ErrorCode::StaleAgreement,
+                        "the case's details changed since the agreement was saved; save it again before pushing",
+                    ));
+                }
                 let message = ServerMessage::AgreementPushed {
                     case_number: case.case_number.clone(),
                     version: agreement.version,
-                    text: cases::agreement::render(&case, &parties, &parts),
+                    text,
                     text_sha256: agreement.text_sha256.clone(),
                 };
                 for id in self.space_of(me) {
@@ -774,7 +793,7 @@ impl Room {
             ClientMessage::EndSession { request_id } => {
                 self.require_host(me)?;
                 self.ack(me, request_id);
-                self.note(&actor, "session.end", json!({}));
+                self.note(&actor, "session.end_requested", json!({}));
                 self.end("the mediator ended the session");
                 Ok(())
             }

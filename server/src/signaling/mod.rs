@@ -52,8 +52,12 @@ async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let token = query.access_token.unwrap_or_default();
+    // Small buffers: a village kiosk's signaling is a few small messages a
+    // minute, and thousands of idle connections should cost little memory.
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| connection(state, socket, token, address.to_string()))
 }
 
@@ -114,13 +118,17 @@ async fn admit_to_session(
     resume_token: Option<String>,
     request_id: Option<String>,
     address: &str,
-) -> Result<(crate::cases::Session, crate::cases::CaseState, JoinTicket), Closing> {
+) -> Result<(crate::cases::Session, JoinTicket), Closing> {
     let internal = |error: crate::store::StoreError| {
         tracing::error!(%error, "loading the session for a join");
         Closing::new(ErrorCode::Internal, "the session could not be loaded", 1011)
     };
     let not_on_session = || Closing::new(ErrorCode::NotOnSession, "you are not on this session", 4403);
-    let session = state.store.session(session_id).await.map_err(internal)?.ok_or_else(not_on_session)?;
+    let session = match caller {
+        Caller::Party(party) if party.session.id == session_id => party.session.clone(),
+        Caller::Party(_) => return Err(not_on_session()),
+        Caller::Staff(_) => state.store.session(session_id).await.map_err(internal)?.ok_or_else(not_on_session)?,
+    };
     if matches!(session.state, SessionState::Cancelled | SessionState::Ended) {
         return Err(Closing::new(ErrorCode::SessionClosed, "this session has ended or was cancelled", 4410));
     }
@@ -137,16 +145,10 @@ async fn admit_to_session(
             };
             (participant, actor)
         }
-        Caller::Party(party) => {
-            if party.session.id != session_id {
-                return Err(not_on_session());
-            }
-            (party.participant.clone(), party.actor(Some(address.to_owned())))
-        }
+        Caller::Party(party) => (party.participant.clone(), party.actor(Some(address.to_owned()))),
     };
-    let case = state.store.case(session.case_id).await.map_err(internal)?.ok_or_else(not_on_session)?;
     let ticket = JoinTicket { role: role_of(participant.kind), participant, actor, resume_token, request_id };
-    Ok((session, case.state, ticket))
+    Ok((session, ticket))
 }
 
 /// Allows `per_second` messages on average, in bursts of twice that.
@@ -253,14 +255,24 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
     let (closed_tx, mut closed_rx) = tokio::sync::oneshot::channel();
     let writer = tokio::spawn(write_loop(sink, out_rx, settings.heartbeat, closed_tx));
     let connection_id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let kick = std::sync::Arc::new(tokio::sync::Notify::new());
 
     let caller = match authenticate(&state, &token).await {
         Ok(caller) => caller,
         Err(closing) => return refuse(out_tx, writer, &mut stream, None, closing).await,
     };
 
-    // The first message must be `join`.
-    let first = tokio::time::timeout(JOIN_TIMEOUT, stream.next()).await;
+    // The first message must be `join` (control frames such as the pong to
+    // our heartbeat ping do not count).
+    let first = tokio::time::timeout(JOIN_TIMEOUT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
     let join = match first {
         Ok(Some(Ok(Message::Text(text)))) if text.len() <= MAX_MESSAGE_BYTES => {
             serde_json::from_str::<ClientMessage>(&text).ok()
@@ -277,10 +289,10 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
         return refuse(out_tx, writer, &mut stream, request_id, closing).await;
     }
     let joined = match admit_to_session(&state, &caller, session_id, resume_token, request_id.clone(), &address).await {
-        Ok((session, case_state, ticket)) => {
+        Ok((session, ticket)) => {
             let participant_id = ticket.participant.id;
-            let link = Connection { id: connection_id, tx: out_tx.clone() };
-            state.rooms.join(&session, case_state, ticket, link).await.map(|room| (room, participant_id)).map_err(|r| {
+            let link = Connection { id: connection_id, tx: out_tx.clone(), kick: kick.clone() };
+            state.rooms.join(&session, ticket, link).await.map(|room| (room, participant_id)).map_err(|r| {
                 let close_code = match r.code {
                     ErrorCode::RoomFull | ErrorCode::RoomLocked => 4409,
                     ErrorCode::SessionClosed => 4410,
@@ -299,8 +311,10 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
     let mut limiter = RateLimiter::new(settings.messages_per_second);
     let mut bad_messages = 0u32;
     let mut last_heard = Instant::now();
-    let dead_after = settings.heartbeat * 3;
-    let mut watchdog = tokio::time::interval(settings.heartbeat);
+    // Two missed pings, checked every half interval: with the default 5 s
+    // heartbeat a dead link is found in at most 12.5 s.
+    let dead_after = settings.heartbeat * 2;
+    let mut watchdog = tokio::time::interval(settings.heartbeat / 2);
     let mut closing_sent = false;
     loop {
         tokio::select! {
@@ -355,6 +369,10 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
             }
             _ = &mut closed_rx => {
                 closing_sent = true;
+                break;
+            }
+            () = kick.notified() => {
+                tracing::info!(participant = %participant_id, "closing a connection that does not keep up");
                 break;
             }
         }
