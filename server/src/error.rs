@@ -134,3 +134,18 @@ impl From<StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The body of every error response.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: bad_request, invalid_json, validation_failed, unauthorized,
+    /// forbidden, not_found, conflict, invalid_state, stale, payload_too_large,
+    /// unsupported_media_type, too_many_requests, unavailable, internal, or an
+    /// invitation code (invitation_not_yet_valid, invitation_expired,
+    /// invitation_revoked, invitation_invalid, session_closed).
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// With validation_failed: the field.
+    pub field: Option<String>,
+}

@@ -290,7 +290,7 @@ pub fn parse_yuan(text: &str) -> Option<i64> {
 }
 
 /// A registered dispute.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Case {
     pub id: Uuid,
     pub case_number: String,
@@ -305,6 +305,7 @@ pub struct Case {
     pub source: CaseSource,
     pub summary: String,
     #[serde(rename = "amount_yuan", serialize_with = "serialize_yuan")]
+    #[schema(value_type = Option<String>, example = "1200.50")]
     pub amount_fen: Option<i64>,
     pub public_session: bool,
     pub state: CaseState,
@@ -327,7 +328,7 @@ impl Case {
 
 /// A side of the dispute. The ID number is kept sealed; `id_number` is
 /// filled in only for the case's own mediators.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Party {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -343,7 +344,7 @@ pub struct Party {
     pub id_number: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Session {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -359,7 +360,7 @@ pub struct Session {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Participant {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -369,7 +370,7 @@ pub struct Participant {
     pub display_name: String,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Reschedule {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -382,7 +383,7 @@ pub struct Reschedule {
     pub changed_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Invitation {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -403,7 +404,7 @@ impl Invitation {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Attendance {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -412,13 +413,14 @@ pub struct Attendance {
     pub left_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Outcome {
     pub case_id: Uuid,
     pub kind: OutcomeKind,
     pub reached_via: Option<Channel>,
     pub terms: Option<String>,
     pub reason: Option<String>,
+    #[schema(value_type = Option<Vec<Route>>)]
     pub routes_told: Option<sqlx::types::Json<Vec<Route>>>,
     pub referred_to: Option<String>,
     pub reference_number: Option<String>,
@@ -447,7 +449,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Agreement {
     pub case_id: Uuid,
     pub state: AgreementState,
@@ -464,7 +466,7 @@ pub struct Agreement {
     pub effective_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Confirmation {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -479,7 +481,7 @@ pub struct Confirmation {
     pub voided_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JudicialConfirmation {
     pub case_id: Uuid,
     pub applied_on: NaiveDate,
@@ -490,7 +492,7 @@ pub struct JudicialConfirmation {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FollowUp {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -504,7 +506,7 @@ pub struct FollowUp {
     pub recorded_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Consultation {
     pub id: Uuid,
     pub district_id: Uuid,

@@ -12,20 +12,20 @@ use super::{Category, Channel, OutcomeKind, local_date};
 use crate::store::Timestamp;
 use crate::store::changes::StatsRow;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Count {
     pub key: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct VillageCount {
     pub village_id: Uuid,
     pub village_name: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Statistics {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,

@@ -24,7 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}/password", post(reset_password))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     role: Option<Role>,
@@ -32,6 +33,15 @@ struct ListQuery {
     active: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    summary = "List accounts in scope",
+    params(ListQuery),
+    responses((status = 200, body = Vec<Account>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -53,7 +63,7 @@ async fn list(
 }
 
 /// An account as created or reset, with the generated password shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WithPassword {
     #[serde(flatten)]
     account: Account,
@@ -61,7 +71,7 @@ struct WithPassword {
     generated_password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
     username: String,
@@ -90,6 +100,15 @@ async fn home_of(state: &AppState, role: Role, unit_id: Option<Uuid>) -> AppResu
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    summary = "Create an account",
+    request_body = CreateAccount,
+    responses((status = 201, body = WithPassword), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -138,19 +157,39 @@ async fn managed(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<Accou
     Ok(account)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    summary = "Read an account",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Account), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<Account>> {
     Ok(Json(visible(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateAccount {
     display_name: Option<String>,
     #[serde(default, deserialize_with = "input::present")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
 }
 
 /// Name and phone: the account holder or whoever manages the account.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    summary = "Change name or phone",
+    request_body = UpdateAccount,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Account), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -178,6 +217,15 @@ async fn update(
 }
 
 /// Deactivation takes effect at once: every token of the account is revoked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/deactivate",
+    tag = "accounts",
+    summary = "Deactivate (revokes its tokens at once)",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Account), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn deactivate(
     State(state): State<AppState>,
     user: AuthUser,
@@ -187,6 +235,15 @@ async fn deactivate(
     set_active(state, user, address, id, false).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/activate",
+    tag = "accounts",
+    summary = "Activate again",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Account), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn activate(
     State(state): State<AppState>,
     user: AuthUser,
@@ -212,7 +269,7 @@ async fn set_active(
     Ok(Json(account))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetPassword {
     password: Option<String>,
@@ -220,6 +277,16 @@ struct ResetPassword {
 
 /// Sets a new password (generated when none is given, shown once) and signs
 /// the account out everywhere.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/password",
+    tag = "accounts",
+    summary = "Reset the password (revokes its tokens)",
+    request_body = ResetPassword,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = WithPassword), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn reset_password(
     State(state): State<AppState>,
     user: AuthUser,
@@ -237,3 +304,8 @@ async fn reset_password(
     audit_note(&state, &user, address, "account.password_reset", "account", id, json!({})).await?;
     Ok(Json(WithPassword { account, generated_password }))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, read, update, deactivate, activate, reset_password))]
+pub(super) struct Api;

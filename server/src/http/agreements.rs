@@ -31,14 +31,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Someone whose confirmation the agreement still needs.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Awaiting {
     signer: Signer,
     party_id: Option<Uuid>,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AgreementView {
     #[serde(flatten)]
     agreement: Agreement,
@@ -89,12 +89,21 @@ async fn view(state: &AppState, context: &CaseInContext) -> AppResult<AgreementV
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/agreement",
+    tag = "agreements",
+    summary = "The written agreement, its exact text and confirmations",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = AgreementView), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<AgreementView>> {
     let context = load_case(&state, &user, id).await?;
     Ok(Json(view(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SaveAgreement {
     facts: String,
@@ -106,6 +115,16 @@ struct SaveAgreement {
 
 /// Drafts the agreement, or edits it; editing after any confirmation voids
 /// every earlier confirmation and starts signing again.
+#[utoipa::path(
+    put,
+    path = "/api/v1/cases/{id}/agreement",
+    tag = "agreements",
+    summary = "Draft or edit the agreement (voids confirmations)",
+    request_body = SaveAgreement,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = AgreementView), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn save(
     State(state): State<AppState>,
     user: AuthUser,
@@ -145,7 +164,7 @@ async fn save(
     Ok(Json(view(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Confirm {
     signer: Signer,
@@ -158,6 +177,16 @@ struct Confirm {
 /// Records one party's confirmation or the mediator's signature. When the
 /// last one needed arrives, the agreement takes effect and the case is
 /// settled by written agreement, in the same transaction.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/agreement/confirmations",
+    tag = "agreements",
+    summary = "Record a party's confirmation or the mediator's signature",
+    request_body = Confirm,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 201, body = AgreementView), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn confirm(
     State(state): State<AppState>,
     user: AuthUser,
@@ -200,6 +229,15 @@ fn escape(text: &str) -> String {
 }
 
 /// The agreement as a printable A4 page with signature lines.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/agreement/document",
+    tag = "agreements",
+    summary = "Printable A4 HTML of the agreement",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = String), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn document(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<impl IntoResponse> {
     let context = load_case(&state, &user, id).await?;
     let view = view(&state, &context).await?;
@@ -261,3 +299,8 @@ p {{ margin: 0.2em 0; white-space: pre-wrap; }}
     );
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(read, save, confirm, document))]
+pub(super) struct Api;

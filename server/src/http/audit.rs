@@ -24,13 +24,23 @@ fn require_admin(user: &AuthUser) -> AppResult<()> {
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     after: Option<i64>,
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    summary = "Audit events in order",
+    params(ListQuery),
+    responses((status = 200, body = Vec<AuditEvent>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -41,7 +51,20 @@ async fn list(
     Ok(Json(events))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "audit",
+    summary = "Check the hash chain",
+    responses((status = 200, body = VerifyReport), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn verify(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<VerifyReport>> {
     require_admin(&user)?;
     Ok(Json(verify_chain(state.store.as_ref()).await?))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, verify))]
+pub(super) struct Api;

@@ -89,7 +89,7 @@ pub async fn parties_for(state: &AppState, context: &CaseInContext) -> AppResult
     Ok(parties)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewParty {
     name: String,
@@ -98,7 +98,7 @@ struct NewParty {
     id_number: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterCase {
     village_id: Uuid,
@@ -120,6 +120,15 @@ fn parse_amount(amount: Option<&str>) -> AppResult<Option<i64>> {
         .transpose()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    summary = "Register a dispute case",
+    request_body = RegisterCase,
+    responses((status = 201, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn register(
     State(state): State<AppState>,
     user: AuthUser,
@@ -215,7 +224,8 @@ async fn register(
     Ok((StatusCode::CREATED, Json(case_file(&state, &context).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     state: Option<CaseState>,
@@ -233,6 +243,15 @@ pub fn start_of_local_day(date: NaiveDate) -> Timestamp {
     cases::end_of_local_day(date.pred_opt().unwrap_or(date))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    summary = "List and search cases in scope",
+    params(ListQuery),
+    responses((status = 200, body = Vec<Case>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -255,7 +274,7 @@ async fn list(
 }
 
 /// Everything on file for a case.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CaseFile {
     case: Case,
     parties: Vec<Party>,
@@ -294,21 +313,41 @@ async fn case_file(state: &AppState, context: &CaseInContext) -> AppResult<CaseF
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    summary = "The case file",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<CaseFile>> {
     let context = load_case(&state, &user, id).await?;
     Ok(Json(case_file(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateCase {
     category: Option<Category>,
     summary: Option<String>,
     #[serde(default, deserialize_with = "input::present")]
+    #[schema(value_type = Option<String>)]
     amount_yuan: Option<Option<String>>,
     public_session: Option<bool>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    summary = "Correct a case before its outcome",
+    request_body = UpdateCase,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -356,13 +395,23 @@ async fn settle(
     Ok(())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Withdraw {
     reason: String,
 }
 
 /// A party declines or ends mediation, as the law allows.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/withdraw",
+    tag = "cases",
+    summary = "A party withdraws",
+    request_body = Withdraw,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn withdraw(
     State(state): State<AppState>,
     user: AuthUser,
@@ -379,7 +428,7 @@ async fn withdraw(
     Ok(Json(case_file(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordOutcome {
     kind: OutcomeKind,
@@ -412,6 +461,16 @@ fn absent<T>(field: &str, value: &Option<T>, kind: OutcomeKind) -> AppResult<()>
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/outcome",
+    tag = "cases",
+    summary = "Record an oral, failed or referred outcome",
+    request_body = RecordOutcome,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn record_outcome(
     State(state): State<AppState>,
     user: AuthUser,
@@ -480,7 +539,7 @@ async fn record_outcome(
     Ok(Json(case_file(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JudicialBody {
     applied_on: NaiveDate,
@@ -491,6 +550,16 @@ struct JudicialBody {
 
 /// Records the parties' application for judicial confirmation of an
 /// effective written agreement, and later its result.
+#[utoipa::path(
+    put,
+    path = "/api/v1/cases/{id}/judicial-confirmation",
+    tag = "cases",
+    summary = "Record an application for judicial confirmation and its result",
+    request_body = JudicialBody,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn judicial_confirmation(
     State(state): State<AppState>,
     user: AuthUser,
@@ -541,7 +610,7 @@ async fn judicial_confirmation(
     Ok(Json(case_file(&state, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FollowUpBody {
     visited_on: NaiveDate,
@@ -553,6 +622,16 @@ struct FollowUpBody {
 }
 
 /// A follow-up visit (回访); the first one moves the case to followed_up.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/follow-ups",
+    tag = "cases",
+    summary = "Record a follow-up visit",
+    request_body = FollowUpBody,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 201, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn follow_up(
     State(state): State<AppState>,
     user: AuthUser,
@@ -593,6 +672,15 @@ async fn follow_up(
     Ok((StatusCode::CREATED, Json(case_file(&state, &context).await?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/close",
+    tag = "cases",
+    summary = "Close the case",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn close(
     State(state): State<AppState>,
     user: AuthUser,
@@ -608,3 +696,8 @@ async fn close(
     let context = load_case(&state, &user, id).await?;
     Ok(Json(case_file(&state, &context).await?))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(register, list, read, update, withdraw, record_outcome, judicial_confirmation, follow_up, close))]
+pub(super) struct Api;

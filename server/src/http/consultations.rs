@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/consultations", get(list).post(record))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordConsultation {
     village_id: Uuid,
@@ -38,6 +38,15 @@ struct RecordConsultation {
     asked_at: Option<Timestamp>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/consultations",
+    tag = "consultations",
+    summary = "Record a legal consultation",
+    request_body = RecordConsultation,
+    responses((status = 201, body = Consultation), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn record(
     State(state): State<AppState>,
     user: AuthUser,
@@ -105,7 +114,8 @@ async fn record(
     Ok((StatusCode::CREATED, Json(consultation)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     from: Option<NaiveDate>,
@@ -113,6 +123,15 @@ struct ListQuery {
 }
 
 /// Consultations in the caller's reach; an adviser sees their own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/consultations",
+    tag = "consultations",
+    summary = "Consultations in scope",
+    params(ListQuery),
+    responses((status = 200, body = Vec<Consultation>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -127,3 +146,8 @@ async fn list(
     };
     Ok(Json(state.store.consultations(&filter).await?))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(record, list))]
+pub(super) struct Api;

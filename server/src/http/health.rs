@@ -17,11 +17,25 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    summary = "The process is up",
+    responses((status = 200, body = Object), (status = "4XX", description = "the API error", body = crate::error::ErrorBody))
+)]
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The database answers within two seconds.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    summary = "The database answers",
+    responses((status = 200, body = Object), (status = "4XX", description = "the API error", body = crate::error::ErrorBody))
+)]
 async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let backend = match state.store.backend() {
         Backend::Postgres => "postgres",
@@ -36,3 +50,8 @@ async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
         Err(_) => Err(AppError::Unavailable("the database did not answer in time".into())),
     }
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz))]
+pub(super) struct Api;

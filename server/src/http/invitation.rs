@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// What a party sees: the session in plain words, nothing about the other
 /// parties beyond names of those taking part.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InvitationSummary {
     invitation_id: Uuid,
     session_id: Uuid,
@@ -49,6 +49,14 @@ fn bearer(headers: &HeaderMap) -> AppResult<&str> {
         .ok_or(AppError::Unauthorized("send the invitation token as `Authorization: Bearer <token>`"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/invitation",
+    tag = "invitations",
+    summary = "Open an invitation (Bearer: the invitation token)",
+    responses((status = 200, body = InvitationSummary), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn open(
     State(state): State<AppState>,
     address: ClientAddr,
@@ -79,3 +87,8 @@ async fn open(
         taking_part,
     }))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(open))]
+pub(super) struct Api;

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(audit::router())
         .merge(crate::signaling::router())
+        .route("/openapi.json", axum::routing::get(|| async { Json(openapi()) }))
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) });
 
     let web_dir = state.config.web_dir.clone();
@@ -59,6 +60,43 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
+}
+
+/// The OpenAPI 3 description of the REST API, assembled from each module's
+/// annotated handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+    #[derive(OpenApi)]
+    #[openapi(
+        info(
+            title = "Rural Remote Mediation API",
+            description = "Cases, sessions, invitations, agreements, consultations, statistics and audit of a people's mediation service. See docs/api.md."
+        ),
+        components(schemas(crate::error::ErrorBody))
+    )]
+    struct Root;
+
+    let mut doc = Root::openapi();
+    for part in [
+        health::Api::openapi(),
+        session::Api::openapi(),
+        units::Api::openapi(),
+        accounts::Api::openapi(),
+        cases::Api::openapi(),
+        agreements::Api::openapi(),
+        sessions::Api::openapi(),
+        invitation::Api::openapi(),
+        consultations::Api::openapi(),
+        stats::Api::openapi(),
+        audit::Api::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+    doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    doc
 }
 
 /// A JSON body or response; a body that does not parse gets the API's error.

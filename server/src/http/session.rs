@@ -22,14 +22,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/auth/login", post(login)).route("/me", get(me)).route("/me/password", put(change_password))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LoginResponse {
     token: String,
     expires_at: Timestamp,
@@ -38,6 +38,14 @@ struct LoginResponse {
 
 const BAD_CREDENTIALS: AppError = AppError::Unauthorized("the username or password is wrong");
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in",
+    request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = "4XX", description = "the API error", body = crate::error::ErrorBody))
+)]
 async fn login(
     State(state): State<AppState>,
     ClientAddr(address): ClientAddr,
@@ -95,11 +103,19 @@ async fn record_login(
     Ok(())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    summary = "The signed-in account",
+    responses((status = 200, body = Account), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn me(user: AuthUser) -> Json<Account> {
     Json(user.account)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangePassword {
     current_password: String,
@@ -108,6 +124,15 @@ struct ChangePassword {
 
 /// Changes the caller's password; every earlier token stops working, and a
 /// fresh token is returned so the caller stays signed in.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "auth",
+    summary = "Change one's own password (revokes earlier tokens)",
+    request_body = ChangePassword,
+    responses((status = 200, body = Object), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn change_password(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,3 +150,8 @@ async fn change_password(
     let (token, expires_at) = state.tokens.issue(&account)?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at, "user": account })))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, me, change_password))]
+pub(super) struct Api;

@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{id}/revoke", post(revoke))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InvitationView {
     #[serde(flatten)]
     invitation: Invitation,
@@ -44,7 +44,7 @@ struct InvitationView {
     link: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ParticipantView {
     #[serde(flatten)]
     participant: Participant,
@@ -53,7 +53,7 @@ struct ParticipantView {
     invitation: Option<InvitationView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseBrief {
     id: Uuid,
     case_number: String,
@@ -63,7 +63,7 @@ struct CaseBrief {
     state: CaseState,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SessionDetail {
     #[serde(flatten)]
     session: Session,
@@ -113,7 +113,7 @@ async fn detail(state: &AppState, session: Session, context: &CaseInContext) -> 
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScheduleSession {
     planned_start: Timestamp,
@@ -161,6 +161,16 @@ fn new_invitation(session: &Session, participant_id: Uuid, now: Timestamp) -> In
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/sessions",
+    tag = "sessions",
+    summary = "Schedule a session with participants and invitations",
+    request_body = ScheduleSession,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 201, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn schedule(
     State(state): State<AppState>,
     user: AuthUser,
@@ -260,7 +270,8 @@ async fn schedule(
     Ok((StatusCode::CREATED, Json(detail(&state, session, &context).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     /// First local day (default today).
@@ -272,6 +283,15 @@ struct ListQuery {
 
 /// Sessions the caller may see, by planned start: a station's kiosk lists
 /// today's and upcoming sessions of its village.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    summary = "Sessions of visible cases from a day on",
+    params(ListQuery),
+    responses((status = 200, body = Vec<SessionListing>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -289,12 +309,21 @@ async fn list(
     Ok(Json(state.store.sessions(&filter).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    summary = "A session with participants, attendance and history",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<SessionDetail>> {
     let (session, context) = load_session(&state, &user, id).await?;
     Ok(Json(detail(&state, session, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RescheduleBody {
     planned_start: Timestamp,
@@ -304,6 +333,16 @@ struct RescheduleBody {
 
 /// Moves a planned session; the history keeps the old time, and parties'
 /// invitations are issued anew for the new day (old links stop working).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    summary = "Move a planned session (reissues invitations)",
+    request_body = RescheduleBody,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn reschedule(
     State(state): State<AppState>,
     user: AuthUser,
@@ -341,12 +380,22 @@ async fn reschedule(
     Ok(Json(detail(&state, session, &context).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/cancel",
+    tag = "sessions",
+    summary = "Cancel a planned session",
+    request_body = CancelBody,
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
@@ -358,6 +407,15 @@ async fn cancel(
     transition(&state, &user, address, id, SessionState::Cancelled, Some(reason)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/start",
+    tag = "sessions",
+    summary = "Start a session by hand",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn start(
     State(state): State<AppState>,
     user: AuthUser,
@@ -367,6 +425,15 @@ async fn start(
     transition(&state, &user, address, id, SessionState::Live, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/end",
+    tag = "sessions",
+    summary = "End a session by hand",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn end(
     State(state): State<AppState>,
     user: AuthUser,
@@ -393,6 +460,15 @@ async fn transition(
     Ok(Json(detail(state, session, &context).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations/{id}/revoke",
+    tag = "sessions",
+    summary = "Revoke an invitation",
+    params(("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn revoke(
     State(state): State<AppState>,
     user: AuthUser,
@@ -411,3 +487,8 @@ async fn revoke(
         .await?;
     Ok(Json(detail(&state, session, &context).await?))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(schedule, list, read, reschedule, cancel, start, end, revoke))]
+pub(super) struct Api;

@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/stats", get(statistics))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct StatsQuery {
     /// First local day of the period (cases registered from then on).
@@ -36,6 +37,15 @@ struct StatsQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "statistics",
+    summary = "Statistics for a period and place (JSON or CSV)",
+    params(StatsQuery),
+    responses((status = 200, body = crate::cases::stats::Statistics), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn statistics(
     State(state): State<AppState>,
     user: AuthUser,
@@ -91,3 +101,8 @@ async fn statistics(
         Some(_) => Err(AppError::validation("format", "must be json or csv")),
     }
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(statistics))]
+pub(super) struct Api;

@@ -18,6 +18,16 @@ pub fn router() -> Router<AppState> {
     UnitKind::ALL.iter().fold(Router::new(), |router, &kind| router.merge(routes_for(kind)))
 }
 
+/// The three collections in paths, for the OpenAPI description.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum UnitCollection {
+    Districts,
+    Towns,
+    Villages,
+}
+
 fn collection(kind: UnitKind) -> &'static str {
     match kind {
         UnitKind::District => "districts",
@@ -64,7 +74,8 @@ fn routes_for(kind: UnitKind) -> Router<AppState> {
         )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     district_id: Option<Uuid>,
@@ -72,6 +83,15 @@ struct ListQuery {
     active: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/{collection}",
+    tag = "units",
+    summary = "List districts, towns or villages in scope",
+    params(("collection" = UnitCollection, Path, description = "districts, towns or villages"), ListQuery),
+    responses((status = 200, body = Vec<Unit>), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn list(
     kind: UnitKind,
     State(state): State<AppState>,
@@ -99,6 +119,15 @@ async fn load(state: &AppState, kind: UnitKind, id: Uuid) -> AppResult<Unit> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/{collection}/{id}",
+    tag = "units",
+    summary = "Read a unit",
+    params(("collection" = UnitCollection, Path, description = "districts, towns or villages"), ("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Unit), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn read(
     kind: UnitKind,
     State(state): State<AppState>,
@@ -112,7 +141,7 @@ async fn read(
     Ok(Json(unit))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUnit {
     name: String,
@@ -136,6 +165,16 @@ fn refuse_field(field: &str, kind: UnitKind) -> AppError {
     AppError::validation(field, format!("does not apply to a {}", noun(kind)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/{collection}",
+    tag = "units",
+    summary = "Create a district, town or village",
+    request_body = CreateUnit,
+    params(("collection" = UnitCollection, Path, description = "districts, towns or villages")),
+    responses((status = 201, body = Unit), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn create(
     kind: UnitKind,
     State(state): State<AppState>,
@@ -248,16 +287,27 @@ fn name_taken(unit: &Unit) -> impl FnOnce(StoreError) -> AppError + '_ {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateUnit {
     name: Option<String>,
     office_name: Option<String>,
     case_prefix: Option<String>,
     #[serde(default, deserialize_with = "input::present")]
+    #[schema(value_type = Option<String>)]
     station_name: Option<Option<String>>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/{collection}/{id}",
+    tag = "units",
+    summary = "Change a unit",
+    request_body = UpdateUnit,
+    params(("collection" = UnitCollection, Path, description = "districts, towns or villages"), ("id" = Uuid, Path, description = "the id")),
+    responses((status = 200, body = Unit), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn update(
     kind: UnitKind,
     State(state): State<AppState>,
@@ -308,6 +358,15 @@ async fn update(
     Ok(Json(unit))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/{collection}/{id}/{activation}",
+    tag = "units",
+    summary = "Deactivate or activate a unit",
+    params(("collection" = UnitCollection, Path, description = "districts, towns or villages"), ("id" = Uuid, Path, description = "the id"), ("activation" = String, Path, description = "deactivate or activate")),
+    responses((status = 200, body = Unit), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn set_active(
     kind: UnitKind,
     active: bool,
@@ -329,3 +388,8 @@ async fn set_active(
     audit_note(&state, &user, address, action, "unit", unit.id, serde_json::json!({})).await?;
     Ok(Json(unit))
 }
+
+/// The OpenAPI description of this module's endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, read, create, update, set_active))]
+pub(super) struct Api;

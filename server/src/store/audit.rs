@@ -15,7 +15,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Who did something: a staff account, a party with an invitation, or the
 /// system itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     pub account_id: Option<Uuid>,
     pub role: String,
@@ -39,7 +39,7 @@ pub struct AuditEntry {
     pub details: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub seq: i64,
     pub at: Timestamp,
@@ -51,6 +51,7 @@ pub struct AuditEvent {
     pub object_id: String,
     pub result: String,
     pub client_addr: Option<String>,
+    #[schema(value_type = Object)]
     pub details: sqlx::types::Json<Value>,
     pub prev_hash: String,
     pub hash: String,
@@ -114,7 +115,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 }
 
 /// The result of checking the chain.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VerifyReport {
     pub ok: bool,
     pub events_checked: i64,

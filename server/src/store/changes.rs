@@ -221,7 +221,7 @@ pub struct SessionFilter {
 }
 
 /// A session with what a list shows of its case.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SessionListing {
     #[sqlx(flatten)]
     #[serde(flatten)]

@@ -67,7 +67,7 @@ impl UnitKind {
 
 /// Where something sits in the tree: its district, town and village.
 /// A missing part means "any" when used as a filter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Chain {
     pub district_id: Option<Uuid>,
     pub town_id: Option<Uuid>,
@@ -96,7 +96,7 @@ impl Chain {
 }
 
 /// A district, town or village.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Unit {
     pub id: Uuid,
     pub kind: UnitKind,
@@ -135,7 +135,7 @@ impl Unit {
 }
 
 /// A login, with where it belongs. The password hash is never part of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Account {
     pub id: Uuid,
     pub username: String,
