@@ -391,5 +391,5 @@ async fn set_active(
 
 /// The OpenAPI description of this module's endpoints.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, read, create, update, set_active))]
+#[openapi(paths(list, read, create, update, set_active), components(schemas(UnitCollection)))]
 pub(super) struct Api;
