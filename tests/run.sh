@@ -82,6 +82,10 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test (SQLite and PostgreSQL)"
-cargo test --workspace --quiet
+TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
+cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG"
 
-log "all checks passed"
+# One closing line for the whole run: the sum over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\nall checks passed\ntests: %d passed, %d failed\n", p, f }' "$TEST_LOG"
+rm -f "$TEST_LOG"

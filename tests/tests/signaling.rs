@@ -27,6 +27,8 @@ on_both_databases!(
     room_size_limit,
     joins_leaves_and_moderation_are_recorded,
     heartbeat_pongs_before_join_do_not_count_as_the_first_message,
+    revoked_invitations_and_deactivated_accounts_are_expelled_at_once,
+    ending_through_the_api_closes_the_room,
 );
 
 const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
@@ -568,4 +570,53 @@ async fn heartbeat_pongs_before_join_do_not_count_as_the_first_message(db: Db) {
     assert!(early.is_none(), "the server says nothing before join: {early:?}");
     host.join(scene.session_id, None).await;
     host.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+}
+
+async fn revoked_invitations_and_deactivated_accounts_are_expelled_at_once(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut party, _, _) = scene.admitted("party", &mut host).await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+
+    let mediator = scene.server.login("mediator1").await;
+    let revoked =
+        mediator.post(&format!("/api/v1/invitations/{}/revoke", scene.session.invitation_id), &json!({})).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let removed = party.expect("removed", |m| matches!(m, ServerMessage::Removed { .. })).await;
+    assert_eq!(removed, ServerMessage::Removed { reason: Some("the invitation was withdrawn".into()) });
+    assert_eq!(party.ending().await, Ending::Closed(1000));
+
+    let admin = scene.server.login("admin").await;
+    let station_account = admin
+        .get("/api/v1/accounts?role=station")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "station-dongping")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(admin.post(&format!("/api/v1/accounts/{station_account}/deactivate"), &json!({})).await.status, 200);
+    station.expect("removed", |m| matches!(m, ServerMessage::Removed { .. })).await;
+    assert_eq!(station.ending().await, Ending::Closed(1000));
+    host.expect("alone again", |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == 1)).await;
+}
+
+async fn ending_through_the_api_closes_the_room(db: Db) {
+    let scene = scene(db, &[]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+    let mediator = scene.server.login("mediator1").await;
+    let ended = mediator.post(&format!("/api/v1/sessions/{}/end", scene.session.session_id), &json!({})).await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert_eq!(ended.body["state"], "ended");
+    station.expect("session ended", |m| matches!(m, ServerMessage::SessionEnded { .. })).await;
+    assert_eq!(station.ending().await, Ending::Closed(1000));
+    host.expect("session ended", |m| matches!(m, ServerMessage::SessionEnded { .. })).await;
+    let mut late = SignalClient::connect(&scene.server.base_url, scene.token("station-dongping")).await;
+    late.join(scene.session_id, None).await;
+    late.expect("closed", is_error(ErrorCode::SessionClosed)).await;
 }

@@ -264,6 +264,9 @@ async fn set_active(
     let account =
         state.store.update_account(id, &AccountChanges { active: Some(active), ..Default::default() }).await?;
     tracing::info!(account = %id, active, by = %user.account.id, "account activation changed");
+    if !active {
+        state.rooms.expel_everywhere(id, "the account was deactivated").await;
+    }
     let action = if active { "account.activate" } else { "account.deactivate" };
     audit_note(&state, &user, address, action, "account", id, json!({})).await?;
     Ok(Json(account))
@@ -301,6 +304,7 @@ async fn reset_password(
     let account =
         state.store.update_account(id, &AccountChanges { password_hash: Some(hash), ..Default::default() }).await?;
     tracing::info!(account = %id, by = %user.account.id, "password reset");
+    state.rooms.expel_everywhere(id, "the account's password was reset; sign in again").await;
     audit_note(&state, &user, address, "account.password_reset", "account", id, json!({})).await?;
     Ok(Json(WithPassword { account, generated_password }))
 }

@@ -456,6 +456,11 @@ async fn transition(
     let changes = cases::session_transition(&session, context.case.state, to, Timestamp::now(), reason)
         .map_err(AppError::InvalidState)?;
     state.store.apply(&staff_actor(user, address), &changes).await?;
+    match to {
+        SessionState::Ended => state.rooms.close(id, "the mediator ended the session").await,
+        SessionState::Cancelled => state.rooms.close(id, "the session was cancelled").await,
+        SessionState::Planned | SessionState::Live => {}
+    }
     let (session, context) = load_session(state, user, id).await?;
     Ok(Json(detail(state, session, &context).await?))
 }
@@ -485,6 +490,8 @@ async fn revoke(
         .store
         .apply(&staff_actor(&user, address), &[Change::RevokeInvitation { invitation_id: id, at: Timestamp::now() }])
         .await?;
+    let who = crate::rooms::Expel::Participant(invitation.participant_id);
+    state.rooms.expel(invitation.session_id, who, "the invitation was withdrawn").await;
     Ok(Json(detail(&state, session, &context).await?))
 }
 

@@ -61,7 +61,25 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// Whom to send out of a room when their right to be there ends elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub enum Expel {
+    /// A party whose invitation was revoked.
+    Participant(Uuid),
+    /// A staff account that was deactivated or had its password reset.
+    Account(Uuid),
+}
+
 pub enum RoomCommand {
+    /// The right to be here ended (revoked invitation, deactivated account).
+    Expel {
+        who: Expel,
+        reason: &'static str,
+    },
+    /// The session was ended or cancelled through the REST API.
+    Close {
+        reason: &'static str,
+    },
     Join {
         ticket: Box<JoinTicket>,
         connection: Connection,
@@ -159,6 +177,33 @@ impl RoomRegistry {
         if rooms.get(&session_id).is_some_and(|entry| entry.rules.same_channel(&mine)) {
             rooms.remove(&session_id);
         }
+    }
+
+    /// Sends someone out of a session's room, if it is running.
+    pub async fn expel(&self, session_id: Uuid, who: Expel, reason: &'static str) {
+        if let Some(commands) = self.commands_of(session_id) {
+            let _ = commands.send(RoomCommand::Expel { who, reason }).await;
+        }
+    }
+
+    /// Sends an account out of every running room (deactivation, password reset).
+    pub async fn expel_everywhere(&self, account_id: Uuid, reason: &'static str) {
+        let rooms: Vec<mpsc::Sender<RoomCommand>> =
+            self.rooms.lock().expect("room registry poisoned").values().map(|entry| entry.commands.clone()).collect();
+        for commands in rooms {
+            let _ = commands.send(RoomCommand::Expel { who: Expel::Account(account_id), reason }).await;
+        }
+    }
+
+    /// Ends a running room whose session was ended or cancelled elsewhere.
+    pub async fn close(&self, session_id: Uuid, reason: &'static str) {
+        if let Some(commands) = self.commands_of(session_id) {
+            let _ = commands.send(RoomCommand::Close { reason }).await;
+        }
+    }
+
+    fn commands_of(&self, session_id: Uuid) -> Option<mpsc::Sender<RoomCommand>> {
+        self.rooms.lock().expect("room registry poisoned").get(&session_id).map(|entry| entry.commands.clone())
     }
 
     /// Hands a joining connection to its room; the room answers on the

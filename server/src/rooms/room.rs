@@ -14,7 +14,9 @@ use signaling_proto::{
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
-use super::{Connection, JoinTicket, MediaRules, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings};
+use super::{
+    Connection, Expel, JoinTicket, MediaRules, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings,
+};
 use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
 use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
 use crate::error::AppError;
@@ -204,6 +206,27 @@ impl Room {
                 if let Err(Problem(code, message)) = self.on_message(participant_id, message).await {
                     self.send(participant_id, ServerMessage::Error { request_id, code, message });
                 }
+            }
+            RoomCommand::Expel { who, reason } => {
+                let gone: Vec<Uuid> = self
+                    .members
+                    .values()
+                    .filter(|m| match who {
+                        Expel::Participant(id) => m.participant.id == id,
+                        Expel::Account(id) => m.participant.account_id == Some(id),
+                    })
+                    .map(|m| m.participant.id)
+                    .collect();
+                for participant_id in gone {
+                    let actor = self.members[&participant_id].actor.clone();
+                    let message = ServerMessage::Removed { reason: Some(reason.to_owned()) };
+                    self.send_away(&actor, participant_id, message, "removed");
+                }
+            }
+            RoomCommand::Close { reason } => {
+                // Already recorded by whoever ended or cancelled the session.
+                self.ctx.session.state = SessionState::Ended;
+                self.end(reason);
             }
             RoomCommand::Disconnected { participant_id, connection_id } => {
                 if let Some(member) = self.members.get_mut(&participant_id)
