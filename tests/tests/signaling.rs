@@ -29,6 +29,8 @@ on_both_databases!(
     heartbeat_pongs_before_join_do_not_count_as_the_first_message,
     revoked_invitations_and_deactivated_accounts_are_expelled_at_once,
     ending_through_the_api_closes_the_room,
+    agreement_pushed_to_the_room_and_confirmed_there,
+    stations_name_present_parties_and_audio_only_is_per_subscriber,
 );
 
 const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
@@ -619,4 +621,107 @@ async fn ending_through_the_api_closes_the_room(db: Db) {
     let mut late = SignalClient::connect(&scene.server.base_url, scene.token("station-dongping")).await;
     late.join(scene.session_id, None).await;
     late.expect("closed", is_error(ErrorCode::SessionClosed)).await;
+}
+
+async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let case_id = &scene.session.case_id;
+    let saved = mediator
+        .put(
+            &format!("/api/v1/cases/{case_id}/agreement"),
+            &json!({ "facts": "排水沟之争", "responsibilities": "双方", "terms": "改道向东", "performance_manner": "共同施工",
+                     "performance_deadline": (chrono::Utc::now() + chrono::Duration::days(9)).format("%Y-%m-%d").to_string() }),
+        )
+        .await
+        .body;
+    let hash = saved["text_sha256"].as_str().unwrap().to_owned();
+    let file = mediator.get(&format!("/api/v1/cases/{case_id}")).await.body;
+    let applicant: Uuid = file["parties"][0]["id"].as_str().unwrap().parse().unwrap();
+
+    let (mut host, _) = scene.host().await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut party, _, _) = scene.admitted("party", &mut host).await;
+    host.send(&ClientMessage::PushAgreement { request_id: Some("push".into()) }).await;
+    let pushed = party.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
+    let ServerMessage::AgreementPushed { text, text_sha256, version, .. } = pushed else { unreachable!() };
+    assert_eq!(text, saved["text"].as_str().unwrap(), "the exact text on file");
+    assert_eq!((text_sha256.as_str(), version), (hash.as_str(), 1));
+    station.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
+
+    // A stale hash is refused; the party confirms the real one in the room.
+    party
+        .send(&ClientMessage::ConfirmAgreement {
+            request_id: Some("old".into()),
+            text_sha256: "0".repeat(64),
+            party_id: None,
+        })
+        .await;
+    party.expect("stale", is_error(ErrorCode::StaleAgreement)).await;
+    party
+        .send(&ClientMessage::ConfirmAgreement {
+            request_id: Some("ok".into()),
+            text_sha256: hash.clone(),
+            party_id: None,
+        })
+        .await;
+    host.expect("confirmed", |m| matches!(m, ServerMessage::AgreementConfirmed { effective: false, .. })).await;
+    // The station confirms for the applicant sitting in its room.
+    station
+        .send(&ClientMessage::ConfirmAgreement {
+            request_id: Some("st".into()),
+            text_sha256: hash.clone(),
+            party_id: Some(applicant),
+        })
+        .await;
+    host.expect(
+        "confirmed",
+        |m| matches!(m, ServerMessage::AgreementConfirmed { party_id, .. } if *party_id == applicant),
+    )
+    .await;
+    // The mediator does not confirm as a party.
+    host.send(&ClientMessage::ConfirmAgreement { request_id: None, text_sha256: hash.clone(), party_id: None }).await;
+    host.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+
+    let agreement = mediator.get(&format!("/api/v1/cases/{case_id}/agreement")).await.body;
+    let methods: Vec<&str> =
+        agreement["confirmations"].as_array().unwrap().iter().map(|c| c["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["video_room", "village_station"]);
+    assert_eq!(agreement["state"], "signing");
+    assert_eq!(agreement["awaiting"].as_array().unwrap().len(), 1, "only the mediator's signature is missing");
+}
+
+async fn stations_name_present_parties_and_audio_only_is_per_subscriber(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let file = mediator.get(&format!("/api/v1/cases/{}", scene.session.case_id)).await.body;
+    let applicant: Uuid = file["parties"][0]["id"].as_str().unwrap().parse().unwrap();
+    let (mut host, host_id) = scene.host().await;
+    let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
+
+    station.send(&ClientMessage::PartiesPresent { request_id: Some("p".into()), party_ids: vec![applicant] }).await;
+    host.expect("parties shown", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.parties_present == vec!["王大爷".to_owned()]))).await;
+    adviser.send(&ClientMessage::PartiesPresent { request_id: None, party_ids: vec![applicant] }).await;
+    adviser.expect("stations only", is_error(ErrorCode::Forbidden)).await;
+
+    // The mediator switches the station to audio only (a weak village link).
+    host.send(&ClientMessage::SetAudioOnly { request_id: None, participant_id: Some(station_id), audio_only: true })
+        .await;
+    station.expect("told", |m| matches!(m, ServerMessage::AudioOnly { audio_only: true })).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
+    assert!(!rules.borrow().may_flow(host_id, station_id, MediaKind::Video), "no video to the station");
+    assert!(rules.borrow().may_flow(host_id, station_id, MediaKind::Audio));
+    assert!(rules.borrow().may_flow(host_id, adviser_id, MediaKind::Video), "others still get video");
+    assert!(rules.borrow().may_flow(station_id, adviser_id, MediaKind::Video), "the station still sends video");
+    station.send(&ClientMessage::SetAudioOnly { request_id: None, participant_id: None, audio_only: false }).await;
+    station.expect("told", |m| matches!(m, ServerMessage::AudioOnly { audio_only: false })).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(rules.borrow().may_flow(host_id, station_id, MediaKind::Video), "video resumes on request");
+    // Only a mediator switches someone else.
+    adviser
+        .send(&ClientMessage::SetAudioOnly { request_id: None, participant_id: Some(station_id), audio_only: true })
+        .await;
+    adviser.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
 }
