@@ -92,6 +92,10 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_STUN_URLS", value_delimiter = ',')]
     pub stun_urls: Vec<String>,
 
+    /// The address media (WebRTC over UDP) is bound to and announced on.
+    #[arg(long, env = "MEDIATION_RTC_IP", default_value = "127.0.0.1")]
+    pub rtc_ip: std::net::IpAddr,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod rooms;
+pub mod sfu;
 pub mod signaling;
 pub mod store;
 pub mod throttle;
@@ -46,6 +47,8 @@ pub struct AppState {
     /// The live rooms.
     pub rooms: RoomRegistry,
     pub signaling: Arc<SignalingSettings>,
+    /// The media plane.
+    pub sfu: Arc<sfu::Sfu>,
 }
 
 /// Creates the data directory, opens and migrates the database, loads (or
@@ -64,6 +67,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let id_key = auth::load_or_create_secret(&config.data_dir, "id-number-key", "MEDIATION_ID_NUMBER_KEY")?;
     // A key given as text is stretched to the 32 bytes AES-256 needs.
     let id_vault = IdNumberVault::new(&<sha2::Sha256 as sha2::Digest>::digest(&id_key))?;
+    let sfu = sfu::Sfu::new(config.rtc_ip);
     let rooms = RoomRegistry::new(
         RoomSettings {
             max_participants: config.room_size_limit.max(2),
@@ -76,6 +80,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
             },
         },
         store.clone(),
+        sfu.clone(),
     );
     let signaling = SignalingSettings {
         heartbeat: Duration::from_millis(config.ws_heartbeat_ms.max(50)),
@@ -83,6 +88,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     };
     Ok(AppState {
         rooms,
+        sfu,
         signaling: Arc::new(signaling),
         config: Arc::new(config),
         store,

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod fixtures;
+pub mod media;
 pub mod signal;
 
 use std::path::Path;

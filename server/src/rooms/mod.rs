@@ -119,12 +119,13 @@ pub struct RoomRegistry {
     settings: Arc<RoomSettings>,
     store: DynStore,
     recorder: Recorder,
+    sfu: Arc<crate::sfu::Sfu>,
 }
 
 impl RoomRegistry {
-    pub fn new(settings: RoomSettings, store: DynStore) -> Self {
+    pub fn new(settings: RoomSettings, store: DynStore, sfu: Arc<crate::sfu::Sfu>) -> Self {
         let recorder = Recorder::spawn(store.clone());
-        Self { rooms: Arc::default(), settings: Arc::new(settings), store, recorder }
+        Self { rooms: Arc::default(), settings: Arc::new(settings), store, recorder, sfu }
     }
 
     pub fn settings(&self) -> &RoomSettings {
@@ -162,6 +163,7 @@ impl RoomRegistry {
             settings: self.settings.clone(),
             store: self.store.clone(),
             recorder: self.recorder.clone(),
+            sfu: self.sfu.clone(),
             rules: rules_tx,
             registry: self.clone(),
         };

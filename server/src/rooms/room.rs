@@ -29,6 +29,7 @@ pub(super) struct RoomContext {
     pub settings: std::sync::Arc<RoomSettings>,
     pub store: DynStore,
     pub recorder: Recorder,
+    pub sfu: std::sync::Arc<crate::sfu::Sfu>,
     pub rules: watch::Sender<MediaRules>,
     pub registry: RoomRegistry,
 }
@@ -84,6 +85,8 @@ impl Member {
 
 struct Room {
     ctx: RoomContext,
+    /// Where the media plane sends SDP for a participant's current connection.
+    media_tx: mpsc::Sender<(Uuid, ServerMessage)>,
     /// The case's state, tracked from the room's start to put it in session.
     case_state: CaseState,
     members: HashMap<Uuid, Member>,
@@ -144,8 +147,10 @@ pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>
             return;
         }
     };
+    let (media_tx, mut media_rx) = mpsc::channel(256);
     let mut room = Room {
         ctx,
+        media_tx,
         case_state,
         members: HashMap::new(),
         caucuses: HashMap::new(),
@@ -161,6 +166,7 @@ pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>
                 Some(command) => room.handle(command).await,
                 None => break,
             },
+            Some((participant_id, message)) = media_rx.recv() => room.send(participant_id, message),
             () = sleep_until(deadline) => room.on_timer(),
         }
     }
@@ -368,6 +374,8 @@ impl Room {
     /// any caucus left without a mediator.
     fn drop_member(&mut self, participant_id: Uuid, reason: &str) {
         let Some(mut member) = self.members.remove(&participant_id) else { return };
+        let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
+        tokio::spawn(async move { sfu.remove(session_id, participant_id).await });
         if let Some(attendance_id) = member.attendance_id.take() {
             let leave = Change::Leave { attendance_id, session_id: self.session_id(), at: Timestamp::now() };
             self.ctx.recorder.record(&member.actor, vec![leave]);
@@ -422,6 +430,8 @@ impl Room {
         let now = Timestamp::now();
         let actor = Actor::system();
         self.note(&actor, "session.end", json!({ "reason": reason }));
+        let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
+        tokio::spawn(async move { sfu.close_room(session_id).await });
         if self.ctx.session.state == SessionState::Live
             && let Ok(changes) =
                 cases::session_transition(&self.ctx.session, self.case_state, SessionState::Ended, now, None)
@@ -810,9 +820,16 @@ impl Room {
                 self.ack(me, request_id);
                 Ok(())
             }
-            ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. } => {
-                Err(Problem::new(ErrorCode::Internal, "media negotiation is not enabled on this server yet"))
+            ClientMessage::Sdp { request_id, target, description } => {
+                let rules = self.ctx.rules.subscribe();
+                let sink = self.media_tx.clone();
+                self.ctx.sfu.signal(self.session_id(), me, rules, sink, target, description);
+                self.ack(me, request_id);
+                Ok(())
             }
+            // The server sends complete descriptions and expects the same:
+            // trickled candidates add nothing.
+            ClientMessage::IceCandidate { .. } => Ok(()),
             ClientMessage::EndSession { request_id } => {
                 self.require_host(me)?;
                 self.ack(me, request_id);

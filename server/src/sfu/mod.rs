@@ -1,0 +1,207 @@
+//! The media plane: a selective forwarding unit on webrtc-rs. Each
+//! participant has two peer connections: a publish connection the client
+//! offers (its microphone and camera up) and a subscribe connection the
+//! server offers (everyone else's tracks down). Each published track has one
+//! reader; each (subscriber, track) pair one writer that rewrites SSRC and
+//! payload type and drops packets instead of waiting when the subscriber is
+//! slow. What flows is decided per packet by the room's `MediaRules`.
+//! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
+
+mod peer;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use signaling_proto::{MediaKind, PeerTarget, ServerMessage, SessionDescription};
+use tokio::sync::{Mutex, mpsc, watch};
+use uuid::Uuid;
+
+use crate::rooms::MediaRules;
+
+pub use peer::MediaError;
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct SfuMetrics {
+    pub peer_connections: AtomicU64,
+    pub forwarded_packets: AtomicU64,
+    pub forwarded_bytes: AtomicU64,
+    pub dropped_packets: AtomicU64,
+}
+
+/// Where the SFU sends signaling for a participant (the room forwards it to
+/// their current connection).
+pub type SignalSink = mpsc::Sender<(Uuid, ServerMessage)>;
+
+/// The media side of one live room.
+struct MediaRoom {
+    rules: watch::Receiver<MediaRules>,
+    signal: SignalSink,
+    peers: HashMap<Uuid, Arc<peer::Peer>>,
+    publications: Vec<Arc<peer::Publication>>,
+}
+
+/// The SFU of the whole server.
+pub struct Sfu {
+    bind_ip: IpAddr,
+    rooms: Mutex<HashMap<Uuid, MediaRoom>>,
+    pub metrics: Arc<SfuMetrics>,
+}
+
+impl Sfu {
+    pub fn new(bind_ip: IpAddr) -> Arc<Self> {
+        Arc::new(Self { bind_ip, rooms: Mutex::new(HashMap::new()), metrics: Arc::default() })
+    }
+
+    /// A participant's SDP or candidate, handled off the room's task.
+    pub fn signal(
+        self: &Arc<Self>,
+        session_id: Uuid,
+        participant_id: Uuid,
+        rules: watch::Receiver<MediaRules>,
+        sink: SignalSink,
+        target: PeerTarget,
+        description: SessionDescription,
+    ) {
+        let sfu = self.clone();
+        tokio::spawn(async move {
+            let result = match (target, description.kind.as_str()) {
+                (PeerTarget::Publish, "offer") => {
+                    sfu.publish_offer(session_id, participant_id, rules, sink.clone(), description.sdp).await
+                }
+                (PeerTarget::Subscribe, "answer") => {
+                    sfu.subscribe_answer(session_id, participant_id, description.sdp).await
+                }
+                _ => Err(MediaError::Protocol("send a publish offer or a subscribe answer".into())),
+            };
+            if let Err(error) = result {
+                tracing::warn!(session = %session_id, participant = %participant_id, %error, "media negotiation failed");
+                let message = ServerMessage::Error { request_id: None, code: error.code(), message: error.to_string() };
+                let _ = sink.send((participant_id, message)).await;
+            }
+        });
+    }
+
+    async fn publish_offer(
+        self: &Arc<Self>,
+        session_id: Uuid,
+        participant_id: Uuid,
+        rules: watch::Receiver<MediaRules>,
+        sink: SignalSink,
+        sdp: String,
+    ) -> Result<(), MediaError> {
+        let peer = {
+            let mut rooms = self.rooms.lock().await;
+            let room = rooms.entry(session_id).or_insert_with(|| MediaRoom {
+                rules,
+                signal: sink.clone(),
+                peers: HashMap::new(),
+                publications: Vec::new(),
+            });
+            match room.peers.get(&participant_id) {
+                Some(peer) => peer.clone(),
+                None => {
+                    let peer = peer::Peer::new(
+                        participant_id,
+                        self.bind_ip,
+                        self.clone(),
+                        session_id,
+                        room.rules.clone(),
+                        room.signal.clone(),
+                    )
+                    .await?;
+                    self.metrics.peer_connections.fetch_add(2, Ordering::Relaxed);
+                    // Everything already published reaches the newcomer.
+                    for publication in room.publications.iter().filter(|p| p.from != participant_id) {
+                        peer.subscribe_to(publication.clone()).await?;
+                    }
+                    room.peers.insert(participant_id, peer.clone());
+                    peer
+                }
+            }
+        };
+        let answer = peer.answer_publish(sdp).await?;
+        sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
+            .await
+            .map_err(|_| MediaError::Gone)?;
+        peer.renegotiate().await
+    }
+
+    async fn subscribe_answer(&self, session_id: Uuid, participant_id: Uuid, sdp: String) -> Result<(), MediaError> {
+        let peer = self
+            .rooms
+            .lock()
+            .await
+            .get(&session_id)
+            .and_then(|room| room.peers.get(&participant_id).cloned())
+            .ok_or_else(|| MediaError::Protocol("no subscribe offer is outstanding".into()))?;
+        peer.accept_subscribe_answer(sdp).await
+    }
+
+    /// A track arrived on someone's publish connection: every other peer
+    /// in the room subscribes to it.
+    async fn published(&self, session_id: Uuid, publication: Arc<peer::Publication>) {
+        let peers: Vec<Arc<peer::Peer>> = {
+            let mut rooms = self.rooms.lock().await;
+            let Some(room) = rooms.get_mut(&session_id) else { return };
+            room.publications.push(publication.clone());
+            room.peers.values().filter(|p| p.participant_id != publication.from).cloned().collect()
+        };
+        for peer in peers {
+            if let Err(error) = peer.subscribe_to(publication.clone()).await {
+                tracing::warn!(%error, "could not add a track to a subscriber");
+                continue;
+            }
+            if let Err(error) = peer.renegotiate().await {
+                tracing::warn!(%error, "renegotiation failed");
+            }
+        }
+    }
+
+    /// Closes a participant's connections and ends their tracks everywhere.
+    pub async fn remove(&self, session_id: Uuid, participant_id: Uuid) {
+        let (peer, others) = {
+            let mut rooms = self.rooms.lock().await;
+            let Some(room) = rooms.get_mut(&session_id) else { return };
+            let Some(peer) = room.peers.remove(&participant_id) else { return };
+            room.publications.retain(|p| p.from != participant_id);
+            let others: Vec<Arc<peer::Peer>> = room.peers.values().cloned().collect();
+            if room.peers.is_empty() {
+                rooms.remove(&session_id);
+            }
+            (peer, others)
+        };
+        for other in others {
+            other.unsubscribe_from(participant_id).await;
+        }
+        peer.close().await;
+        self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+    }
+
+    /// Closes every connection of a room.
+    pub async fn close_room(&self, session_id: Uuid) {
+        let room = self.rooms.lock().await.remove(&session_id);
+        if let Some(room) = room {
+            for peer in room.peers.into_values() {
+                peer.close().await;
+                self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Live peer connections now.
+    pub fn live_peer_connections(&self) -> u64 {
+        self.metrics.peer_connections.load(Ordering::Relaxed)
+    }
+}
+
+fn sdp_message(target: PeerTarget, kind: &str, sdp: String) -> ServerMessage {
+    ServerMessage::Sdp { target, description: SessionDescription { kind: kind.to_owned(), sdp } }
+}
+
+/// Media kind of a codec MIME type.
+fn kind_of(mime_type: &str) -> MediaKind {
+    if mime_type.to_ascii_lowercase().starts_with("audio/") { MediaKind::Audio } else { MediaKind::Video }
+}

@@ -1,0 +1,424 @@
+//! One participant's two peer connections and the forwarding tasks that
+//! serve them. Event handlers hold only channel senders and weak references,
+//! never the peer connection itself (webrtc-rs issue 906: a cycle through a
+//! handler keeps a closed connection alive).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
+use tokio::sync::{Mutex, broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::{Sfu, SignalSink, kind_of, sdp_message};
+use crate::rooms::MediaRules;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("media negotiation failed: {0}")]
+    Webrtc(#[from] webrtc::error::Error),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("the participant is gone")]
+    Gone,
+}
+
+impl MediaError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            MediaError::Protocol(_) => ErrorCode::InvalidField,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+/// One published track, read once and fanned out to every subscriber.
+pub struct Publication {
+    pub from: Uuid,
+    pub kind: MediaKind,
+    codec: RTCRtpCodec,
+    packets: broadcast::Sender<rtp::Packet>,
+    track: Arc<dyn TrackRemote>,
+    media_ssrc: u32,
+}
+
+impl Publication {
+    /// Asks the publisher for a keyframe.
+    async fn request_keyframe(&self) {
+        if self.kind == MediaKind::Video {
+            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.media_ssrc };
+            let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
+        }
+    }
+}
+
+/// One (subscriber, publication) pair.
+struct Writer {
+    from: Uuid,
+    publication: Arc<Publication>,
+    sender: Arc<dyn RtpSender>,
+    /// The payload type this subscriber negotiated; 0 until the answer is in.
+    payload_type: Arc<AtomicU8>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Negotiation {
+    in_flight: bool,
+    pending: bool,
+}
+
+pub struct Peer {
+    pub participant_id: Uuid,
+    publish: Arc<dyn PeerConnection>,
+    subscribe: Arc<dyn PeerConnection>,
+    publish_gathered: Mutex<mpsc::Receiver<()>>,
+    subscribe_gathered: Mutex<mpsc::Receiver<()>>,
+    negotiation: Mutex<Negotiation>,
+    writers: Mutex<Vec<Writer>>,
+    rules: watch::Receiver<MediaRules>,
+    signal: SignalSink,
+    sfu: Weak<Sfu>,
+}
+
+struct GatherHandler {
+    gathered: mpsc::Sender<()>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for GatherHandler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+}
+
+/// The publish side also receives tracks.
+struct PublishHandler {
+    gathered: mpsc::Sender<()>,
+    participant_id: Uuid,
+    session_id: Uuid,
+    sfu: Weak<Sfu>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for PublishHandler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let Some(&media_ssrc) = track.ssrcs().await.first() else { return };
+        let Some(codec) = track.codec(media_ssrc).await else { return };
+        let (packets, _) = broadcast::channel(512);
+        let publication = Arc::new(Publication {
+            from: self.participant_id,
+            kind: kind_of(&codec.mime_type),
+            codec,
+            packets: packets.clone(),
+            track: track.clone(),
+            media_ssrc,
+        });
+        if let Some(sfu) = self.sfu.upgrade() {
+            let session_id = self.session_id;
+            let published = publication.clone();
+            tokio::spawn(async move { sfu.published(session_id, published).await });
+        }
+        // The one reader of this track: never waits for a subscriber.
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        let _ = packets.send(packet);
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+async fn build_connection(
+    bind_ip: IpAddr,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<Arc<dyn PeerConnection>, MediaError> {
+    let mut media_engine = MediaEngine::default();
+    media_engine.register_default_codecs()?;
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+    let connection = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media_engine)
+        .with_interceptor_registry(registry)
+        .with_handler(handler)
+        .with_udp_addrs(vec![format!("{bind_ip}:0")])
+        .build()
+        .await?;
+    Ok(Arc::new(connection))
+}
+
+/// Forgets a gathering-complete signal left from an earlier negotiation
+/// (it fires after every local description).
+async fn forget_gathered(signal: &Mutex<mpsc::Receiver<()>>) {
+    while signal.lock().await.try_recv().is_ok() {}
+}
+
+/// Waits for ICE gathering to complete after a local description was set,
+/// so the description sent carries every candidate (no trickle needed).
+async fn gathered(signal: &Mutex<mpsc::Receiver<()>>) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), signal.lock().await.recv()).await;
+}
+
+impl Peer {
+    pub async fn new(
+        participant_id: Uuid,
+        bind_ip: IpAddr,
+        sfu: Arc<Sfu>,
+        session_id: Uuid,
+        rules: watch::Receiver<MediaRules>,
+        signal: SignalSink,
+    ) -> Result<Arc<Self>, MediaError> {
+        let (publish_tx, publish_rx) = mpsc::channel(1);
+        let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
+        let weak = Arc::downgrade(&sfu);
+        let publish = build_connection(
+            bind_ip,
+            Arc::new(PublishHandler { gathered: publish_tx, participant_id, session_id, sfu: weak.clone() }),
+        )
+        .await?;
+        let subscribe = build_connection(bind_ip, Arc::new(GatherHandler { gathered: subscribe_tx })).await?;
+        Ok(Arc::new(Peer {
+            participant_id,
+            publish,
+            subscribe,
+            publish_gathered: Mutex::new(publish_rx),
+            subscribe_gathered: Mutex::new(subscribe_rx),
+            negotiation: Mutex::default(),
+            writers: Mutex::default(),
+            rules,
+            signal,
+            sfu: weak,
+        }))
+    }
+
+    /// Answers the client's publish offer; returns the answer SDP.
+    pub async fn answer_publish(&self, offer: String) -> Result<String, MediaError> {
+        self.publish.set_remote_description(RTCSessionDescription::offer(offer)?).await?;
+        let answer = self.publish.create_answer(None).await?;
+        forget_gathered(&self.publish_gathered).await;
+        self.publish.set_local_description(answer).await?;
+        gathered(&self.publish_gathered).await;
+        let local = self.publish.local_description().await.ok_or(MediaError::Gone)?;
+        Ok(local.sdp)
+    }
+
+    /// Adds a send-only track for `publication` and starts its writer.
+    pub async fn subscribe_to(&self, publication: Arc<Publication>) -> Result<(), MediaError> {
+        let ssrc = rand::random::<u32>();
+        let kind = match publication.kind {
+            MediaKind::Audio => RtpCodecKind::Audio,
+            MediaKind::Video => RtpCodecKind::Video,
+        };
+        let from = publication.from;
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            from.to_string(),
+            format!("{}-{from}", kind_label(publication.kind)),
+            format!("{}-{from}", kind_label(publication.kind)),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: publication.codec.clone(),
+                ..Default::default()
+            }],
+        )));
+        let transceiver = self
+            .subscribe
+            .add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, ..Default::default() }),
+            )
+            .await?;
+        let sender = transceiver.sender().await?.ok_or(MediaError::Gone)?;
+        let payload_type = Arc::new(AtomicU8::new(0));
+        let task = tokio::spawn(forward(
+            publication.clone(),
+            self.participant_id,
+            track,
+            ssrc,
+            payload_type.clone(),
+            self.rules.clone(),
+            self.sfu.clone(),
+        ));
+        self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task });
+        Ok(())
+    }
+
+    /// Stops forwarding `from`'s tracks to this subscriber.
+    pub async fn unsubscribe_from(&self, from: Uuid) {
+        let gone: Vec<Writer> = {
+            let mut writers = self.writers.lock().await;
+            let (gone, kept): (Vec<Writer>, Vec<Writer>) = writers.drain(..).partition(|w| w.from == from);
+            *writers = kept;
+            gone
+        };
+        if gone.is_empty() {
+            return;
+        }
+        for writer in gone {
+            writer.task.abort();
+            let _ = self.subscribe.remove_track(&writer.sender).await;
+        }
+        if let Err(error) = self.renegotiate().await {
+            tracing::debug!(%error, "renegotiation after a departure failed");
+        }
+    }
+
+    /// Sends a new subscribe offer, unless one is in flight (then once it is
+    /// answered): one offer at a time, so no glare.
+    pub async fn renegotiate(&self) -> Result<(), MediaError> {
+        {
+            let mut negotiation = self.negotiation.lock().await;
+            if negotiation.in_flight {
+                negotiation.pending = true;
+                return Ok(());
+            }
+            if self.writers.lock().await.is_empty() {
+                return Ok(());
+            }
+            negotiation.in_flight = true;
+            negotiation.pending = false;
+        }
+        let offer = self.subscribe.create_offer(None).await?;
+        forget_gathered(&self.subscribe_gathered).await;
+        self.subscribe.set_local_description(offer).await?;
+        gathered(&self.subscribe_gathered).await;
+        let local = self.subscribe.local_description().await.ok_or(MediaError::Gone)?;
+        self.signal
+            .send((self.participant_id, sdp_message(PeerTarget::Subscribe, "offer", local.sdp)))
+            .await
+            .map_err(|_| MediaError::Gone)
+    }
+
+    /// Applies the client's subscribe answer, learns the payload types it
+    /// chose, asks publishers for keyframes, and sends any queued offer.
+    pub async fn accept_subscribe_answer(&self, answer: String) -> Result<(), MediaError> {
+        if !self.negotiation.lock().await.in_flight {
+            return Err(MediaError::Protocol("no subscribe offer is outstanding".into()));
+        }
+        self.subscribe.set_remote_description(RTCSessionDescription::answer(answer)?).await?;
+        for writer in self.writers.lock().await.iter() {
+            if writer.payload_type.load(Ordering::Acquire) != 0 {
+                continue;
+            }
+            let parameters = writer.sender.get_parameters().await?;
+            let chosen = parameters
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|codec| codec.rtp_codec.mime_type.eq_ignore_ascii_case(&writer.publication.codec.mime_type))
+                .map(|codec| codec.payload_type);
+            if let Some(payload_type) = chosen {
+                writer.payload_type.store(payload_type, Ordering::Release);
+                writer.publication.request_keyframe().await;
+            }
+        }
+        let pending = {
+            let mut negotiation = self.negotiation.lock().await;
+            negotiation.in_flight = false;
+            std::mem::take(&mut negotiation.pending)
+        };
+        if pending { self.renegotiate().await } else { Ok(()) }
+    }
+
+    pub async fn close(&self) {
+        let writers: Vec<Writer> = self.writers.lock().await.drain(..).collect();
+        for writer in writers {
+            writer.task.abort();
+            let _ = self.subscribe.remove_track(&writer.sender).await;
+        }
+        let _ = self.publish.close().await;
+        let _ = self.subscribe.close().await;
+    }
+}
+
+fn kind_label(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    }
+}
+
+/// The writer of one (subscriber, publication) pair: takes packets from the
+/// publication's broadcast (a slow subscriber lags and loses packets; the
+/// publisher never waits), applies the room's rules, rewrites SSRC and
+/// payload type, strips header extensions (their ids differ per connection).
+async fn forward(
+    publication: Arc<Publication>,
+    to: Uuid,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    payload_type: Arc<AtomicU8>,
+    rules: watch::Receiver<MediaRules>,
+    sfu: Weak<Sfu>,
+) {
+    let mut packets = publication.packets.subscribe();
+    let metrics = sfu.upgrade().map(|sfu| sfu.metrics.clone());
+    let mut was_allowed = false;
+    loop {
+        let mut packet = match packets.recv().await {
+            Ok(packet) => packet,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                if let Some(metrics) = &metrics {
+                    metrics.dropped_packets.fetch_add(missed, Ordering::Relaxed);
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        let pt = payload_type.load(Ordering::Acquire);
+        let allowed = pt != 0 && rules.borrow().may_flow(publication.from, to, publication.kind);
+        if allowed && !was_allowed {
+            // Media resumes (a caucus closed, a camera came back): start on a keyframe.
+            publication.request_keyframe().await;
+        }
+        was_allowed = allowed;
+        if !allowed {
+            continue;
+        }
+        packet.header.ssrc = ssrc;
+        packet.header.payload_type = pt;
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        let bytes = packet.payload.len() as u64;
+        if track.write_rtp(packet).await.is_err() {
+            break;
+        }
+        if let Some(metrics) = &metrics {
+            metrics.forwarded_packets.fetch_add(1, Ordering::Relaxed);
+            metrics.forwarded_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}

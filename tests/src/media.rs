@@ -1,0 +1,331 @@
+//! A WebRTC test participant built on webrtc-rs: publishes synthetic Opus
+//! and VP8 whose payloads carry the sender's id and a sequence number, and
+//! counts what it receives on its subscribe connection, per sender and kind.
+//! It negotiates through the real signaling (`MediaDriver`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rtc::interceptor::Registry;
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage, SessionDescription};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::signal::SignalClient;
+
+/// What one participant received from one sender, for one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub packets: u64,
+    pub last_seq: u32,
+    /// Packets whose marker sequence went backwards.
+    pub out_of_order: u64,
+}
+
+pub type Received = Arc<Mutex<HashMap<(Uuid, MediaKind), Flow>>>;
+
+struct Handler {
+    gathered: mpsc::Sender<()>,
+    received: Option<Received>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let Some(received) = self.received.clone() else { return };
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+                if let Some((sender, kind, seq)) = parse_marker(&packet.payload) {
+                    let mut received = received.lock().unwrap();
+                    let flow = received.entry((sender, kind)).or_default();
+                    if flow.packets > 0 && seq <= flow.last_seq {
+                        flow.out_of_order += 1;
+                    }
+                    flow.packets += 1;
+                    flow.last_seq = seq;
+                }
+            }
+        });
+    }
+}
+
+const MAGIC: &[u8; 4] = b"MDTN";
+
+/// MAGIC, kind byte, 16-byte sender id, 4-byte sequence number.
+fn marker(sender: Uuid, kind: MediaKind, seq: u32) -> Vec<u8> {
+    let mut data = MAGIC.to_vec();
+    data.push(if kind == MediaKind::Audio { b'a' } else { b'v' });
+    data.extend_from_slice(sender.as_bytes());
+    data.extend_from_slice(&seq.to_be_bytes());
+    data
+}
+
+/// Finds the marker (after any payload descriptor the packetizer added).
+fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32)> {
+    let start = payload.windows(4).position(|w| w == MAGIC)?;
+    let rest = payload.get(start + 4..start + 4 + 1 + 16 + 4)?;
+    let kind = if rest[0] == b'a' { MediaKind::Audio } else { MediaKind::Video };
+    let sender = Uuid::from_slice(&rest[1..17]).ok()?;
+    let seq = u32::from_be_bytes(rest[17..21].try_into().ok()?);
+    Some((sender, kind, seq))
+}
+
+async fn connection(received: Option<Received>) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
+    let mut media_engine = MediaEngine::default();
+    media_engine.register_default_codecs().unwrap();
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine).unwrap();
+    let (gathered, gathered_rx) = mpsc::channel(4);
+    let connection = PeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media_engine)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler { gathered, received }))
+        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+        .build()
+        .await
+        .expect("a test peer connection");
+    (Arc::new(connection), gathered_rx)
+}
+
+async fn local_sdp(connection: &Arc<dyn PeerConnection>, gathered: &mut mpsc::Receiver<()>) -> String {
+    let _ = tokio::time::timeout(Duration::from_secs(5), gathered.recv()).await;
+    connection.local_description().await.expect("a local description").sdp
+}
+
+struct Source {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    kind: MediaKind,
+    mime: &'static str,
+}
+
+async fn source(connection: &Arc<dyn PeerConnection>, kind: MediaKind) -> Source {
+    let (mime, clock_rate, channels, codec_kind) = match kind {
+        MediaKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, RtpCodecKind::Audio),
+        MediaKind::Video => (MIME_TYPE_VP8, 90_000, 0, RtpCodecKind::Video),
+    };
+    let ssrc = uuid::Uuid::new_v4().as_u128() as u32;
+    let codec = RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate,
+        channels,
+        sdp_fmtp_line: if kind == MediaKind::Audio { "minptime=10;useinbandfec=1".into() } else { String::new() },
+        rtcp_feedback: vec![],
+    };
+    let track = Arc::new(
+        TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                "test-stream".into(),
+                format!("{mime}-{ssrc}"),
+                format!("{mime}-{ssrc}"),
+                codec_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .expect("a sample track"),
+    );
+    let sender = connection.add_track(track.clone() as Arc<dyn TrackLocal>).await.expect("add_track");
+    Source { track, sender, ssrc, kind, mime }
+}
+
+/// A participant's media: publishes, and answers the server's subscribe offers.
+pub struct MediaPeer {
+    pub participant_id: Uuid,
+    pub received: Received,
+    publish: Arc<dyn PeerConnection>,
+    publish_gathered: mpsc::Receiver<()>,
+    subscribe: Option<(Arc<dyn PeerConnection>, mpsc::Receiver<()>)>,
+    sources: Vec<Source>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl MediaPeer {
+    pub async fn new(participant_id: Uuid) -> MediaPeer {
+        let (publish, publish_gathered) = connection(None).await;
+        let mut sources = Vec::new();
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            sources.push(source(&publish, kind).await);
+        }
+        MediaPeer {
+            participant_id,
+            received: Arc::default(),
+            publish,
+            publish_gathered,
+            subscribe: None,
+            sources,
+            senders: Vec::new(),
+        }
+    }
+
+    /// The publish offer to send.
+    pub async fn offer(&mut self) -> ClientMessage {
+        let offer = self.publish.create_offer(None).await.expect("offer");
+        self.publish.set_local_description(offer).await.expect("set local offer");
+        let sdp = local_sdp(&self.publish, &mut self.publish_gathered).await;
+        ClientMessage::Sdp {
+            request_id: None,
+            target: PeerTarget::Publish,
+            description: SessionDescription { kind: "offer".into(), sdp },
+        }
+    }
+
+    /// Handles the server's SDP; returns the answer to send, if any.
+    pub async fn on_sdp(&mut self, target: PeerTarget, description: SessionDescription) -> Option<ClientMessage> {
+        match (target, description.kind.as_str()) {
+            (PeerTarget::Publish, "answer") => {
+                let answer = RTCSessionDescription::answer(description.sdp).expect("an answer");
+                self.publish.set_remote_description(answer).await.expect("set remote answer");
+                self.start_sending().await;
+                None
+            }
+            (PeerTarget::Subscribe, "offer") => {
+                if self.subscribe.is_none() {
+                    self.subscribe = Some(connection(Some(self.received.clone())).await);
+                }
+                let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
+                let offer = RTCSessionDescription::offer(description.sdp).expect("an offer");
+                subscribe.set_remote_description(offer).await.expect("set remote offer");
+                let answer = subscribe.create_answer(None).await.expect("answer");
+                while gathered.try_recv().is_ok() {}
+                subscribe.set_local_description(answer).await.expect("set local answer");
+                let sdp = local_sdp(subscribe, gathered).await;
+                Some(ClientMessage::Sdp {
+                    request_id: None,
+                    target: PeerTarget::Subscribe,
+                    description: SessionDescription { kind: "answer".into(), sdp },
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Opus every 20 ms and VP8 every 33 ms, each payload marked.
+    async fn start_sending(&mut self) {
+        for source in &self.sources {
+            let parameters = source.sender.get_parameters().await.expect("sender parameters");
+            let payload_type = parameters
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(source.mime))
+                .map(|c| c.payload_type)
+                .expect("a negotiated payload type");
+            let (track, ssrc, kind, me) = (source.track.clone(), source.ssrc, source.kind, self.participant_id);
+            let interval = if kind == MediaKind::Audio { 20 } else { 33 };
+            self.senders.push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(Duration::from_millis(interval));
+                for seq in 1u32.. {
+                    ticker.tick().await;
+                    let sample = Sample {
+                        data: bytes::Bytes::from(marker(me, kind, seq)),
+                        duration: Duration::from_millis(interval),
+                        ..Sample::new(Instant::now())
+                    };
+                    if track.sample_writer(ssrc, payload_type).write_sample(&sample).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+    }
+
+    /// What has arrived from `sender` of `kind` so far.
+    pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {
+        self.received.lock().unwrap().get(&(sender, kind)).copied().unwrap_or_default()
+    }
+
+    pub async fn close(&mut self) {
+        for task in self.senders.drain(..) {
+            task.abort();
+        }
+        let _ = self.publish.close().await;
+        if let Some((subscribe, _)) = self.subscribe.take() {
+            let _ = subscribe.close().await;
+        }
+    }
+}
+
+/// Runs a participant: forwards commands to the server, answers SDP through
+/// its `MediaPeer`, and passes every other message on.
+pub struct MediaDriver {
+    pub commands: mpsc::Sender<ClientMessage>,
+    pub events: mpsc::Receiver<ServerMessage>,
+    pub received: Received,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MediaDriver {
+    /// `client` must already have joined and been admitted.
+    pub async fn start(mut client: SignalClient, mut peer: MediaPeer) -> MediaDriver {
+        let (commands, mut command_rx) = mpsc::channel::<ClientMessage>(64);
+        let (event_tx, events) = mpsc::channel::<ServerMessage>(1024);
+        let received = peer.received.clone();
+        let offer = peer.offer().await;
+        client.send(&offer).await;
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    command = command_rx.recv() => match command {
+                        Some(command) => client.send(&command).await,
+                        None => break,
+                    },
+                    message = client.next(Duration::from_secs(3600)) => match message {
+                        Some(ServerMessage::Sdp { target, description }) => {
+                            if let Some(reply) = peer.on_sdp(target, description).await {
+                                client.send(&reply).await;
+                            }
+                        }
+                        Some(other) => {
+                            let _ = event_tx.try_send(other);
+                        }
+                        None => break,
+                    },
+                }
+            }
+            peer.close().await;
+        });
+        MediaDriver { commands, events, received, task }
+    }
+
+    pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {
+        self.received.lock().unwrap().get(&(sender, kind)).copied().unwrap_or_default()
+    }
+
+    pub async fn send(&self, message: ClientMessage) {
+        self.commands.send(message).await.expect("driver running");
+    }
+
+    /// Stops the participant: closes its peer connections and its socket.
+    pub async fn stop(self) {
+        drop(self.commands);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}

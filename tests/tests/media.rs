@@ -1,0 +1,164 @@
+//! The media plane with real WebRTC peers: webrtc-rs participants publish
+//! synthetic Opus and VP8 through the real signaling to the server's SFU on
+//! loopback, and count what they receive from whom.
+
+use std::time::Duration;
+
+use mediation_tests::fixtures::{Demo, video_session};
+use mediation_tests::media::{MediaDriver, MediaPeer};
+use mediation_tests::signal::SignalClient;
+use mediation_tests::{Db, TestServer};
+use signaling_proto::{ClientMessage, MediaKind, ServerMessage};
+use uuid::Uuid;
+
+struct Call {
+    server: TestServer,
+    people: Vec<(Uuid, MediaDriver)>,
+}
+
+async fn joined(client: &mut SignalClient) -> Uuid {
+    match client
+        .expect("joined or waiting", |m| matches!(m, ServerMessage::Joined { .. } | ServerMessage::Waiting { .. }))
+        .await
+    {
+        ServerMessage::Joined { participant_id, .. } | ServerMessage::Waiting { participant_id, .. } => participant_id,
+        _ => unreachable!(),
+    }
+}
+
+/// The mediator, the 东平 station and the adviser, admitted and publishing.
+async fn call() -> Call {
+    let server = TestServer::start(Db::Sqlite, &["--ws-heartbeat-ms", "1000"]).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    let session = video_session(&mediator, &demo).await;
+    let session_id: Uuid = session.session_id.parse().unwrap();
+    let mut clients = Vec::new();
+    for who in ["mediator1", "station-dongping", "adviser1"] {
+        let token = server.login(who).await.token().unwrap().to_owned();
+        let mut client = SignalClient::connect(&server.base_url, &token).await;
+        client.join(session_id, None).await;
+        let id = joined(&mut client).await;
+        clients.push((id, client));
+    }
+    let ids: Vec<Uuid> = clients.iter().map(|(id, _)| *id).collect();
+    for id in &ids[1..] {
+        clients[0].1.send(&ClientMessage::Admit { request_id: None, participant_id: *id }).await;
+    }
+    for (_, client) in clients.iter_mut().skip(1) {
+        client.expect("admitted", |m| matches!(m, ServerMessage::Joined { .. })).await;
+    }
+    let mut people = Vec::new();
+    for (id, client) in clients {
+        let peer = MediaPeer::new(id).await;
+        people.push((id, MediaDriver::start(client, peer).await));
+    }
+    Call { server, people }
+}
+
+impl Call {
+    fn id(&self, index: usize) -> Uuid {
+        self.people[index].0
+    }
+
+    fn packets(&self, at: usize, from: usize, kind: MediaKind) -> u64 {
+        self.people[at].1.flow(self.id(from), kind).packets
+    }
+
+    /// Waits until `at` has received at least `audio`/`video` packets from `from`.
+    async fn wait_for(&self, at: usize, from: usize, audio: u64, video: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.packets(at, from, MediaKind::Audio) < audio || self.packets(at, from, MediaKind::Video) < video {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "participant {at} got {} audio and {} video packets from {from}",
+                self.packets(at, from, MediaKind::Audio),
+                self.packets(at, from, MediaKind::Video)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn everyone_hears_everyone(&self) {
+        for at in 0..3 {
+            for from in (0..3).filter(|from| *from != at) {
+                let (audio, video) =
+                    (self.packets(at, from, MediaKind::Audio), self.packets(at, from, MediaKind::Video));
+                self.wait_for(at, from, audio + 10, video + 5).await;
+            }
+        }
+    }
+
+    async fn stop(self) {
+        for (_, driver) in self.people {
+            driver.stop().await;
+        }
+        drop(self.server);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_participants_receive_each_others_audio_and_video_in_order() {
+    let call = call().await;
+    call.everyone_hears_everyone().await;
+    for at in 0..3 {
+        for from in (0..3).filter(|from| *from != at) {
+            for kind in [MediaKind::Audio, MediaKind::Video] {
+                let flow = call.people[at].1.flow(call.id(from), kind);
+                assert_eq!(flow.out_of_order, 0, "{at} from {from} {kind:?}: markers in order");
+            }
+        }
+    }
+    assert_eq!(call.server.state.sfu.live_peer_connections(), 6, "two peer connections per participant");
+    call.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caucus_and_mute_stop_forwarding_and_it_resumes() {
+    let mut call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, station, adviser) = (0, 1, 2);
+
+    // The mediator takes the station into a caucus: the adviser outside
+    // receives nothing from either, and sends nothing in.
+    call.people[host]
+        .1
+        .send(ClientMessage::OpenCaucus { request_id: None, participant_ids: vec![call.id(station)] })
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let outside_before: Vec<u64> = [(adviser, station), (adviser, host), (station, adviser), (host, adviser)]
+        .iter()
+        .flat_map(|(at, from)| [call.packets(*at, *from, MediaKind::Audio), call.packets(*at, *from, MediaKind::Video)])
+        .collect();
+    let inside_before = call.packets(station, host, MediaKind::Audio);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let outside_after: Vec<u64> = [(adviser, station), (adviser, host), (station, adviser), (host, adviser)]
+        .iter()
+        .flat_map(|(at, from)| [call.packets(*at, *from, MediaKind::Audio), call.packets(*at, *from, MediaKind::Video)])
+        .collect();
+    assert_eq!(outside_before, outside_after, "no packet crosses the caucus boundary");
+    assert!(call.packets(station, host, MediaKind::Audio) >= inside_before + 30, "inside, the talk goes on");
+
+    let caucus_id = loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), call.people[host].1.events.recv()).await;
+        if let Ok(Some(ServerMessage::CaucusOpened { caucus_id, .. })) = event {
+            break caucus_id;
+        }
+        assert!(event.is_ok(), "the caucus opened");
+    };
+    call.people[host].1.send(ClientMessage::CloseCaucus { request_id: None, caucus_id }).await;
+    call.everyone_hears_everyone().await;
+
+    // Muting the station's microphone stops its audio, not its video.
+    call.people[host]
+        .1
+        .send(ClientMessage::Mute { request_id: None, participant_id: call.id(station), kind: MediaKind::Audio })
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let audio = call.packets(adviser, station, MediaKind::Audio);
+    let video = call.packets(adviser, station, MediaKind::Video);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(call.packets(adviser, station, MediaKind::Audio), audio, "muted audio is not forwarded");
+    assert!(call.packets(adviser, station, MediaKind::Video) >= video + 15, "video goes on");
+    call.stop().await;
+}
