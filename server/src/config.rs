@@ -92,6 +92,15 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_STUN_URLS", value_delimiter = ',')]
     pub stun_urls: Vec<String>,
 
+    /// TURN servers for clients behind strict firewalls, comma-separated
+    /// (e.g. turn:turn.example.cn:3478,turns:turn.example.cn:443?transport=tcp).
+    #[arg(long, env = "MEDIATION_TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn `static-auth-secret`).
+    #[arg(long, env = "MEDIATION_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
     /// The address media (WebRTC over UDP) is bound to and announced on.
     #[arg(long, env = "MEDIATION_RTC_IP", default_value = "127.0.0.1")]
     pub rtc_ip: std::net::IpAddr,

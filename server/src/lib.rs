@@ -78,6 +78,14 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
             } else {
                 vec![signaling_proto::IceServer { urls: config.stun_urls.clone(), username: None, credential: None }]
             },
+            turn: match (&config.turn_secret, config.turn_urls.is_empty()) {
+                (Some(secret), false) => Some(sfu::turn::TurnConfig {
+                    urls: config.turn_urls.clone(),
+                    secret: secret.clone(),
+                    ttl_secs: 12 * 3600,
+                }),
+                _ => None,
+            },
         },
         store.clone(),
         sfu.clone(),

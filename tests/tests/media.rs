@@ -110,6 +110,21 @@ async fn three_participants_receive_each_others_audio_and_video_in_order() {
         }
     }
     assert_eq!(call.server.state.sfu.live_peer_connections(), 6, "two peer connections per participant");
+
+    let metrics = reqwest::get(format!("{}/metrics", call.server.base_url)).await.unwrap().text().await.unwrap();
+    let value = |line_start: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(line_start))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line_start} in {metrics}"))
+    };
+    assert_eq!(value("mediation_peer_connections "), 6);
+    assert!(value("mediation_forwarded_packets_total ") > 100);
+    assert!(value("mediation_forwarded_bytes_total ") > 1000);
+    assert!(metrics.contains("mediation_peer_connections{session="), "per-room lines");
+    assert_eq!(value("mediation_live_rooms "), 1);
     call.stop().await;
 }
 
@@ -160,5 +175,45 @@ async fn caucus_and_mute_stop_forwarding_and_it_resumes() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(call.packets(adviser, station, MediaKind::Audio), audio, "muted audio is not forwarded");
     assert!(call.packets(adviser, station, MediaKind::Video) >= video + 15, "video goes on");
+    call.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_only_and_removal_change_what_flows() {
+    let call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, station, adviser) = (0, 1, 2);
+
+    // The station switches itself to audio only: it stops receiving video,
+    // nobody else does.
+    call.people[station]
+        .1
+        .send(ClientMessage::SetAudioOnly { request_id: None, participant_id: None, audio_only: true })
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let station_video = call.packets(station, host, MediaKind::Video);
+    let station_audio = call.packets(station, host, MediaKind::Audio);
+    let adviser_video = call.packets(adviser, host, MediaKind::Video);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(call.packets(station, host, MediaKind::Video), station_video, "no video to an audio-only subscriber");
+    assert!(call.packets(station, host, MediaKind::Audio) >= station_audio + 30, "audio goes on");
+    assert!(call.packets(adviser, host, MediaKind::Video) >= adviser_video + 15, "others still get video");
+    call.people[station]
+        .1
+        .send(ClientMessage::SetAudioOnly { request_id: None, participant_id: None, audio_only: false })
+        .await;
+    let video = call.packets(station, host, MediaKind::Video);
+    call.wait_for(station, host, 0, video + 10).await;
+
+    // Removing the adviser stops forwarding to and from them.
+    call.people[host]
+        .1
+        .send(ClientMessage::Remove { request_id: None, participant_id: call.id(adviser), reason: None })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let from_adviser = call.packets(host, adviser, MediaKind::Audio);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(call.packets(host, adviser, MediaKind::Audio), from_adviser, "nothing from a removed participant");
+    assert_eq!(call.server.state.sfu.live_peer_connections(), 4, "the removed participant's connections are closed");
     call.stop().await;
 }

@@ -31,6 +31,7 @@ on_both_databases!(
     ending_through_the_api_closes_the_room,
     agreement_pushed_to_the_room_and_confirmed_there,
     stations_name_present_parties_and_audio_only_is_per_subscriber,
+    ice_servers_include_stun_and_time_limited_turn,
 );
 
 const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
@@ -724,4 +725,37 @@ async fn stations_name_present_parties_and_audio_only_is_per_subscriber(db: Db) 
         .send(&ClientMessage::SetAudioOnly { request_id: None, participant_id: Some(station_id), audio_only: true })
         .await;
     adviser.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+}
+
+async fn ice_servers_include_stun_and_time_limited_turn(db: Db) {
+    let scene = scene(
+        db,
+        &[
+            "--stun-urls",
+            "stun:stun.example.cn:3478",
+            "--turn-urls",
+            "turns:turn.example.cn:443?transport=tcp",
+            "--turn-secret",
+            "coturn-shared-secret",
+        ],
+    )
+    .await;
+    let mut host = scene.connect("mediator1").await;
+    let ServerMessage::Joined { participant_id, ice_servers, .. } =
+        host.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(ice_servers[0].urls, ["stun:stun.example.cn:3478"]);
+    assert!(ice_servers[0].username.is_none());
+    let turn = &ice_servers[1];
+    assert_eq!(turn.urls, ["turns:turn.example.cn:443?transport=tcp"]);
+    let username = turn.username.clone().unwrap();
+    let (expiry, who) = username.split_once(':').unwrap();
+    assert_eq!(who, participant_id.to_string());
+    let expiry: i64 = expiry.parse().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!(expiry > now + 3600 && expiry <= now + 12 * 3600 + 5, "valid for the working day");
+    let (_, expected) = mediation_server::sfu::turn::credentials("coturn-shared-secret", participant_id, expiry);
+    assert_eq!(turn.credential.as_deref(), Some(expected.as_str()));
 }

@@ -104,6 +104,19 @@ pub struct RoomSettings {
     pub reconnect_grace: Duration,
     pub empty_room_timeout: Duration,
     pub ice_servers: Vec<signaling_proto::IceServer>,
+    /// TURN with per-participant credentials, when configured.
+    pub turn: Option<crate::sfu::turn::TurnConfig>,
+}
+
+impl RoomSettings {
+    /// The STUN and TURN servers handed to `participant` when they join.
+    pub fn ice_servers_for(&self, participant: Uuid) -> Vec<signaling_proto::IceServer> {
+        let mut servers = self.ice_servers.clone();
+        if let Some(turn) = &self.turn {
+            servers.push(turn.ice_server(participant, chrono::Utc::now().timestamp()));
+        }
+        servers
+    }
 }
 
 struct RoomEntry {

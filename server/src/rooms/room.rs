@@ -336,7 +336,7 @@ impl Room {
                 role: member.role,
                 resume_token: member.resume_token.clone(),
                 room,
-                ice_servers: self.ctx.settings.ice_servers.clone(),
+                ice_servers: self.ctx.settings.ice_servers_for(participant_id),
             }
         } else {
             ServerMessage::Waiting { request_id, participant_id, resume_token: member.resume_token.clone() }

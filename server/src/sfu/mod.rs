@@ -8,6 +8,7 @@
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
 mod peer;
+pub mod turn;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,7 +23,7 @@ use crate::rooms::MediaRules;
 
 pub use peer::MediaError;
 
-/// Counters for `/metrics`.
+/// Counters for `/metrics`, for the whole server and for each room.
 #[derive(Debug, Default)]
 pub struct SfuMetrics {
     pub peer_connections: AtomicU64,
@@ -31,12 +32,34 @@ pub struct SfuMetrics {
     pub dropped_packets: AtomicU64,
 }
 
+impl SfuMetrics {
+    pub(crate) fn forwarded(&self, bytes: u64) {
+        self.forwarded_packets.fetch_add(1, Ordering::Relaxed);
+        self.forwarded_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dropped(&self, packets: u64) {
+        self.dropped_packets.fetch_add(packets, Ordering::Relaxed);
+    }
+}
+
+/// One room's figures, as `/metrics` shows them.
+#[derive(Debug, Clone)]
+pub struct RoomFigures {
+    pub session_id: Uuid,
+    pub peer_connections: u64,
+    pub forwarded_packets: u64,
+    pub forwarded_bytes: u64,
+    pub dropped_packets: u64,
+}
+
 /// Where the SFU sends signaling for a participant (the room forwards it to
 /// their current connection).
 pub type SignalSink = mpsc::Sender<(Uuid, ServerMessage)>;
 
 /// The media side of one live room.
 struct MediaRoom {
+    metrics: Arc<SfuMetrics>,
     rules: watch::Receiver<MediaRules>,
     signal: SignalSink,
     peers: HashMap<Uuid, Arc<peer::Peer>>,
@@ -95,6 +118,7 @@ impl Sfu {
         let peer = {
             let mut rooms = self.rooms.lock().await;
             let room = rooms.entry(session_id).or_insert_with(|| MediaRoom {
+                metrics: Arc::default(),
                 rules,
                 signal: sink.clone(),
                 peers: HashMap::new(),
@@ -110,6 +134,7 @@ impl Sfu {
                         session_id,
                         room.rules.clone(),
                         room.signal.clone(),
+                        room.metrics.clone(),
                     )
                     .await?;
                     self.metrics.peer_connections.fetch_add(2, Ordering::Relaxed);
@@ -189,6 +214,22 @@ impl Sfu {
                 self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Each room's figures.
+    pub async fn rooms(&self) -> Vec<RoomFigures> {
+        self.rooms
+            .lock()
+            .await
+            .iter()
+            .map(|(session_id, room)| RoomFigures {
+                session_id: *session_id,
+                peer_connections: 2 * room.peers.len() as u64,
+                forwarded_packets: room.metrics.forwarded_packets.load(Ordering::Relaxed),
+                forwarded_bytes: room.metrics.forwarded_bytes.load(Ordering::Relaxed),
+                dropped_packets: room.metrics.dropped_packets.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Live peer connections now.

@@ -30,7 +30,7 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
-use super::{Sfu, SignalSink, kind_of, sdp_message};
+use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 use crate::rooms::MediaRules;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +99,7 @@ pub struct Peer {
     rules: watch::Receiver<MediaRules>,
     signal: SignalSink,
     sfu: Weak<Sfu>,
+    room_metrics: Arc<SfuMetrics>,
 }
 
 struct GatherHandler {
@@ -200,6 +201,7 @@ impl Peer {
         session_id: Uuid,
         rules: watch::Receiver<MediaRules>,
         signal: SignalSink,
+        room_metrics: Arc<SfuMetrics>,
     ) -> Result<Arc<Self>, MediaError> {
         let (publish_tx, publish_rx) = mpsc::channel(1);
         let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
@@ -221,6 +223,7 @@ impl Peer {
             rules,
             signal,
             sfu: weak,
+            room_metrics,
         }))
     }
 
@@ -270,7 +273,7 @@ impl Peer {
             ssrc,
             payload_type.clone(),
             self.rules.clone(),
-            self.sfu.clone(),
+            [self.sfu.upgrade().map(|sfu| sfu.metrics.clone()), Some(self.room_metrics.clone())],
         ));
         self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task });
         Ok(())
@@ -382,18 +385,15 @@ async fn forward(
     ssrc: u32,
     payload_type: Arc<AtomicU8>,
     rules: watch::Receiver<MediaRules>,
-    sfu: Weak<Sfu>,
+    metrics: [Option<Arc<SfuMetrics>>; 2],
 ) {
     let mut packets = publication.packets.subscribe();
-    let metrics = sfu.upgrade().map(|sfu| sfu.metrics.clone());
     let mut was_allowed = false;
     loop {
         let mut packet = match packets.recv().await {
             Ok(packet) => packet,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                if let Some(metrics) = &metrics {
-                    metrics.dropped_packets.fetch_add(missed, Ordering::Relaxed);
-                }
+                metrics.iter().flatten().for_each(|m| m.dropped(missed));
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => break,
@@ -416,9 +416,6 @@ async fn forward(
         if track.write_rtp(packet).await.is_err() {
             break;
         }
-        if let Some(metrics) = &metrics {
-            metrics.forwarded_packets.fetch_add(1, Ordering::Relaxed);
-            metrics.forwarded_bytes.fetch_add(bytes, Ordering::Relaxed);
-        }
+        metrics.iter().flatten().for_each(|m| m.forwarded(bytes));
     }
 }
