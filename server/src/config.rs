@@ -105,6 +105,11 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_RTC_IP", default_value = "127.0.0.1")]
     pub rtc_ip: std::net::IpAddr,
 
+    /// UDP ports for media, e.g. 50000-50999 (two per participant); the
+    /// system picks any when absent.
+    #[arg(long, env = "MEDIATION_RTC_UDP_PORTS", value_parser = crate::sfu::ports::parse_range)]
+    pub rtc_udp_ports: Option<std::ops::RangeInclusive<u16>>,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]

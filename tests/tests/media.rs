@@ -28,13 +28,20 @@ async fn joined(client: &mut SignalClient) -> Uuid {
 
 /// The mediator, the 东平 station and the adviser, admitted and publishing.
 async fn call() -> Call {
-    let server = TestServer::start(Db::Sqlite, &["--ws-heartbeat-ms", "1000"]).await;
+    call_with(&[], 3).await
+}
+
+/// The first `count` of mediator, station and adviser, on a server with `args`.
+async fn call_with(args: &[&str], count: usize) -> Call {
+    let mut all_args = vec!["--ws-heartbeat-ms", "1000"];
+    all_args.extend_from_slice(args);
+    let server = TestServer::start(Db::Sqlite, &all_args).await;
     let demo = Demo::load(&server).await;
     let mediator = server.login("mediator1").await;
     let session = video_session(&mediator, &demo).await;
     let session_id: Uuid = session.session_id.parse().unwrap();
     let mut clients = Vec::new();
-    for who in ["mediator1", "station-dongping", "adviser1"] {
+    for who in ["mediator1", "station-dongping", "adviser1"].into_iter().take(count) {
         let token = server.login(who).await.token().unwrap().to_owned();
         let mut client = SignalClient::connect(&server.base_url, &token).await;
         client.join(session_id, None).await;
@@ -215,5 +222,94 @@ async fn audio_only_and_removal_change_what_flows() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(call.packets(host, adviser, MediaKind::Audio), from_adviser, "nothing from a removed participant");
     assert_eq!(call.server.state.sfu.live_peer_connections(), 4, "the removed participant's connections are closed");
+    call.stop().await;
+}
+
+/// A free-looking range of UDP ports for one test (by process id, so that
+/// parallel test binaries do not share one).
+fn port_range(size: u16) -> (u16, String) {
+    let first = 40_000 + (std::process::id() % 500) as u16 * 40;
+    (first, format!("{first}-{}", first + size - 1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_media_ports_give_the_client_an_error_code() {
+    let (_, range) = port_range(2);
+    let mut call = call_with(&["--rtc-udp-ports", &range], 2).await;
+    // The mediator took both ports; the station's offer finds none.
+    let station = &mut call.people[1].1;
+    let error = loop {
+        match tokio::time::timeout(Duration::from_secs(10), station.events.recv()).await {
+            Ok(Some(ServerMessage::Error { code, .. })) => break code,
+            Ok(Some(_)) => continue,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    };
+    assert_eq!(error, signaling_proto::ErrorCode::MediaPortsExhausted);
+    assert_eq!(call.server.state.sfu.ports_in_use(), 2);
+    call.stop().await;
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|dir| dir.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_join_leave_cycles_return_connections_tasks_sockets_and_ports() {
+    let (_, range) = port_range(16);
+    let call = call_with(&["--rtc-udp-ports", &range], 2).await;
+    call.wait_for(1, 0, 10, 5).await;
+    call.wait_for(0, 1, 10, 5).await;
+    let sfu = call.server.state.sfu.clone();
+    let session_id = call.server.state.rooms.live_rooms();
+    assert_eq!(session_id, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let baseline = (sfu.live_peer_connections(), sfu.ports_in_use(), open_descriptors());
+    let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    assert_eq!((baseline.0, baseline.1), (4, 4));
+
+    let demo_session: Uuid = {
+        let mediator = call.server.login("mediator1").await;
+        let sessions = mediator.get("/api/v1/sessions").await.body;
+        sessions[0]["id"].as_str().unwrap().parse().unwrap()
+    };
+    let adviser_token = call.server.login("adviser1").await.token().unwrap().to_owned();
+    for cycle in 0..50 {
+        let mut client = SignalClient::connect(&call.server.base_url, &adviser_token).await;
+        client.join(demo_session, None).await;
+        let id = joined(&mut client).await;
+        call.people[0].1.send(ClientMessage::Admit { request_id: None, participant_id: id }).await;
+        client.expect("admitted", |m| matches!(m, ServerMessage::Joined { .. })).await;
+        let started = std::time::Instant::now();
+        let driver = MediaDriver::start(client, MediaPeer::new(id).await).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while driver.flow(call.id(0), MediaKind::Video).packets == 0
+            || driver.flow(call.id(1), MediaKind::Audio).packets == 0
+        {
+            assert!(tokio::time::Instant::now() < deadline, "cycle {cycle}: the late joiner received nothing");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if cycle == 0 {
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(2), "a late joiner receives everyone within 2 s (took {took:?})");
+        }
+        driver.send(ClientMessage::Leave { request_id: None }).await;
+        driver.stop().await;
+    }
+
+    // Everything the fifty visits took is given back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = (sfu.live_peer_connections(), sfu.ports_in_use(), open_descriptors());
+        let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        if now.0 == baseline.0 && now.1 == baseline.1 && now.2 <= baseline.2 + 4 && tasks <= tasks_before + 8 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leak after 50 cycles: connections/ports/descriptors {now:?} vs {baseline:?}, tasks {tasks} vs {tasks_before}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     call.stop().await;
 }

@@ -8,6 +8,7 @@
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
 mod peer;
+pub mod ports;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -69,13 +70,24 @@ struct MediaRoom {
 /// The SFU of the whole server.
 pub struct Sfu {
     bind_ip: IpAddr,
+    pub(crate) ports: ports::PortPool,
     rooms: Mutex<HashMap<Uuid, MediaRoom>>,
     pub metrics: Arc<SfuMetrics>,
 }
 
 impl Sfu {
-    pub fn new(bind_ip: IpAddr) -> Arc<Self> {
-        Arc::new(Self { bind_ip, rooms: Mutex::new(HashMap::new()), metrics: Arc::default() })
+    pub fn new(bind_ip: IpAddr, port_range: Option<std::ops::RangeInclusive<u16>>) -> Arc<Self> {
+        Arc::new(Self {
+            bind_ip,
+            ports: ports::PortPool::new(port_range),
+            rooms: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
+        })
+    }
+
+    /// Media ports of the configured range in use now.
+    pub fn ports_in_use(&self) -> usize {
+        self.ports.used()
     }
 
     /// A participant's SDP or candidate, handled off the room's task.

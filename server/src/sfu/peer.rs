@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -26,10 +27,11 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::ports::PortPool;
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 use crate::rooms::MediaRules;
 
@@ -39,6 +41,8 @@ pub enum MediaError {
     Webrtc(#[from] webrtc::error::Error),
     #[error("{0}")]
     Protocol(String),
+    #[error("no media ports are free on the server; try again later")]
+    PortsExhausted,
     #[error("the participant is gone")]
     Gone,
 }
@@ -47,6 +51,7 @@ impl MediaError {
     pub fn code(&self) -> ErrorCode {
         match self {
             MediaError::Protocol(_) => ErrorCode::InvalidField,
+            MediaError::PortsExhausted => ErrorCode::MediaPortsExhausted,
             _ => ErrorCode::Internal,
         }
     }
@@ -100,6 +105,8 @@ pub struct Peer {
     signal: SignalSink,
     sfu: Weak<Sfu>,
     room_metrics: Arc<SfuMetrics>,
+    /// The media ports this participant holds, returned on close.
+    ports: [u16; 2],
 }
 
 struct GatherHandler {
@@ -163,22 +170,42 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 }
 
+/// Builds a peer connection on the first free port of the pool; returns it
+/// with the port it holds (0 when the system chose).
 async fn build_connection(
     bind_ip: IpAddr,
+    ports: &PortPool,
     handler: Arc<dyn PeerConnectionEventHandler>,
-) -> Result<Arc<dyn PeerConnection>, MediaError> {
-    let mut media_engine = MediaEngine::default();
-    media_engine.register_default_codecs()?;
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
-    let connection = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(media_engine)
-        .with_interceptor_registry(registry)
-        .with_handler(handler)
-        .with_udp_addrs(vec![format!("{bind_ip}:0")])
-        .build()
-        .await?;
-    Ok(Arc::new(connection))
+) -> Result<(Arc<dyn PeerConnection>, u16), MediaError> {
+    for port in ports.candidates() {
+        if !ports.take(port) {
+            continue;
+        }
+        let mut media_engine = MediaEngine::default();
+        media_engine.register_default_codecs()?;
+        let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+        // No mDNS: it would open one more socket per connection, and the
+        // server announces a real address anyway.
+        let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).build();
+        let built = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media_engine)
+            .with_setting_engine(settings)
+            .with_interceptor_registry(registry)
+            .with_handler(handler.clone())
+            .with_udp_addrs(vec![format!("{bind_ip}:{port}")])
+            .build()
+            .await;
+        match built {
+            Ok(connection) => return Ok((Arc::new(connection), port)),
+            Err(error) if port != 0 => {
+                tracing::debug!(port, %error, "media port not usable; trying the next");
+                ports.release(port);
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(MediaError::PortsExhausted)
 }
 
 /// Forgets a gathering-complete signal left from an earlier negotiation
@@ -206,12 +233,18 @@ impl Peer {
         let (publish_tx, publish_rx) = mpsc::channel(1);
         let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
         let weak = Arc::downgrade(&sfu);
-        let publish = build_connection(
-            bind_ip,
-            Arc::new(PublishHandler { gathered: publish_tx, participant_id, session_id, sfu: weak.clone() }),
-        )
-        .await?;
-        let subscribe = build_connection(bind_ip, Arc::new(GatherHandler { gathered: subscribe_tx })).await?;
+        let publish_handler =
+            Arc::new(PublishHandler { gathered: publish_tx, participant_id, session_id, sfu: weak.clone() });
+        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, publish_handler).await?;
+        let subscribe_handler = Arc::new(GatherHandler { gathered: subscribe_tx });
+        let (subscribe, subscribe_port) = match build_connection(bind_ip, &sfu.ports, subscribe_handler).await {
+            Ok(built) => built,
+            Err(error) => {
+                let _ = publish.close().await;
+                sfu.ports.release(publish_port);
+                return Err(error);
+            }
+        };
         Ok(Arc::new(Peer {
             participant_id,
             publish,
@@ -224,6 +257,7 @@ impl Peer {
             signal,
             sfu: weak,
             room_metrics,
+            ports: [publish_port, subscribe_port],
         }))
     }
 
@@ -364,6 +398,11 @@ impl Peer {
         }
         let _ = self.publish.close().await;
         let _ = self.subscribe.close().await;
+        if let Some(sfu) = self.sfu.upgrade() {
+            for port in self.ports {
+                sfu.ports.release(port);
+            }
+        }
     }
 }
 
