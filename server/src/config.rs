@@ -105,6 +105,11 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_RTC_IP", default_value = "127.0.0.1")]
     pub rtc_ip: std::net::IpAddr,
 
+    /// The public address to announce for media when the server sits behind
+    /// a 1:1 NAT (its `--rtc-ip` is private).
+    #[arg(long, env = "MEDIATION_RTC_PUBLIC_IP")]
+    pub rtc_public_ip: Option<std::net::IpAddr>,
+
     /// UDP ports for media, e.g. 50000-50999 (two per participant); the
     /// system picks any when absent.
     #[arg(long, env = "MEDIATION_RTC_UDP_PORTS", value_parser = crate::sfu::ports::parse_range)]

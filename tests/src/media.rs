@@ -4,6 +4,7 @@
 //! It negotiates through the real signaling (`MediaDriver`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ pub type Received = Arc<Mutex<HashMap<(Uuid, MediaKind), Flow>>>;
 struct Handler {
     gathered: mpsc::Sender<()>,
     received: Option<Received>,
+    /// When set, the receiver stops reading its tracks (a stuck client).
+    paused: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -54,8 +57,12 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let Some(received) = self.received.clone() else { return };
+        let paused = self.paused.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
+                if paused.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
                 if let Some((sender, kind, seq)) = parse_marker(&packet.payload) {
                     let mut received = received.lock().unwrap();
@@ -92,7 +99,10 @@ fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32)> {
     Some((sender, kind, seq))
 }
 
-async fn connection(received: Option<Received>) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
+async fn connection(
+    received: Option<Received>,
+    paused: Arc<AtomicBool>,
+) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs().unwrap();
     let registry = register_default_interceptors(Registry::new(), &mut media_engine).unwrap();
@@ -101,7 +111,7 @@ async fn connection(received: Option<Received>) -> (Arc<dyn PeerConnection>, mps
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler { gathered, received }))
+        .with_handler(Arc::new(Handler { gathered, received, paused }))
         .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
         .build()
         .await
@@ -160,6 +170,7 @@ async fn source(connection: &Arc<dyn PeerConnection>, kind: MediaKind) -> Source
 pub struct MediaPeer {
     pub participant_id: Uuid,
     pub received: Received,
+    pub paused: Arc<AtomicBool>,
     publish: Arc<dyn PeerConnection>,
     publish_gathered: mpsc::Receiver<()>,
     subscribe: Option<(Arc<dyn PeerConnection>, mpsc::Receiver<()>)>,
@@ -169,7 +180,8 @@ pub struct MediaPeer {
 
 impl MediaPeer {
     pub async fn new(participant_id: Uuid) -> MediaPeer {
-        let (publish, publish_gathered) = connection(None).await;
+        let paused = Arc::new(AtomicBool::new(false));
+        let (publish, publish_gathered) = connection(None, paused.clone()).await;
         let mut sources = Vec::new();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             sources.push(source(&publish, kind).await);
@@ -177,6 +189,7 @@ impl MediaPeer {
         MediaPeer {
             participant_id,
             received: Arc::default(),
+            paused,
             publish,
             publish_gathered,
             subscribe: None,
@@ -208,7 +221,7 @@ impl MediaPeer {
             }
             (PeerTarget::Subscribe, "offer") => {
                 if self.subscribe.is_none() {
-                    self.subscribe = Some(connection(Some(self.received.clone())).await);
+                    self.subscribe = Some(connection(Some(self.received.clone()), self.paused.clone()).await);
                 }
                 let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
                 let offer = RTCSessionDescription::offer(description.sdp).expect("an offer");
@@ -279,6 +292,8 @@ pub struct MediaDriver {
     pub commands: mpsc::Sender<ClientMessage>,
     pub events: mpsc::Receiver<ServerMessage>,
     pub received: Received,
+    /// Set it to make this participant stop reading what it receives.
+    pub paused: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -288,6 +303,7 @@ impl MediaDriver {
         let (commands, mut command_rx) = mpsc::channel::<ClientMessage>(64);
         let (event_tx, events) = mpsc::channel::<ServerMessage>(1024);
         let received = peer.received.clone();
+        let paused = peer.paused.clone();
         let offer = peer.offer().await;
         client.send(&offer).await;
         let task = tokio::spawn(async move {
@@ -312,7 +328,7 @@ impl MediaDriver {
             }
             peer.close().await;
         });
-        MediaDriver { commands, events, received, task }
+        MediaDriver { commands, events, received, paused, task }
     }
 
     pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {

@@ -86,6 +86,13 @@ impl Call {
         }
     }
 
+    /// Audio packets `at` receives from `from` in 1.5 s.
+    async fn audio_rate(&self, at: usize, from: usize) -> u64 {
+        let before = self.packets(at, from, MediaKind::Audio);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.packets(at, from, MediaKind::Audio) - before
+    }
+
     async fn everyone_hears_everyone(&self) {
         for at in 0..3 {
             for from in (0..3).filter(|from| *from != at) {
@@ -311,5 +318,23 @@ async fn fifty_join_leave_cycles_return_connections_tasks_sockets_and_ports() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    call.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_does_not_slow_the_others() {
+    let call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, station, adviser) = (0, 1, 2);
+    let normal = call.audio_rate(station, host).await;
+    call.people[adviser].1.paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stuck_before = call.packets(adviser, host, MediaKind::Audio);
+    let while_stuck = call.audio_rate(station, host).await;
+    assert!(call.packets(adviser, host, MediaKind::Audio) <= stuck_before + 1, "the adviser really stopped reading");
+    assert!(
+        while_stuck * 10 >= normal * 8,
+        "the station got {while_stuck} audio packets in 1.5 s while the adviser was stuck, {normal} before"
+    );
     call.stop().await;
 }

@@ -70,15 +70,22 @@ struct MediaRoom {
 /// The SFU of the whole server.
 pub struct Sfu {
     bind_ip: IpAddr,
+    /// Announced instead of `bind_ip` behind a 1:1 NAT.
+    public_ip: Option<IpAddr>,
     pub(crate) ports: ports::PortPool,
     rooms: Mutex<HashMap<Uuid, MediaRoom>>,
     pub metrics: Arc<SfuMetrics>,
 }
 
 impl Sfu {
-    pub fn new(bind_ip: IpAddr, port_range: Option<std::ops::RangeInclusive<u16>>) -> Arc<Self> {
+    pub fn new(
+        bind_ip: IpAddr,
+        public_ip: Option<IpAddr>,
+        port_range: Option<std::ops::RangeInclusive<u16>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             bind_ip,
+            public_ip,
             ports: ports::PortPool::new(port_range),
             rooms: Mutex::new(HashMap::new()),
             metrics: Arc::default(),
@@ -159,7 +166,7 @@ impl Sfu {
                 }
             }
         };
-        let answer = peer.answer_publish(sdp).await?;
+        let answer = self.announce(peer.answer_publish(sdp).await?);
         sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
             .await
             .map_err(|_| MediaError::Gone)?;
@@ -247,6 +254,48 @@ impl Sfu {
     /// Live peer connections now.
     pub fn live_peer_connections(&self) -> u64 {
         self.metrics.peer_connections.load(Ordering::Relaxed)
+    }
+}
+
+impl Sfu {
+    /// The server's SDP as clients must see it: behind a 1:1 NAT the bound
+    /// address in candidates and connection lines becomes the public one.
+    /// (webrtc-rs 0.21.1 stores a NAT 1:1 setting but does not apply it.)
+    pub fn announce(&self, sdp: String) -> String {
+        let Some(public) = self.public_ip else { return sdp };
+        rewrite_address(&sdp, self.bind_ip, public)
+    }
+}
+
+fn rewrite_address(sdp: &str, from: IpAddr, to: IpAddr) -> String {
+    let (from, to) = (from.to_string(), to.to_string());
+    sdp.split("\r\n")
+        .map(|line| {
+            if line.starts_with("a=candidate:") {
+                line.replace(&format!(" {from} "), &format!(" {to} "))
+            } else if line.starts_with("c=IN ") && line.ends_with(&format!(" {from}")) {
+                format!("{}{to}", &line[..line.len() - from.len()])
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announces_the_public_address_behind_nat() {
+        let sdp = "v=0\r\nc=IN IP4 10.0.0.5\r\na=candidate:1 1 udp 2130706431 10.0.0.5 50001 typ host\r\na=mid:0\r\n";
+        let public: IpAddr = "203.0.113.7".parse().unwrap();
+        let rewritten = rewrite_address(sdp, "10.0.0.5".parse().unwrap(), public);
+        assert_eq!(
+            rewritten,
+            "v=0\r\nc=IN IP4 203.0.113.7\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50001 typ host\r\na=mid:0\r\n"
+        );
     }
 }
 

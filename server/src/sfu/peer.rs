@@ -65,15 +65,26 @@ pub struct Publication {
     packets: broadcast::Sender<rtp::Packet>,
     track: Arc<dyn TrackRemote>,
     media_ssrc: u32,
+    /// When a keyframe was last asked for: at most one request a second.
+    last_keyframe_request: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Publication {
-    /// Asks the publisher for a keyframe.
+    /// Asks the publisher for a keyframe, at most once a second per track.
     async fn request_keyframe(&self) {
-        if self.kind == MediaKind::Video {
-            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.media_ssrc };
-            let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
+        if self.kind != MediaKind::Video {
+            return;
         }
+        {
+            let mut last = self.last_keyframe_request.lock().expect("keyframe clock poisoned");
+            let now = std::time::Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.media_ssrc };
+        let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
     }
 }
 
@@ -149,6 +160,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             packets: packets.clone(),
             track: track.clone(),
             media_ssrc,
+            last_keyframe_request: std::sync::Mutex::new(None),
         });
         if let Some(sfu) = self.sfu.upgrade() {
             let session_id = self.session_id;
@@ -353,8 +365,12 @@ impl Peer {
         self.subscribe.set_local_description(offer).await?;
         gathered(&self.subscribe_gathered).await;
         let local = self.subscribe.local_description().await.ok_or(MediaError::Gone)?;
+        let sdp = match self.sfu.upgrade() {
+            Some(sfu) => sfu.announce(local.sdp),
+            None => local.sdp,
+        };
         self.signal
-            .send((self.participant_id, sdp_message(PeerTarget::Subscribe, "offer", local.sdp)))
+            .send((self.participant_id, sdp_message(PeerTarget::Subscribe, "offer", sdp)))
             .await
             .map_err(|_| MediaError::Gone)
     }
