@@ -283,6 +283,15 @@ fn rewrite_address(sdp: &str, from: IpAddr, to: IpAddr) -> String {
         .join("\r\n")
 }
 
+fn sdp_message(target: PeerTarget, kind: &str, sdp: String) -> ServerMessage {
+    ServerMessage::Sdp { target, description: SessionDescription { kind: kind.to_owned(), sdp } }
+}
+
+/// Media kind of a codec MIME type.
+fn kind_of(mime_type: &str) -> MediaKind {
+    if mime_type.to_ascii_lowercase().starts_with("audio/") { MediaKind::Audio } else { MediaKind::Video }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,13 +306,4 @@ mod tests {
             "v=0\r\nc=IN IP4 203.0.113.7\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50001 typ host\r\na=mid:0\r\n"
         );
     }
-}
-
-fn sdp_message(target: PeerTarget, kind: &str, sdp: String) -> ServerMessage {
-    ServerMessage::Sdp { target, description: SessionDescription { kind: kind.to_owned(), sdp } }
-}
-
-/// Media kind of a codec MIME type.
-fn kind_of(mime_type: &str) -> MediaKind {
-    if mime_type.to_ascii_lowercase().starts_with("audio/") { MediaKind::Audio } else { MediaKind::Video }
 }
