@@ -45,7 +45,11 @@ struct Handler {
     received: Option<Received>,
     /// When set, the receiver stops reading its tracks (a stuck client).
     paused: Arc<AtomicBool>,
+    delays: Delays,
 }
+
+/// One-way delays of received packets, in microseconds (same-process clock).
+pub type Delays = Arc<Mutex<Vec<u64>>>;
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
@@ -58,13 +62,16 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let Some(received) = self.received.clone() else { return };
         let paused = self.paused.clone();
+        let delays = self.delays.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 if paused.load(Ordering::Relaxed) {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
-                if let Some((sender, kind, seq)) = parse_marker(&packet.payload) {
+                if let Some((sender, kind, seq, sent_us)) = parse_marker(&packet.payload) {
+                    let delay = (epoch().elapsed().as_micros() as u64).saturating_sub(sent_us);
+                    delays.lock().unwrap().push(delay);
                     let mut received = received.lock().unwrap();
                     let flow = received.entry((sender, kind)).or_default();
                     if flow.packets > 0 && seq <= flow.last_seq {
@@ -80,28 +87,39 @@ impl PeerConnectionEventHandler for Handler {
 
 const MAGIC: &[u8; 4] = b"MDTN";
 
-/// MAGIC, kind byte, 16-byte sender id, 4-byte sequence number.
-fn marker(sender: Uuid, kind: MediaKind, seq: u32) -> Vec<u8> {
+/// The clock that send times in markers count from (one process).
+pub fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// MAGIC, kind byte, 16-byte sender id, 4-byte sequence number, 8-byte
+/// send time (microseconds since `epoch`), then padding to `size`.
+fn marker(sender: Uuid, kind: MediaKind, seq: u32, size: usize) -> Vec<u8> {
     let mut data = MAGIC.to_vec();
     data.push(if kind == MediaKind::Audio { b'a' } else { b'v' });
     data.extend_from_slice(sender.as_bytes());
     data.extend_from_slice(&seq.to_be_bytes());
+    data.extend_from_slice(&(epoch().elapsed().as_micros() as u64).to_be_bytes());
+    data.resize(size.max(data.len()), 0x5a);
     data
 }
 
 /// Finds the marker (after any payload descriptor the packetizer added).
-fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32)> {
+fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32, u64)> {
     let start = payload.windows(4).position(|w| w == MAGIC)?;
-    let rest = payload.get(start + 4..start + 4 + 1 + 16 + 4)?;
+    let rest = payload.get(start + 4..start + 4 + 1 + 16 + 4 + 8)?;
     let kind = if rest[0] == b'a' { MediaKind::Audio } else { MediaKind::Video };
     let sender = Uuid::from_slice(&rest[1..17]).ok()?;
     let seq = u32::from_be_bytes(rest[17..21].try_into().ok()?);
-    Some((sender, kind, seq))
+    let sent_us = u64::from_be_bytes(rest[21..29].try_into().ok()?);
+    Some((sender, kind, seq, sent_us))
 }
 
 async fn connection(
     received: Option<Received>,
     paused: Arc<AtomicBool>,
+    delays: Delays,
 ) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs().unwrap();
@@ -111,7 +129,7 @@ async fn connection(
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler { gathered, received, paused }))
+        .with_handler(Arc::new(Handler { gathered, received, paused, delays }))
         .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
         .build()
         .await
@@ -171,6 +189,11 @@ pub struct MediaPeer {
     pub participant_id: Uuid,
     pub received: Received,
     pub paused: Arc<AtomicBool>,
+    pub delays: Delays,
+    /// Bytes of one video frame and one audio packet.
+    pub sizes: (usize, usize),
+    /// Samples written, all tracks.
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
     publish: Arc<dyn PeerConnection>,
     publish_gathered: mpsc::Receiver<()>,
     subscribe: Option<(Arc<dyn PeerConnection>, mpsc::Receiver<()>)>,
@@ -181,7 +204,8 @@ pub struct MediaPeer {
 impl MediaPeer {
     pub async fn new(participant_id: Uuid) -> MediaPeer {
         let paused = Arc::new(AtomicBool::new(false));
-        let (publish, publish_gathered) = connection(None, paused.clone()).await;
+        let delays = Delays::default();
+        let (publish, publish_gathered) = connection(None, paused.clone(), delays.clone()).await;
         let mut sources = Vec::new();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             sources.push(source(&publish, kind).await);
@@ -190,6 +214,9 @@ impl MediaPeer {
             participant_id,
             received: Arc::default(),
             paused,
+            delays,
+            sizes: (0, 0),
+            sent: Arc::default(),
             publish,
             publish_gathered,
             subscribe: None,
@@ -221,7 +248,8 @@ impl MediaPeer {
             }
             (PeerTarget::Subscribe, "offer") => {
                 if self.subscribe.is_none() {
-                    self.subscribe = Some(connection(Some(self.received.clone()), self.paused.clone()).await);
+                    let (received, paused, delays) = (self.received.clone(), self.paused.clone(), self.delays.clone());
+                    self.subscribe = Some(connection(Some(received), paused, delays).await);
                 }
                 let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
                 let offer = RTCSessionDescription::offer(description.sdp).expect("an offer");
@@ -253,18 +281,21 @@ impl MediaPeer {
                 .expect("a negotiated payload type");
             let (track, ssrc, kind, me) = (source.track.clone(), source.ssrc, source.kind, self.participant_id);
             let interval = if kind == MediaKind::Audio { 20 } else { 33 };
+            let size = if kind == MediaKind::Audio { self.sizes.1 } else { self.sizes.0 };
+            let sent = self.sent.clone();
             self.senders.push(tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_millis(interval));
                 for seq in 1u32.. {
                     ticker.tick().await;
                     let sample = Sample {
-                        data: bytes::Bytes::from(marker(me, kind, seq)),
+                        data: bytes::Bytes::from(marker(me, kind, seq, size)),
                         duration: Duration::from_millis(interval),
                         ..Sample::new(Instant::now())
                     };
                     if track.sample_writer(ssrc, payload_type).write_sample(&sample).await.is_err() {
                         break;
                     }
+                    sent.fetch_add(1, Ordering::Relaxed);
                 }
             }));
         }
@@ -294,6 +325,7 @@ pub struct MediaDriver {
     pub received: Received,
     /// Set it to make this participant stop reading what it receives.
     pub paused: Arc<AtomicBool>,
+    pub delays: Delays,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -304,6 +336,7 @@ impl MediaDriver {
         let (event_tx, events) = mpsc::channel::<ServerMessage>(1024);
         let received = peer.received.clone();
         let paused = peer.paused.clone();
+        let delays = peer.delays.clone();
         let offer = peer.offer().await;
         client.send(&offer).await;
         let task = tokio::spawn(async move {
@@ -328,7 +361,7 @@ impl MediaDriver {
             }
             peer.close().await;
         });
-        MediaDriver { commands, events, received, paused, task }
+        MediaDriver { commands, events, received, paused, delays, task }
     }
 
     pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {
