@@ -407,7 +407,7 @@ async fn main() {
         );
     }
     println!(
-        "| ratio (server / relay) | | {:.1}× | | +{:.2} ms | +{:.2} ms |",
+        "| server − relay | | {:.1}× | | {:+.2} ms | {:+.2} ms |",
         ours.cpu_us_per_packet / raw.cpu_us_per_packet,
         ours.delay_p50_ms - raw.delay_p50_ms,
         ours.delay_p99_ms - raw.delay_p99_ms
