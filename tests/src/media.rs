@@ -8,19 +8,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mediation_server::sfu::keyframes;
 use rtc::interceptor::Registry;
+use rtc::interceptor::Slot;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
@@ -46,7 +49,11 @@ struct Handler {
     /// When set, the receiver stops reading its tracks (a stuck client).
     paused: Arc<AtomicBool>,
     delays: Delays,
+    tracks: RemoteTracks,
 }
+
+/// The tracks a participant receives, to send feedback (PLI) on them.
+pub type RemoteTracks = Arc<Mutex<Vec<Arc<dyn TrackRemote>>>>;
 
 /// One-way delays of received packets, in microseconds (same-process clock).
 pub type Delays = Arc<Mutex<Vec<u64>>>;
@@ -61,6 +68,7 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let Some(received) = self.received.clone() else { return };
+        self.tracks.lock().unwrap().push(track.clone());
         let paused = self.paused.clone();
         let delays = self.delays.clone();
         tokio::spawn(async move {
@@ -120,16 +128,20 @@ async fn connection(
     received: Option<Received>,
     paused: Arc<AtomicBool>,
     delays: Delays,
+    tracks: RemoteTracks,
 ) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs().unwrap();
-    let registry = register_default_interceptors(Registry::new(), &mut media_engine).unwrap();
+    // The publisher learns of keyframe requests the way the server does.
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+        .unwrap()
+        .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
     let (gathered, gathered_rx) = mpsc::channel(4);
     let connection = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler { gathered, received, paused, delays }))
+        .with_handler(Arc::new(Handler { gathered, received, paused, delays, tracks }))
         .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
         .build()
         .await
@@ -194,6 +206,9 @@ pub struct MediaPeer {
     pub sizes: (usize, usize),
     /// Samples written, all tracks.
     pub sent: Arc<std::sync::atomic::AtomicU64>,
+    /// Keyframe requests (PLI/FIR) that reached this publisher.
+    pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
+    pub tracks: RemoteTracks,
     publish: Arc<dyn PeerConnection>,
     publish_gathered: mpsc::Receiver<()>,
     subscribe: Option<(Arc<dyn PeerConnection>, mpsc::Receiver<()>)>,
@@ -205,7 +220,8 @@ impl MediaPeer {
     pub async fn new(participant_id: Uuid) -> MediaPeer {
         let paused = Arc::new(AtomicBool::new(false));
         let delays = Delays::default();
-        let (publish, publish_gathered) = connection(None, paused.clone(), delays.clone()).await;
+        let tracks = RemoteTracks::default();
+        let (publish, publish_gathered) = connection(None, paused.clone(), delays.clone(), tracks.clone()).await;
         let mut sources = Vec::new();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             sources.push(source(&publish, kind).await);
@@ -217,6 +233,8 @@ impl MediaPeer {
             delays,
             sizes: (0, 0),
             sent: Arc::default(),
+            keyframe_requests: Arc::default(),
+            tracks,
             publish,
             publish_gathered,
             subscribe: None,
@@ -249,7 +267,7 @@ impl MediaPeer {
             (PeerTarget::Subscribe, "offer") => {
                 if self.subscribe.is_none() {
                     let (received, paused, delays) = (self.received.clone(), self.paused.clone(), self.delays.clone());
-                    self.subscribe = Some(connection(Some(received), paused, delays).await);
+                    self.subscribe = Some(connection(Some(received), paused, delays, self.tracks.clone()).await);
                 }
                 let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
                 let offer = RTCSessionDescription::offer(description.sdp).expect("an offer");
@@ -268,9 +286,20 @@ impl MediaPeer {
         }
     }
 
-    /// Opus every 20 ms and VP8 every 33 ms, each payload marked.
+    /// Opus every 20 ms and VP8 every 33 ms, each payload marked; counts the
+    /// keyframe requests that come back.
     async fn start_sending(&mut self) {
         for source in &self.sources {
+            let (track, requests) = (source.track.clone(), self.keyframe_requests.clone());
+            self.senders.push(tokio::spawn(async move {
+                while let Some(event) = track.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(packets) = event
+                        && packets.iter().any(|p| keyframes::asks_for_keyframe(p.as_ref()))
+                    {
+                        requests.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
             let parameters = source.sender.get_parameters().await.expect("sender parameters");
             let payload_type = parameters
                 .rtp_parameters
@@ -326,6 +355,8 @@ pub struct MediaDriver {
     /// Set it to make this participant stop reading what it receives.
     pub paused: Arc<AtomicBool>,
     pub delays: Delays,
+    pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
+    pub tracks: RemoteTracks,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -337,6 +368,8 @@ impl MediaDriver {
         let received = peer.received.clone();
         let paused = peer.paused.clone();
         let delays = peer.delays.clone();
+        let keyframe_requests = peer.keyframe_requests.clone();
+        let tracks = peer.tracks.clone();
         let offer = peer.offer().await;
         client.send(&offer).await;
         let task = tokio::spawn(async move {
@@ -361,11 +394,26 @@ impl MediaDriver {
             }
             peer.close().await;
         });
-        MediaDriver { commands, events, received, paused, delays, task }
+        MediaDriver { commands, events, received, paused, delays, keyframe_requests, tracks, task }
     }
 
     pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {
         self.received.lock().unwrap().get(&(sender, kind)).copied().unwrap_or_default()
+    }
+
+    /// Sends a PLI for every video track received, as a decoder that lost
+    /// its picture would.
+    pub async fn request_keyframes(&self) {
+        let tracks: Vec<Arc<dyn TrackRemote>> = self.tracks.lock().unwrap().clone();
+        for track in tracks {
+            if !track.kind().await.to_string().to_ascii_lowercase().contains("video") {
+                continue;
+            }
+            for ssrc in track.ssrcs().await {
+                let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc };
+                let _ = track.write_rtcp(vec![Box::new(pli)]).await;
+            }
+        }
     }
 
     pub async fn send(&self, message: ClientMessage) {

@@ -281,6 +281,9 @@ async fn fifty_join_leave_cycles_return_connections_tasks_sockets_and_ports() {
         sessions[0]["id"].as_str().unwrap().parse().unwrap()
     };
     let adviser_token = call.server.login("adviser1").await.token().unwrap().to_owned();
+    // Past the once-a-second limit on keyframe requests from the first subscriptions.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let requests_before = call.people[0].1.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
     for cycle in 0..50 {
         let mut client = SignalClient::connect(&call.server.base_url, &adviser_token).await;
         client.join(demo_session, None).await;
@@ -299,6 +302,8 @@ async fn fifty_join_leave_cycles_return_connections_tasks_sockets_and_ports() {
         if cycle == 0 {
             let took = started.elapsed();
             assert!(took < Duration::from_secs(2), "a late joiner receives everyone within 2 s (took {took:?})");
+            let requests = call.people[0].1.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(requests > requests_before, "the late joiner's subscription asked the publisher for a keyframe");
         }
         driver.send(ClientMessage::Leave { request_id: None }).await;
         driver.stop().await;
@@ -336,5 +341,34 @@ async fn a_subscriber_that_stops_reading_does_not_slow_the_others() {
         while_stuck * 10 >= normal * 8,
         "the station got {while_stuck} audio packets in 1.5 s while the adviser was stuck, {normal} before"
     );
+    call.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_keyframe_requests_reach_the_publisher_at_most_once_a_second() {
+    let call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, adviser) = (0, 2);
+    let requests = |index: usize| call.people[index].1.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = requests(host);
+    // A burst of requests from one subscriber: one reaches the publisher.
+    for _ in 0..10 {
+        call.people[adviser].1.request_keyframes().await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while requests(host) == before {
+        assert!(tokio::time::Instant::now() < deadline, "the subscriber's PLI did not reach the publisher");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(requests(host), before + 1, "a burst becomes one request within the second");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    call.people[adviser].1.request_keyframes().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while requests(host) == before + 1 {
+        assert!(tokio::time::Instant::now() < deadline, "a request a second later passes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     call.stop().await;
 }

@@ -7,6 +7,7 @@
 //! slow. What flows is decided per packet by the room's `MediaRules`.
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
+pub mod keyframes;
 mod peer;
 pub mod ports;
 pub mod turn;

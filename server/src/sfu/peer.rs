@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
+use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -23,14 +24,15 @@ use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::keyframes;
 use super::ports::PortPool;
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 use crate::rooms::MediaRules;
@@ -96,6 +98,14 @@ struct Writer {
     /// The payload type this subscriber negotiated; 0 until the answer is in.
     payload_type: Arc<AtomicU8>,
     task: JoinHandle<()>,
+    feedback: JoinHandle<()>,
+}
+
+impl Writer {
+    fn stop(&self) {
+        self.task.abort();
+        self.feedback.abort();
+    }
 }
 
 #[derive(Default)]
@@ -195,7 +205,8 @@ async fn build_connection(
         }
         let mut media_engine = MediaEngine::default();
         media_engine.register_default_codecs()?;
-        let registry = register_default_interceptors(Registry::new(), &mut media_engine)?;
+        let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+            .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
         // No mDNS: it would open one more socket per connection, and the
         // server announces a real address anyway.
         let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).build();
@@ -312,6 +323,8 @@ impl Peer {
             .await?;
         let sender = transceiver.sender().await?.ok_or(MediaError::Gone)?;
         let payload_type = Arc::new(AtomicU8::new(0));
+        // The subscriber's own keyframe requests go up to the publisher.
+        let feedback = tokio::spawn(relay_keyframe_requests(track.clone(), publication.clone()));
         let task = tokio::spawn(forward(
             publication.clone(),
             self.participant_id,
@@ -321,7 +334,7 @@ impl Peer {
             self.rules.clone(),
             [self.sfu.upgrade().map(|sfu| sfu.metrics.clone()), Some(self.room_metrics.clone())],
         ));
-        self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task });
+        self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task, feedback });
         Ok(())
     }
 
@@ -337,7 +350,7 @@ impl Peer {
             return;
         }
         for writer in gone {
-            writer.task.abort();
+            writer.stop();
             let _ = self.subscribe.remove_track(&writer.sender).await;
         }
         if let Err(error) = self.renegotiate().await {
@@ -409,7 +422,7 @@ impl Peer {
     pub async fn close(&self) {
         let writers: Vec<Writer> = self.writers.lock().await.drain(..).collect();
         for writer in writers {
-            writer.task.abort();
+            writer.stop();
             let _ = self.subscribe.remove_track(&writer.sender).await;
         }
         let _ = self.publish.close().await;
@@ -426,6 +439,18 @@ fn kind_label(kind: MediaKind) -> &'static str {
     match kind {
         MediaKind::Audio => "audio",
         MediaKind::Video => "video",
+    }
+}
+
+/// Passes a subscriber's PLI/FIR for this track up to the publisher (at
+/// most once a second per track, see `Publication::request_keyframe`).
+async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, publication: Arc<Publication>) {
+    while let Some(event) = track.poll().await {
+        if let TrackLocalEvent::OnRtcpPacket(packets) = event
+            && packets.iter().any(|packet| keyframes::asks_for_keyframe(packet.as_ref()))
+        {
+            publication.request_keyframe().await;
+        }
     }
 }
 
