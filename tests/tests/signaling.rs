@@ -667,7 +667,17 @@ async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
         })
         .await;
     host.expect("confirmed", |m| matches!(m, ServerMessage::AgreementConfirmed { effective: false, .. })).await;
-    // The station confirms for the applicant sitting in its room.
+    // The station confirms only for a party it said is sitting in its room.
+    station
+        .send(&ClientMessage::ConfirmAgreement {
+            request_id: Some("st0".into()),
+            text_sha256: hash.clone(),
+            party_id: Some(applicant),
+        })
+        .await;
+    station.expect("not present", is_error(ErrorCode::InvalidField)).await;
+    station.send(&ClientMessage::PartiesPresent { request_id: Some("pp".into()), party_ids: vec![applicant] }).await;
+    station.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "pp")).await;
     station
         .send(&ClientMessage::ConfirmAgreement {
             request_id: Some("st".into()),

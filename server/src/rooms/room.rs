@@ -54,7 +54,8 @@ struct Member {
     video_enabled: bool,
     audio_only: bool,
     caucus: Option<Uuid>,
-    parties_present: Vec<String>,
+    /// Station: the case's parties sitting in its room (id, name).
+    parties_present: Vec<(Uuid, String)>,
     /// The open attendance record, from admission to leaving.
     attendance_id: Option<Uuid>,
     /// The last view sent, so only changes go out.
@@ -78,7 +79,7 @@ impl Member {
             audio_enabled: self.audio_enabled,
             video_enabled: self.video_enabled,
             reconnecting: self.connection.is_none(),
-            parties_present: self.parties_present.clone(),
+            parties_present: self.parties_present.iter().map(|(_, name)| name.clone()).collect(),
         }
     }
 }
@@ -717,15 +718,15 @@ impl Room {
                     ));
                 }
                 let parties = self.ctx.store.parties(self.ctx.session.case_id).await?;
-                let mut names = Vec::new();
+                let mut present = Vec::new();
                 for id in party_ids {
                     let party = parties
                         .iter()
                         .find(|p| p.id == id)
                         .ok_or_else(|| Problem::new(ErrorCode::InvalidField, "not a party to this case"))?;
-                    names.push(party.name.clone());
+                    present.push((party.id, party.name.clone()));
                 }
-                self.members.get_mut(&me).expect("caller present").parties_present = names;
+                self.members.get_mut(&me).expect("caller present").parties_present = present;
                 self.ack(me, request_id);
                 Ok(())
             }
@@ -772,7 +773,18 @@ impl Room {
                 let member = &self.members[&me];
                 let (party_id, method) = match member.role {
                     Role::Party => (member.participant.party_id, ConfirmMethod::VideoRoom),
-                    Role::Station => (party_id, ConfirmMethod::VillageStation),
+                    // A station confirms only for a party it said is sitting in its room.
+                    Role::Station
+                        if party_id.is_some_and(|id| member.parties_present.iter().any(|(p, _)| *p == id)) =>
+                    {
+                        (party_id, ConfirmMethod::VillageStation)
+                    }
+                    Role::Station => {
+                        return Err(Problem::new(
+                            ErrorCode::InvalidField,
+                            "name a party the station said is present (parties_present) to confirm for them",
+                        ));
+                    }
                     _ => {
                         return Err(Problem::new(
                             ErrorCode::Forbidden,
