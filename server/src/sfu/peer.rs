@@ -181,7 +181,11 @@ impl PeerConnectionEventHandler for PublishHandler {
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 match event {
-                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                    TrackRemoteEvent::OnRtpPacket(mut packet) => {
+                        // Header extension ids differ per connection: strip them
+                        // once here, so no subscriber copies them.
+                        packet.header.extension = false;
+                        packet.header.extensions.clear();
                         let _ = packets.send(packet);
                     }
                     TrackRemoteEvent::OnEnded => break,
@@ -457,7 +461,7 @@ async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, publication: A
 /// The writer of one (subscriber, publication) pair: takes packets from the
 /// publication's broadcast (a slow subscriber lags and loses packets; the
 /// publisher never waits), applies the room's rules, rewrites SSRC and
-/// payload type, strips header extensions (their ids differ per connection).
+/// payload type (header extensions were stripped by the reader).
 async fn forward(
     publication: Arc<Publication>,
     to: Uuid,
@@ -490,8 +494,6 @@ async fn forward(
         }
         packet.header.ssrc = ssrc;
         packet.header.payload_type = pt;
-        packet.header.extension = false;
-        packet.header.extensions.clear();
         let bytes = packet.payload.len() as u64;
         if track.write_rtp(packet).await.is_err() {
             break;
