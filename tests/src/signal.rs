@@ -45,6 +45,10 @@ impl SignalClient {
         self.socket.send(Message::Text(text.into())).await.is_ok()
     }
 
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket.send(Message::Binary(bytes.into())).await.expect("send binary");
+    }
+
     pub async fn send_raw(&mut self, text: String) {
         self.socket.send(Message::Text(text.into())).await.expect("send raw");
     }

@@ -448,6 +448,8 @@ async fn bad_input_gets_errors_and_the_connection_survives(db: Db) {
     station.expect("invalid", is_error(ErrorCode::InvalidMessage)).await;
     station.send_raw(r#"{"type":"teleport"}"#.into()).await;
     station.expect("unknown type", is_error(ErrorCode::InvalidMessage)).await;
+    station.send_binary(vec![0u8; 100]).await;
+    station.expect("binary frame", is_error(ErrorCode::InvalidMessage)).await;
     station.send(&ClientMessage::Lock { request_id: Some("x".into()), locked: true }).await;
     let forbidden = station.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
     assert!(

@@ -5,9 +5,7 @@
 
 use uuid::Uuid;
 
-use super::{
-    Agreement, AgreementState, Case, CaseState, ConfirmMethod, Confirmation, Outcome, OutcomeKind, Party, Signer,
-};
+use super::{Agreement, AgreementState, Case, CaseState, ConfirmMethod, Confirmation, Party, Signer};
 use crate::error::{AppError, AppResult};
 use crate::store::Timestamp;
 use crate::store::changes::Change;
@@ -37,15 +35,15 @@ pub fn live_confirmations(confirmations: &[Confirmation], agreement: &Agreement)
     confirmations.iter().filter(|c| c.voided_at.is_none() && c.version == agreement.version).cloned().collect()
 }
 
-/// The changes that record `request`, and whether the agreement takes
-/// effect with them.
+/// The changes that record `request`; the last of them settles the case
+/// when the agreement is complete (see `Applied::agreement_effective`).
 pub fn confirmation_changes(
     case: &Case,
     agreement: &Agreement,
     parties: &[Party],
     confirmations: &[Confirmation],
     request: ConfirmRequest,
-) -> AppResult<(Vec<Change>, bool)> {
+) -> AppResult<Vec<Change>> {
     if agreement.state == AgreementState::Effective {
         return Err(AppError::InvalidState("the agreement has already taken effect".into()));
     }
@@ -100,21 +98,12 @@ pub fn confirmation_changes(
         }
     }
 
-    let mut all = live;
-    all.push(confirmation.clone());
-    let (missing_parties, mediator_missing) = awaiting(parties, &all);
-    let effective = missing_parties.is_empty() && !mediator_missing;
-    let mut changes = vec![Change::AddConfirmation { confirmation }];
-    if effective {
-        let recorded_by = request.recorded_by.or(request.signer_account_id).unwrap_or(agreement.created_by);
-        changes.push(Change::MakeAgreementEffective { case_id: case.id, at: now });
-        changes.push(Change::RecordOutcome { outcome: Outcome::new(case.id, OutcomeKind::Written, recorded_by, now) });
-        changes.push(Change::SetCaseState {
-            case_id: case.id,
-            from: case.state,
-            to: CaseState::AgreedWritten,
-            at: now,
-        });
-    }
-    Ok((changes, effective))
+    let recorded_by = request.recorded_by.or(request.signer_account_id).unwrap_or(agreement.created_by);
+    let changes = vec![
+        Change::AddConfirmation { confirmation },
+        // Whether this was the last one is decided in the transaction, on
+        // what is committed, so two confirmations at once cannot both miss it.
+        Change::SettleAgreementIfComplete { case_id: case.id, version: agreement.version, recorded_by, at: now },
+    ];
+    Ok(changes)
 }

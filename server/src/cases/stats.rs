@@ -116,7 +116,10 @@ pub fn compute(
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    // A leading =, +, -, @ or tab would make a spreadsheet run the cell as a
+    // formula (a village name is typed by people).
+    let text = if text.starts_with(['=', '+', '-', '@', '\t']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 /// The same figures as CSV: `metric,key,value`, one row per figure.

@@ -204,11 +204,19 @@ async fn confirm(
             "a village station records only parties' confirmations given at the station".into(),
         ));
     }
+    if station && context.caller.home.village_id != Some(context.case.village_id) {
+        return Err(AppError::Forbidden(
+            "only the station of the case's own village records confirmations here".into(),
+        ));
+    }
     if body.signer == Signer::Mediator && !context.caller.is_case_mediator(&context.case) {
         return Err(AppError::Forbidden("only a mediator of the case's office signs the agreement".into()));
     }
     let agreement = state.store.agreement(id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
     let parties = state.store.parties(id).await?;
+    if sha256_hex(&render(&context.case, &parties, &parts(&agreement))) != agreement.text_sha256 {
+        return Err(AppError::Stale("the case's details changed since the agreement was saved; save it again".into()));
+    }
     let confirmations = state.store.confirmations(id).await?;
     let request = ConfirmRequest {
         signer: body.signer,
@@ -218,10 +226,20 @@ async fn confirm(
         recorded_by: Some(user.account.id),
         signer_account_id: (body.signer == Signer::Mediator).then_some(user.account.id),
     };
-    let (changes, _) = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
-    state.store.apply(&staff_actor(&user, address), &changes).await?;
+    let changes = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
+    state.store.apply(&staff_actor(&user, address), &changes).await.map_err(already_confirmed)?;
     let context = load_case(&state, &user, id).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))
+}
+
+/// A second live confirmation by the same signer is refused by the schema.
+pub fn already_confirmed(error: crate::store::StoreError) -> AppError {
+    match error {
+        crate::store::StoreError::Conflict => {
+            AppError::Conflict("this signer has already confirmed the current text".into())
+        }
+        other => other.into(),
+    }
 }
 
 fn escape(text: &str) -> String {

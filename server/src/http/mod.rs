@@ -3,6 +3,7 @@
 
 mod accounts;
 mod agreements;
+pub use agreements::already_confirmed;
 mod audit;
 mod cases;
 mod consultations;

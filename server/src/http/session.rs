@@ -136,6 +136,7 @@ struct ChangePassword {
 async fn change_password(
     State(state): State<AppState>,
     user: AuthUser,
+    address: ClientAddr,
     Json(request): Json<ChangePassword>,
 ) -> AppResult<Json<Value>> {
     let new_password = input::password("new_password", &request.new_password)?;
@@ -147,6 +148,7 @@ async fn change_password(
     let changes =
         AccountChanges { password_hash: Some(auth::hash_password(new_password).await?), ..Default::default() };
     let account = state.store.update_account(user.account.id, &changes).await?;
+    super::audit_note(&state, &user, address, "account.password_change", "account", account.id, json!({})).await?;
     let (token, expires_at) = state.tokens.issue(&account)?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at, "user": account })))
 }

@@ -376,6 +376,11 @@ async fn reschedule(
     let new_invitations = live.iter().map(|old| new_invitation(&moved, old.participant_id, now)).collect();
     let change = Change::RescheduleSession { reschedule, revoke_invitations: !live.is_empty(), new_invitations };
     state.store.apply(&staff_actor(&user, address), &[change]).await?;
+    // Whoever waits with an old link goes; the new link brings them back.
+    for old in &live {
+        let who = crate::rooms::Expel::Participant(old.participant_id);
+        state.rooms.expel(id, who, "the session was moved; open the new invitation link").await;
+    }
     let (session, context) = load_session(&state, &user, id).await?;
     Ok(Json(detail(&state, session, &context).await?))
 }

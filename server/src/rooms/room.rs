@@ -281,6 +281,8 @@ impl Room {
                 member.disconnected_at = None;
                 self.empty_since = None;
                 self.greet(participant_id, ticket.request_id);
+                let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
+                tokio::spawn(async move { sfu.resume(session_id, participant_id).await });
                 return Ok(());
             }
             // Without the resume token this is a fresh start: the old place goes.
@@ -360,7 +362,11 @@ impl Room {
         if is_host && self.ctx.session.state == SessionState::Planned {
             match cases::session_transition(&self.ctx.session, self.case_state, SessionState::Live, now, None) {
                 Ok(changes) => {
-                    self.ctx.recorder.record(&actor, changes);
+                    // One batch each: a stale case state must not keep the
+                    // session from being recorded live.
+                    for change in changes {
+                        self.ctx.recorder.record(&actor, vec![change]);
+                    }
                     self.ctx.session.state = SessionState::Live;
                     if self.case_state.may_become(CaseState::InSession) {
                         self.case_state = CaseState::InSession;
@@ -810,10 +816,11 @@ impl Room {
                     recorded_by,
                     signer_account_id: None,
                 };
-                let (changes, effective) = confirmation_changes(&case, &agreement, &parties, &confirmations, request)?;
+                let changes = confirmation_changes(&case, &agreement, &parties, &confirmations, request)?;
                 // Written at once (not through the recorder): the party must
                 // know their confirmation is on record.
-                store.apply(&actor, &changes).await?;
+                let applied = store.apply(&actor, &changes).await.map_err(crate::http::already_confirmed)?;
+                let effective = applied.agreement_effective;
                 let party_id = party_id.expect("checked by confirmation_changes");
                 for id in self.space_of(me) {
                     self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });

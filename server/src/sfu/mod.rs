@@ -120,7 +120,8 @@ impl Sfu {
                 _ => Err(MediaError::Protocol("send a publish offer or a subscribe answer".into())),
             };
             if let Err(error) = result {
-                tracing::warn!(session = %session_id, participant = %participant_id, %error, "media negotiation failed");
+                // The error text may quote SDP, which is never logged.
+                tracing::warn!(session = %session_id, participant = %participant_id, code = ?error.code(), "media negotiation failed");
                 let message = ServerMessage::Error { request_id: None, code: error.code(), message: error.to_string() };
                 let _ = sink.send((participant_id, message)).await;
             }
@@ -139,11 +140,21 @@ impl Sfu {
             let mut rooms = self.rooms.lock().await;
             let room = rooms.entry(session_id).or_insert_with(|| MediaRoom {
                 metrics: Arc::default(),
-                rules,
+                rules: rules.clone(),
                 signal: sink.clone(),
                 peers: HashMap::new(),
                 publications: Vec::new(),
             });
+            if room.rules.has_changed().is_err() {
+                // Left over from a room of this session that has ended.
+                room.rules = rules;
+                room.signal = sink.clone();
+            }
+            // The room may have let them go (or ended) since the offer was sent.
+            let present = room.rules.has_changed().is_ok() && room.rules.borrow().spaces.contains_key(&participant_id);
+            if !present {
+                return Err(MediaError::Protocol("you are not in the room".into()));
+            }
             match room.peers.get(&participant_id) {
                 Some(peer) => peer.clone(),
                 None => {
@@ -160,7 +171,11 @@ impl Sfu {
                     self.metrics.peer_connections.fetch_add(2, Ordering::Relaxed);
                     // Everything already published reaches the newcomer.
                     for publication in room.publications.iter().filter(|p| p.from != participant_id) {
-                        peer.subscribe_to(publication.clone()).await?;
+                        if let Err(error) = peer.subscribe_to(publication.clone()).await {
+                            peer.close().await;
+                            self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+                            return Err(error);
+                        }
                     }
                     room.peers.insert(participant_id, peer.clone());
                     peer
@@ -183,6 +198,16 @@ impl Sfu {
             .and_then(|room| room.peers.get(&participant_id).cloned())
             .ok_or_else(|| MediaError::Protocol("no subscribe offer is outstanding".into()))?;
         peer.accept_subscribe_answer(sdp).await
+    }
+
+    /// A participant came back on a new connection: resend what was lost.
+    pub async fn resume(&self, session_id: Uuid, participant_id: Uuid) {
+        let peer = self.rooms.lock().await.get(&session_id).and_then(|room| room.peers.get(&participant_id).cloned());
+        if let Some(peer) = peer
+            && let Err(error) = peer.resend_pending_offer().await
+        {
+            tracing::debug!(%error, "could not resend a subscribe offer");
+        }
     }
 
     /// A track arrived on someone's publish connection: every other peer

@@ -149,6 +149,9 @@ struct PublishHandler {
     participant_id: Uuid,
     session_id: Uuid,
     sfu: Weak<Sfu>,
+    /// One microphone and one camera per participant: further tracks are
+    /// ignored, so one client cannot multiply the load on every subscriber.
+    kinds_published: std::sync::Mutex<Vec<MediaKind>>,
 }
 
 #[async_trait::async_trait]
@@ -162,10 +165,19 @@ impl PeerConnectionEventHandler for PublishHandler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let Some(&media_ssrc) = track.ssrcs().await.first() else { return };
         let Some(codec) = track.codec(media_ssrc).await else { return };
+        let kind = kind_of(&codec.mime_type);
+        {
+            let mut published = self.kinds_published.lock().expect("publish kinds poisoned");
+            if published.contains(&kind) {
+                tracing::info!(participant = %self.participant_id, "a second track of one kind is ignored");
+                return;
+            }
+            published.push(kind);
+        }
         let (packets, _) = broadcast::channel(512);
         let publication = Arc::new(Publication {
             from: self.participant_id,
-            kind: kind_of(&codec.mime_type),
+            kind,
             codec,
             packets: packets.clone(),
             track: track.clone(),
@@ -260,8 +272,13 @@ impl Peer {
         let (publish_tx, publish_rx) = mpsc::channel(1);
         let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
         let weak = Arc::downgrade(&sfu);
-        let publish_handler =
-            Arc::new(PublishHandler { gathered: publish_tx, participant_id, session_id, sfu: weak.clone() });
+        let publish_handler = Arc::new(PublishHandler {
+            gathered: publish_tx,
+            participant_id,
+            session_id,
+            sfu: weak.clone(),
+            kinds_published: std::sync::Mutex::default(),
+        });
         let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, publish_handler).await?;
         let subscribe_handler = Arc::new(GatherHandler { gathered: subscribe_tx });
         let (subscribe, subscribe_port) = match build_connection(bind_ip, &sfu.ports, subscribe_handler).await {
@@ -377,10 +394,22 @@ impl Peer {
             negotiation.in_flight = true;
             negotiation.pending = false;
         }
-        let offer = self.subscribe.create_offer(None).await?;
-        forget_gathered(&self.subscribe_gathered).await;
-        self.subscribe.set_local_description(offer).await?;
-        gathered(&self.subscribe_gathered).await;
+        let sent = async {
+            let offer = self.subscribe.create_offer(None).await?;
+            forget_gathered(&self.subscribe_gathered).await;
+            self.subscribe.set_local_description(offer).await?;
+            gathered(&self.subscribe_gathered).await;
+            self.send_local_offer().await
+        }
+        .await;
+        if sent.is_err() {
+            // Not left "in flight" forever: the next change tries again.
+            self.negotiation.lock().await.in_flight = false;
+        }
+        sent
+    }
+
+    async fn send_local_offer(&self) -> Result<(), MediaError> {
         let local = self.subscribe.local_description().await.ok_or(MediaError::Gone)?;
         let sdp = match self.sfu.upgrade() {
             Some(sfu) => sfu.announce(local.sdp),
@@ -390,6 +419,15 @@ impl Peer {
             .send((self.participant_id, sdp_message(PeerTarget::Subscribe, "offer", sdp)))
             .await
             .map_err(|_| MediaError::Gone)
+    }
+
+    /// After a reconnection: the offer in flight may have been lost with the
+    /// old connection, so it is sent again.
+    pub async fn resend_pending_offer(&self) -> Result<(), MediaError> {
+        if self.negotiation.lock().await.in_flight {
+            self.send_local_offer().await?;
+        }
+        Ok(())
     }
 
     /// Applies the client's subscribe answer, learns the payload types it

@@ -322,12 +322,9 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
                 let Some(Ok(frame)) = frame else { break };
                 last_heard = Instant::now();
                 let text = match frame {
-                    Message::Text(text) => text,
-                    Message::Binary(_) => {
-                        bad_messages += 1;
-                        let _ = out_tx.try_send(error(None, ErrorCode::InvalidMessage, "send JSON text frames"));
-                        continue;
-                    }
+                    Message::Text(text) => Some(text),
+                    // Counted and rate-limited like any other bad message.
+                    Message::Binary(_) => None,
                     Message::Close(_) => break,
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
@@ -337,11 +334,13 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
                     closing_sent = true;
                     break;
                 }
-                let reply = if text.len() > MAX_MESSAGE_BYTES {
-                    Err((ErrorCode::MessageTooLarge, format!("messages may be at most {MAX_MESSAGE_BYTES} bytes")))
-                } else {
-                    serde_json::from_str::<ClientMessage>(&text)
-                        .map_err(|e| (ErrorCode::InvalidMessage, format!("not a valid message: {e}")))
+                let reply = match text {
+                    None => Err((ErrorCode::InvalidMessage, "send JSON text frames".to_owned())),
+                    Some(text) if text.len() > MAX_MESSAGE_BYTES => {
+                        Err((ErrorCode::MessageTooLarge, format!("messages may be at most {MAX_MESSAGE_BYTES} bytes")))
+                    }
+                    Some(text) => serde_json::from_str::<ClientMessage>(&text)
+                        .map_err(|e| (ErrorCode::InvalidMessage, format!("not a valid message: {e}"))),
                 };
                 match reply {
                     Ok(message) => {

@@ -77,6 +77,16 @@ pub enum Change {
     AddConfirmation {
         confirmation: Confirmation,
     },
+    /// Decided inside the transaction, on what is committed: when every
+    /// party has confirmed this version and a mediator has signed, the
+    /// agreement takes effect, the written outcome is recorded and the case
+    /// settles. Not audited itself; what it leads to is.
+    SettleAgreementIfComplete {
+        case_id: Uuid,
+        version: i32,
+        recorded_by: Uuid,
+        at: Timestamp,
+    },
     MakeAgreementEffective {
         case_id: Uuid,
         at: Timestamp,
@@ -99,7 +109,7 @@ pub enum Change {
 impl Change {
     /// What the audit trail says of this change. Never personal data: no ID
     /// numbers, phones or agreement text, only ids, states and hashes.
-    pub fn audit_entry(&self) -> AuditEntry {
+    pub fn audit_entry(&self) -> Option<AuditEntry> {
         let entry = |action: &str, object_type: &'static str, object_id: Uuid, details: Value| AuditEntry {
             action: action.to_owned(),
             object_type,
@@ -107,7 +117,8 @@ impl Change {
             result: "ok",
             details,
         };
-        match self {
+        Some(match self {
+            Change::SettleAgreementIfComplete { .. } => return None,
             Change::CreateCase { case, parties, .. } => entry(
                 "case.register",
                 "case",
@@ -183,14 +194,16 @@ impl Change {
                 json!({ "village_id": consultation.village_id, "adviser_id": consultation.adviser_id }),
             ),
             Change::Note { entry } => entry.clone(),
-        }
+        })
     }
 }
 
-/// What `apply` hands back: the case number assigned by a `CreateCase`.
+/// What `apply` hands back: the case number assigned by a `CreateCase`,
+/// and whether a written agreement took effect.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub case_number: Option<String>,
+    pub agreement_effective: bool,
 }
 
 /// Which cases to list. A case is visible when it lies `within` the caller's

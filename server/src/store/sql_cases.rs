@@ -126,13 +126,41 @@ macro_rules! impl_case_store {
                 Ok(())
             }
 
+            /// Applies one change; returns the changes it leads to, applied
+            /// next in the same transaction.
             async fn apply_one(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 change: &$crate::store::changes::Change,
                 applied: &mut $crate::store::changes::Applied,
-            ) -> $crate::store::StoreResult<()> {
+            ) -> $crate::store::StoreResult<Vec<$crate::store::changes::Change>> {
                 use $crate::store::changes::Change;
                 match change {
+                    Change::SettleAgreementIfComplete { case_id, version, recorded_by, at } => {
+                        let (parties, confirmed, signed): (i64, i64, i64) = sqlx::query_as(
+                            "SELECT (SELECT COUNT(*) FROM case_parties WHERE case_id = $1),                              (SELECT COUNT(DISTINCT party_id) FROM agreement_confirmations WHERE case_id = $1                               AND version = $2 AND voided_at IS NULL AND party_id IS NOT NULL),                              (SELECT COUNT(*) FROM agreement_confirmations WHERE case_id = $1 AND version = $2                               AND voided_at IS NULL AND signer = 'mediator')",
+                        )
+                        .bind(case_id)
+                        .bind(version)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        let (state,): ($crate::cases::CaseState,) =
+                            sqlx::query_as("SELECT state FROM cases WHERE id = $1").bind(case_id).fetch_one(&mut **tx).await?;
+                        if confirmed < parties || signed == 0 || !state.may_become($crate::cases::CaseState::AgreedWritten) {
+                            return Ok(Vec::new());
+                        }
+                        applied.agreement_effective = true;
+                        let outcome = $crate::cases::Outcome::new(*case_id, $crate::cases::OutcomeKind::Written, *recorded_by, *at);
+                        return Ok(vec![
+                            Change::MakeAgreementEffective { case_id: *case_id, at: *at },
+                            Change::RecordOutcome { outcome },
+                            Change::SetCaseState {
+                                case_id: *case_id,
+                                from: state,
+                                to: $crate::cases::CaseState::AgreedWritten,
+                                at: *at,
+                            },
+                        ]);
+                    }
                     Change::CreateCase { case, parties, case_prefix } => {
                         let (number,): (i32,) = sqlx::query_as(
                             "INSERT INTO case_counters (town_id, year, last_number) VALUES ($1, $2, 1) \
@@ -522,7 +550,7 @@ macro_rules! impl_case_store {
                     }
                     Change::Note { .. } => {}
                 }
-                Ok(())
+                Ok(Vec::new())
             }
         }
     };
@@ -546,9 +574,14 @@ macro_rules! impl_case_reads {
                     sqlx::query(lock).execute(&mut *tx).await?;
                 }
                 let mut applied = $crate::store::changes::Applied::default();
-                for change in changes {
-                    Self::apply_one(&mut tx, change, &mut applied).await?;
-                    Self::append_audit(&mut tx, actor, change.audit_entry()).await?;
+                let mut queue: std::collections::VecDeque<$crate::store::changes::Change> =
+                    changes.iter().cloned().collect();
+                while let Some(change) = queue.pop_front() {
+                    let follow_ups = Self::apply_one(&mut tx, &change, &mut applied).await?;
+                    if let Some(entry) = change.audit_entry() {
+                        Self::append_audit(&mut tx, actor, entry).await?;
+                    }
+                    queue.extend(follow_ups);
                 }
                 tx.commit().await?;
                 Ok(applied)
