@@ -11,6 +11,7 @@ on_both_databases!(
     id_numbers_are_sealed_and_masked,
     invitations_open_without_an_account_and_can_be_revoked,
     rescheduling_keeps_history_and_reissues_links,
+    racing_last_confirmations_still_settle_the_case,
 );
 
 fn id(value: &Value) -> String {
@@ -442,4 +443,48 @@ async fn rescheduling_keeps_history_and_reissues_links(db: Db) {
     assert_eq!(listed[0]["village_name"], "东平村");
     let elsewhere = server.login("station-hala").await.get("/api/v1/sessions").await;
     assert!(elsewhere.body.as_array().unwrap().is_empty());
+}
+
+async fn racing_last_confirmations_still_settle_the_case(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    for round in 0..5 {
+        let file = register_case(&mediator, &demo, "东平村").await;
+        let case_id = id(&file);
+        let parties: Vec<String> =
+            file["parties"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect();
+        let saved = mediator
+            .put(
+                &format!("/api/v1/cases/{case_id}/agreement"),
+                &json!({ "facts": "f", "responsibilities": "r", "terms": format!("t{round}"), "performance_manner": "m",
+                         "performance_deadline": (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y-%m-%d").to_string() }),
+            )
+            .await;
+        let hash = saved.body["text_sha256"].as_str().unwrap().to_owned();
+        let first = json!({ "signer": "party", "party_id": parties[0], "method": "video_room", "text_sha256": hash });
+        assert_eq!(confirm(&mediator, &case_id, first).await.status, 201);
+        // The last party and the mediator confirm at the same moment, and the
+        // same party twice.
+        let last = json!({ "signer": "party", "party_id": parties[1], "method": "paper_scan", "text_sha256": hash });
+        let sign = json!({ "signer": "mediator", "method": "video_room", "text_sha256": hash });
+        let (a, b, c) = tokio::join!(
+            confirm(&mediator, &case_id, last.clone()),
+            confirm(&mediator, &case_id, sign),
+            confirm(&mediator, &case_id, last)
+        );
+        let statuses = [a.status, b.status, c.status];
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 2, "round {round}: {statuses:?}");
+        assert!(statuses.contains(&409), "the duplicate is refused: {statuses:?}");
+        let file = mediator.get(&format!("/api/v1/cases/{case_id}")).await.body;
+        assert_eq!(file["case"]["state"], "agreed_written", "round {round}: the case settled");
+        assert_eq!(file["agreement"]["state"], "effective");
+        let live = mediator.get(&format!("/api/v1/cases/{case_id}/agreement")).await.body["confirmations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["voided_at"].is_null())
+            .count();
+        assert_eq!(live, 3, "two parties and the mediator, once each");
+    }
 }
