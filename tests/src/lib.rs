@@ -7,6 +7,7 @@
 //! the PostgreSQL runs are required: an unreachable server fails them.
 
 pub mod api;
+pub mod bench;
 pub mod fixtures;
 pub mod media;
 pub mod signal;

@@ -8,15 +8,15 @@
 //! Run: `tests/bench-forwarding.sh`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes128Gcm, Nonce};
+use mediation_tests::bench::start_server;
 use mediation_tests::media::{MediaDriver, MediaPeer, epoch};
 use mediation_tests::signal::SignalClient;
 use serde_json::{Value, json};
@@ -68,36 +68,6 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 // ── The mediation server ─────────────────────────────────────────────────
 
-fn sibling(name: &str) -> std::path::PathBuf {
-    std::env::current_exe().expect("own path").with_file_name(name)
-}
-
-fn start_server(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(sibling("mediation-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--demo-password", PASSWORD])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn,mediation_server=info")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mediation server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Ok(event) = serde_json::from_str::<Value>(&line)
-            && event["fields"]["message"] == "serving"
-        {
-            let base = event["fields"]["url"].as_str().unwrap().trim_end_matches('/').to_owned();
-            std::thread::spawn(move || lines.for_each(drop));
-            return (child, base);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start");
-}
-
 async fn metric(base: &str, name: &str) -> u64 {
     let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     text.lines()
@@ -115,7 +85,7 @@ async fn post(client: &reqwest::Client, token: &str, url: String, body: Value) -
 
 async fn sfu() -> Measured {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, base) = start_server(data.path());
+    let (mut child, base) = start_server(data.path(), PASSWORD, &[]);
     let client = reqwest::Client::new();
     let login = |username: &'static str| {
         let (client, base) = (client.clone(), base.clone());

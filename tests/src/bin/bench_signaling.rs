@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt, stream};
+use mediation_tests::bench::{sibling, start_server};
 use serde_json::{Value, json};
 use signaling_proto::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 use tokio::net::TcpStream;
@@ -25,11 +26,6 @@ const ROOMS: usize = 500;
 const PER_ROOM: usize = 4;
 const CONCURRENCY: usize = 32;
 const PASSWORD: &str = "bench-password";
-
-/// A binary built next to this one (`cargo build --release` puts them together).
-fn sibling(name: &str) -> std::path::PathBuf {
-    std::env::current_exe().expect("own path").with_file_name(name)
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc status");
@@ -117,32 +113,10 @@ struct Server {
     base: String,
 }
 
-fn start_server(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(sibling("mediation-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--demo", "--demo-password", PASSWORD])
-        .args(["--ws-messages-per-second", "100", "--login-max-failures", "1000"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn,mediation_server=info")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("mediation server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Ok(event) = serde_json::from_str::<Value>(&line)
-            && event["fields"]["message"] == "serving"
-        {
-            let base = event["fields"]["url"].as_str().unwrap().trim_end_matches('/').to_owned();
-            // Keep reading its log so that the server never writes into a closed pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return Server { child, base };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start");
+fn start(data_dir: &std::path::Path) -> Server {
+    let (child, base) =
+        start_server(data_dir, PASSWORD, &["--ws-messages-per-second", "100", "--login-max-failures", "1000"]);
+    Server { child, base }
 }
 
 async fn api(client: &reqwest::Client, token: &str, method: reqwest::Method, url: String, body: Value) -> Value {
@@ -153,7 +127,7 @@ async fn api(client: &reqwest::Client, token: &str, method: reqwest::Method, url
 
 async fn mediation() -> (Measured, Measured) {
     let data = tempfile::tempdir().unwrap();
-    let server = start_server(data.path());
+    let server = start(data.path());
     let client = reqwest::Client::new();
     let login: Value = client
         .post(format!("{}/api/v1/auth/login", server.base))
