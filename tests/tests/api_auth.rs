@@ -15,6 +15,7 @@ on_both_databases!(
     bad_tokens_are_refused,
     deactivation_and_password_reset_revoke_tokens_at_once,
     own_password_change_revokes_old_tokens,
+    deactivating_a_town_stops_its_villages_stations,
     throttling_kicks_in_and_lifts,
     health_and_readiness,
 );
@@ -212,4 +213,20 @@ async fn health_and_readiness(db: Db) {
     assert_eq!(ready.status, 200);
     assert_eq!(ready.body["database"], if db == Db::Sqlite { "sqlite" } else { "postgres" });
     server.stop().await;
+}
+
+async fn deactivating_a_town_stops_its_villages_stations(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let admin = server.login("admin").await;
+    let station = server.login("station-dongping").await;
+    let town = admin.get("/api/v1/towns").await.body[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(admin.post(&format!("/api/v1/towns/{town}/deactivate"), &json!({})).await.status, 200);
+    station.get("/api/v1/me").await.assert_error(401, "unauthorized");
+    server
+        .anonymous()
+        .post("/api/v1/auth/login", &json!({ "username": "station-dongping", "password": DEMO_PASSWORD }))
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(admin.post(&format!("/api/v1/towns/{town}/activate"), &json!({})).await.status, 200);
+    assert_eq!(station.get("/api/v1/me").await.status, 200, "the token was not revoked, only suspended with the town");
 }

@@ -148,7 +148,8 @@ pub struct Account {
     pub village_id: Option<Uuid>,
     pub phone: Option<String>,
     pub active: bool,
-    /// False when the account's home unit has been deactivated.
+    /// False when the account's home unit, or its town or district, has
+    /// been deactivated.
     pub unit_active: bool,
     #[serde(skip)]
     pub token_version: i32,

@@ -17,9 +17,12 @@ macro_rules! account_select {
         "SELECT a.id, a.username, a.display_name, a.role, a.unit_id, \
      u.name AS unit_name, u.district_id AS district_id, u.town_id AS town_id, \
      CASE WHEN u.kind = 'village' THEN u.id END AS village_id, \
-     a.phone, a.active, COALESCE(u.active, TRUE) AS unit_active, a.token_version, \
+     a.phone, a.active, \
+     COALESCE(u.active AND COALESCE(ut.active, TRUE) AND COALESCE(ud.active, TRUE), TRUE) AS unit_active, \
+     a.token_version, \
      a.created_at, a.updated_at \
-     FROM accounts a LEFT JOIN units u ON u.id = a.unit_id"
+     FROM accounts a LEFT JOIN units u ON u.id = a.unit_id \
+     LEFT JOIN units ut ON ut.id = u.town_id LEFT JOIN units ud ON ud.id = u.district_id"
     };
 }
 
