@@ -63,13 +63,19 @@ impl Caller {
         }
     }
 
-    /// The filter that lists exactly the accounts visible to the caller.
-    pub fn visible_accounts(&self) -> AccountFilter {
-        match self.role {
-            Role::Admin => AccountFilter { include_unitless: true, ..AccountFilter::default() },
-            Role::Adviser => AccountFilter { only_id: Some(self.id), ..AccountFilter::default() },
+    /// The filter that lists exactly the accounts of `role` (any role when
+    /// `None`) visible to the caller. A mediator also sees the advisers of
+    /// the district, whom they invite to sessions.
+    pub fn visible_accounts(&self, role: Option<Role>) -> AccountFilter {
+        let filter = match (self.role, role) {
+            (Role::Admin, _) => AccountFilter { include_unitless: true, ..AccountFilter::default() },
+            (Role::Adviser, _) => AccountFilter { only_id: Some(self.id), ..AccountFilter::default() },
+            (Role::Mediator, Some(Role::Adviser)) => {
+                AccountFilter { within: self.reach().truncated_to(UnitKind::District), ..AccountFilter::default() }
+            }
             _ => AccountFilter { within: self.reach(), ..AccountFilter::default() },
-        }
+        };
+        AccountFilter { role, ..filter }
     }
 
     /// Whether the caller may create, change, deactivate or reset the password

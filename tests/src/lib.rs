@@ -92,6 +92,13 @@ impl TestServer {
     /// Starts a server with the demo town seeded (password `DEMO_PASSWORD`),
     /// plus any extra command-line flags.
     pub async fn start(db: Db, extra_args: &[&str]) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
+        TestServer::start_on(listener, db, extra_args).await
+    }
+
+    /// Like `start`, serving on a listener the caller already bound (to put
+    /// its address in `--public-url`).
+    pub async fn start_on(listener: TcpListener, db: Db, extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let database_url = fresh_database_url(db, data_dir.path()).await;
         let data_dir_arg = data_dir.path().display().to_string();
@@ -107,7 +114,6 @@ impl TestServer {
         args.extend_from_slice(extra_args);
         let config = parse_config(&args);
         let state = mediation_server::build(config).await.expect("building the server state");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
         let base_url = format!("http://{}", listener.local_addr().expect("local address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(mediation_server::run(listener, state.clone(), async {

@@ -273,6 +273,8 @@ async fn lists_show_only_what_is_in_reach(db: Db) {
         ["mediator1", "mediator2", "station-dongping", "station-hala", "station-housun", "station-x"],
         "a mediator sees the accounts of the town, not the district's or the admin"
     );
+    let advisers = names(&a["mediator1"].get("/api/v1/accounts?role=adviser").await, "username");
+    assert_eq!(advisers, ["adviser1"], "a mediator sees the district's advisers, whom they invite");
     let district_sees = names(&a["district"].get("/api/v1/accounts?role=mediator").await, "username");
     assert_eq!(district_sees, ["mediator1", "mediator2", "mediator9"]);
 }

@@ -348,6 +348,8 @@ async fn invitations_open_without_an_account_and_can_be_revoked(db: Db) {
     let invited = soon["participants"].as_array().unwrap().iter().find(|p| p["kind"] == "party").unwrap().clone();
     let link = invited["invitation"]["link"].as_str().unwrap();
     assert!(link.contains("/join.html#t="), "{link}");
+    let qr = invited["invitation"]["qr_svg"].as_str().unwrap();
+    assert!(qr.contains("<svg") && qr.contains("<path"), "the link comes with a QR code to print: {qr:.80}");
     let token = link.split("#t=").nth(1).unwrap();
     let party_api = server.anonymous().with_token(token);
 

@@ -48,7 +48,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Json<Vec<Account>>> {
     let caller = user.caller();
-    let mut filter = caller.visible_accounts();
+    let mut filter = caller.visible_accounts(query.role);
     if let Some(unit_id) = query.unit_id {
         let unit = state.store.unit(unit_id).await?.ok_or_else(|| AppError::not_found("unit"))?;
         if !caller.reach().contains(&unit.chain()) {
@@ -57,7 +57,6 @@ async fn list(
         filter.within = unit.chain();
         filter.include_unitless = false;
     }
-    filter.role = query.role;
     filter.active = query.active;
     Ok(Json(state.store.accounts(&filter).await?))
 }

@@ -42,6 +42,8 @@ struct InvitationView {
     invitation: Invitation,
     /// The link to give the party; opening it needs no account.
     link: String,
+    /// The link as a QR code (an SVG document), to print or show for a phone.
+    qr_svg: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -91,7 +93,8 @@ async fn detail(state: &AppState, session: Session, context: &CaseInContext) -> 
             .find(|i| i.participant_id == participant.id && i.revoked_at.is_none())
             .map(|invitation| -> AppResult<InvitationView> {
                 let token = state.tokens.invitation_token(invitation)?;
-                Ok(InvitationView { invitation: invitation.clone(), link: format!("{base}/join.html#t={token}") })
+                let link = format!("{base}/join.html#t={token}");
+                Ok(InvitationView { invitation: invitation.clone(), qr_svg: qr_svg(&link)?, link })
             })
             .transpose()?;
         participants.push(ParticipantView { participant, invitation });
@@ -321,6 +324,13 @@ async fn list(
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<SessionDetail>> {
     let (session, context) = load_session(&state, &user, id).await?;
     Ok(Json(detail(&state, session, &context).await?))
+}
+
+/// Draws `text` as a QR code with medium error correction, in SVG.
+fn qr_svg(text: &str) -> AppResult<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
+        .map_err(|error| AppError::Internal(anyhow::anyhow!("QR code for an invitation link: {error}")))?;
+    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

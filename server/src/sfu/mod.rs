@@ -219,6 +219,7 @@ impl Sfu {
             room.publications.push(publication.clone());
             room.peers.values().filter(|p| p.participant_id != publication.from).cloned().collect()
         };
+        tracing::debug!(from = %publication.from, subscribers = peers.len(), "forwarding a new track");
         for peer in peers {
             if let Err(error) = peer.subscribe_to(publication.clone()).await {
                 tracing::warn!(%error, "could not add a track to a subscriber");

@@ -163,9 +163,17 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some(&media_ssrc) = track.ssrcs().await.first() else { return };
-        let Some(codec) = track.codec(media_ssrc).await else { return };
+        let ssrcs = track.ssrcs().await;
+        let codec = match ssrcs.first() {
+            Some(&ssrc) => track.codec(ssrc).await.map(|codec| (ssrc, codec)),
+            None => None,
+        };
+        let Some((media_ssrc, codec)) = codec else {
+            tracing::warn!(participant = %self.participant_id, ssrcs = ssrcs.len(), "a published track without SSRC or codec is ignored");
+            return;
+        };
         let kind = kind_of(&codec.mime_type);
+        tracing::debug!(participant = %self.participant_id, ?kind, "track published");
         {
             let mut published = self.kinds_published.lock().expect("publish kinds poisoned");
             if published.contains(&kind) {
@@ -394,6 +402,8 @@ impl Peer {
             negotiation.in_flight = true;
             negotiation.pending = false;
         }
+        let tracks = self.writers.lock().await.len();
+        tracing::debug!(participant = %self.participant_id, tracks, "sending a subscribe offer");
         let sent = async {
             let offer = self.subscribe.create_offer(None).await?;
             forget_gathered(&self.subscribe_gathered).await;

@@ -1,0 +1,133 @@
+// Shared parts of the browser tests: the real server (tests/src/bin/e2e_server.rs
+// on a fresh PostgreSQL database), Debian's Chromium driven by playwright-core
+// with a fake camera and microphone, pages that record every console error,
+// sign-in, REST calls for set-up, and screenshots.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = join(here, "..", "..");
+export const screenshotDir = join(repoRoot, "target", "e2e-screenshots");
+export const DEMO_PASSWORD = "demo-password-for-tests";
+
+/** Starts the server; resolves with { url, stop }. */
+export function startServer() {
+  const binary = process.env.E2E_SERVER || join(repoRoot, "target", "debug", "e2e_server");
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env } });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error("the server did not start within 60 s")), 60_000);
+    child.on("exit", (code) => reject(new Error(`the server exited with ${code} before serving`)));
+    lines.on("line", (line) => {
+      const match = /^listening (\S+)/.exec(line);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        url: match[1],
+        stop: () => new Promise((done) => {
+          child.once("exit", done);
+          child.stdin.end();
+          setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+        }),
+      });
+    });
+  });
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-background-timer-throttling",
+      "--disable-renderer-backgrounding",
+      "--disable-backgrounding-occluded-windows",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+}
+
+/**
+ * A page in its own browser context (its own session storage, as a separate
+ * person's browser), whose console errors and uncaught exceptions are kept
+ * in `page.problems`.
+ */
+export async function personPage(browser, base, { lang } = {}) {
+  const context = await browser.newContext({ baseURL: base, viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
+  await context.grantPermissions(["camera", "microphone", "clipboard-read", "clipboard-write"], { origin: base });
+  if (lang) {
+    await context.addInitScript((language) => localStorage.setItem("mediation.lang", language), lang);
+  }
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") page.problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => page.problems.push(`exception: ${error.message}`));
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+/** Signs in through the sign-in page and waits for the workspace it leads to. */
+export async function signInThroughPage(page, username, landing) {
+  await page.goto("/index.html");
+  await page.fill("#username", username);
+  await page.fill("#password", DEMO_PASSWORD);
+  await page.click("#login-button");
+  await page.waitForURL(landing);
+}
+
+/** A REST client for set-up and checks, signed in as `username`. */
+export async function restAs(base, username) {
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: DEMO_PASSWORD }),
+  });
+  if (!login.ok) throw new Error(`login as ${username}: ${login.status}`);
+  const { token } = await login.json();
+  const call = async (method, path, body) => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const payload = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(payload)}`);
+    return payload;
+  };
+  return { get: (path) => call("GET", path), post: (path, body) => call("POST", path, body), put: (path, body) => call("PUT", path, body) };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: false });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a truthy value or `ms` pass; throws with `what`. */
+export async function eventually(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}

@@ -1,0 +1,223 @@
+// A whole video mediation in three real browsers: the mediator registers a
+// case and schedules a session with the 东平 station and the adviser; both
+// wait in the lobby; the mediator lets them in; everyone sees and hears the
+// other two; a private session with the station cuts the adviser off the
+// station's video and back; the agreement is shown, confirmed at the station
+// and takes effect; the session ends and the statistics count it.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  eventually, launchBrowser, personPage, restAs, screenshot, signInThroughPage, sleep, startServer,
+} from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The remote tiles of a page with their video size and decoded frame count. */
+function remoteTiles(page) {
+  return page.evaluate(() => [...document.querySelectorAll(".tile:not(.own)")].map((tile) => {
+    const video = tile.querySelector("video");
+    return {
+      id: tile.dataset.participantId,
+      role: tile.dataset.role,
+      width: video.videoWidth,
+      frames: video.getVideoPlaybackQuality().totalVideoFrames,
+    };
+  }));
+}
+
+/** Waits until the page plays video from exactly the given roles, with frames advancing, and hears them. */
+async function seesAndHears(page, roles, who) {
+  const tiles = await eventually(`${who} to show ${roles.join(" and ")} with video`, async () => {
+    const now = await remoteTiles(page);
+    const playing = now.filter((tile) => tile.width > 0 && tile.frames > 0).map((tile) => tile.role).sort();
+    return JSON.stringify(playing) === JSON.stringify([...roles].sort()) ? now : null;
+  }, 30_000).catch(async (error) => {
+    throw new Error(`${error.message}; tiles ${JSON.stringify(await remoteTiles(page))}; media ${JSON.stringify(await mediaState(page))}`);
+  });
+  await sleep(1500);
+  const later = await remoteTiles(page);
+  for (const tile of tiles) {
+    const again = later.find((other) => other.id === tile.id);
+    assert.ok(again && again.frames > tile.frames, `${who}: video from the ${tile.role} is not advancing (${tile.frames} → ${again?.frames})`);
+  }
+  await eventually(`${who} to hear ${roles.join(" and ")}`, () => page.evaluate((ids) => {
+    const stats = window.mediationCall.remoteStats;
+    return ids.every((id) => (stats[id]?.totalAudioEnergy || 0) > 0 || (stats[id]?.audioLevel || 0) > 0);
+  }, tiles.map((tile) => tile.id)), 20_000);
+  return tiles;
+}
+
+/** What the page's connections look like, for a failure message. */
+function mediaState(page) {
+  return page.evaluate(() => {
+    const call = window.mediationCall;
+    return {
+      state: call.state,
+      publish: call.publishPc?.connectionState,
+      subscribe: call.subscribePc?.connectionState,
+      transceivers: call.subscribePc?.getTransceivers().map((tr) => `${tr.mid}:${tr.currentDirection}:${tr.receiver.track.kind}:${tr.receiver.track.readyState}`),
+      streams: [...call.remoteStreams.entries()].map(([id, stream]) => `${id}:${stream.getTracks().map((tr) => tr.kind).join("+")}`),
+      stats: call.remoteStats,
+      sending: call.publishPc?.getSenders().map((sender) => `${sender.track?.kind}:${sender.track?.readyState}:${sender.track?.enabled}`),
+      local: call.localStream?.getTracks().map((track) => `${track.kind}:${track.readyState}`),
+    };
+  });
+}
+
+async function framesFrom(page, participantId) {
+  return page.evaluate((id) => window.mediationCall.remoteStats[id]?.framesDecoded ?? 0, participantId);
+}
+
+test("a video mediation from scheduling to the statistics", async () => {
+  const base = server.url;
+  const mediator = await personPage(browser, base);
+  const station = await personPage(browser, base);
+  const adviser = await personPage(browser, base);
+  try {
+    await wholeMediation(base, mediator, station, adviser);
+  } catch (error) {
+    // What each person saw when it failed, next to the regular screenshots.
+    for (const [who, page] of [["mediator", mediator], ["station", station], ["adviser", adviser]]) {
+      await screenshot(page, `failure-${who}`).catch(() => {});
+    }
+    throw error;
+  }
+});
+
+async function wholeMediation(base, mediator, station, adviser) {
+
+  // The mediator registers the case through the form.
+  await signInThroughPage(mediator, "mediator1", /mediator\.html/);
+  await mediator.click("a[href='#new-case']");
+  const form = mediator.locator("#new-case-form");
+  await form.locator("select[name=village_id]").selectOption({ label: "东平村" });
+  await form.locator("select[name=category]").selectOption("neighbour");
+  await form.locator("textarea[name=summary]").fill("两家因院墙滴水和排水沟走向发生争执。");
+  const rows = form.locator(".party-row");
+  await rows.nth(0).locator("input[name=party_name]").fill("王大爷");
+  await rows.nth(1).locator("input[name=party_name]").fill("李婶");
+  await form.locator("button[type=submit]").click();
+  await mediator.waitForURL(/#case\//);
+  const caseId = mediator.url().split("#case/")[1].split("/")[0];
+
+  // The written agreement is drafted in the outcome form.
+  const agreementForm = mediator.locator("#agreement-form");
+  await agreementForm.locator("[name=facts]").fill("王家院墙雨水滴入李家院内，双方多次争吵。");
+  await agreementForm.locator("[name=responsibilities]").fill("王家院墙未设接水檐，负主要责任。");
+  await agreementForm.locator("[name=terms]").fill("一、王家于十日内加装接水檐；二、排水沟改走村道一侧，费用双方各半。");
+  await agreementForm.locator("[name=performance_manner]").fill("王家自行施工，李家配合。");
+  await mediator.locator("#outcome").scrollIntoViewIfNeeded();
+  await screenshot(mediator, "outcome-form");
+  await agreementForm.locator("button[type=submit]").click();
+  await mediator.locator("#agreement-status").waitFor();
+
+  // ... and schedules a session with the 东平 station (ticked by default) and the adviser.
+  const schedule = mediator.locator("#schedule-form");
+  const dongping = schedule.locator("label.check", { hasText: "东平村说事拉理室" }).locator("input");
+  assert.equal(await dongping.isChecked(), true, "the case's own village station is proposed");
+  await schedule.locator("label.check", { hasText: "李律师" }).locator("input").check();
+  await schedule.locator("button[type=submit]").click();
+  await mediator.waitForURL(/#session\//);
+  const sessionId = mediator.url().split("#session/")[1];
+  const staffLink = await mediator.locator(".staff-link[data-participant-kind=adviser]").inputValue();
+  assert.ok(staffLink.endsWith(`/join.html?session=${sessionId}`), staffLink);
+
+  // The station's kiosk lists it; the station joins from its big button.
+  await signInThroughPage(station, "station-dongping", /station\.html/);
+  const card = station.locator(`.kiosk-card[data-session-id="${sessionId}"]`);
+  await card.waitFor();
+  await screenshot(station, "station-screen");
+  await card.locator("a.button").click();
+  await station.waitForURL(/join\.html\?session=/);
+  await station.locator("#device-join").click();
+  await station.locator("#lobby").waitFor();
+
+  // The adviser opens the link the mediator handed out.
+  await signInThroughPage(adviser, "adviser1", /adviser\.html/);
+  await adviser.goto(staffLink);
+  await adviser.locator("#device-join").click();
+  await adviser.locator("#lobby").waitFor();
+
+  // The mediator enters and sees both waiting.
+  await mediator.locator("#enter-room").click();
+  await mediator.locator("#device-join").click();
+  const waiting = mediator.locator("#lobby-panel li[data-participant-id]");
+  await eventually("two people in the mediator's lobby", async () => (await waiting.count()) === 2);
+  await screenshot(mediator, "lobby");
+  await waiting.first().locator("button.admit").click();
+  await eventually("one left in the lobby", async () => (await waiting.count()) === 1);
+  await waiting.first().locator("button.admit").click();
+  await eventually("the lobby empty", async () => (await waiting.count()) === 0);
+
+  // Everyone sees and hears the other two.
+  if (process.env.E2E_DEBUG) { await sleep(6000); for (const p of [mediator, station, adviser]) console.log(JSON.stringify(await mediaState(p))); }
+  const fromMediator = await seesAndHears(mediator, ["station", "adviser"], "the mediator");
+  await seesAndHears(station, ["mediator", "adviser"], "the station");
+  await seesAndHears(adviser, ["mediator", "station"], "the adviser");
+  await screenshot(mediator, "room-three");
+  const stationId = fromMediator.find((tile) => tile.role === "station").id;
+
+  // A private session with the station: the adviser gets nothing of the station.
+  await mediator.locator(`#caucus-members input[value="${stationId}"]`).check();
+  await mediator.locator("#open-caucus").click();
+  await adviser.locator("#room-banner", { hasText: "背对背" }).waitFor();
+  await sleep(1500);
+  const frozenAt = await framesFrom(adviser, stationId);
+  await sleep(2500);
+  assert.equal(await framesFrom(adviser, stationId), frozenAt, "the adviser still decodes the station's video during the private session");
+  assert.equal(await adviser.locator(`.tile[data-participant-id="${stationId}"]`).count(), 0, "the station's tile is hidden from the adviser");
+  await seesAndHears(mediator, ["station"], "the mediator in the private session");
+
+  await mediator.locator("#close-caucus").click();
+  await eventually("the station's video to reach the adviser again", async () => (await framesFrom(adviser, stationId)) > frozenAt + 10);
+  await seesAndHears(adviser, ["mediator", "station"], "the adviser after the private session");
+
+  // Both parties sit in the station room; the mediator signs and shows the agreement.
+  for (const box of await station.locator("#present-panel input[name=present]").all()) {
+    await box.check();
+    await sleep(300);
+  }
+  await mediator.locator("#sign-agreement").click();
+  await mediator.locator("#status-line", { hasText: "已签署" }).waitFor();
+  await mediator.locator("#push-agreement").click();
+  const dialog = station.locator("#agreement-dialog");
+  await dialog.locator(".agreement-text", { hasText: "接水檐" }).waitFor();
+  for (let confirmed = 0; confirmed < 2; confirmed += 1) {
+    await dialog.locator("button.confirm-for:not([disabled])").first().click();
+    await eventually(`${confirmed + 1} confirmation(s) shown at the station`, async () => (await dialog.locator("button.confirm-for[disabled]").count()) === confirmed + 1);
+  }
+  await dialog.locator(".big-text", { hasText: "协议已生效" }).waitFor();
+  const rest = await restAs(base, "mediator1");
+  assert.equal((await rest.get(`/cases/${caseId}`)).case.state, "agreed_written");
+
+  // The mediator saw the agreement take effect too; closes it and ends the session.
+  await mediator.locator("#agreement-dialog .big-text", { hasText: "协议已生效" }).waitFor();
+  await mediator.locator("#agreement-close").click();
+  await mediator.locator("#end-session").click();
+  await mediator.locator("#end-confirm").click();
+  await mediator.waitForURL(/mediator\.html#case\/.*\/outcome/);
+  await station.locator("#ended", { hasText: "调解已结束" }).waitFor();
+  assert.equal((await rest.get(`/sessions/${sessionId}`)).state, "ended");
+
+  await mediator.goto("/mediator.html#stats");
+  const metric = (name) => mediator.locator(`[data-metric=${name}] .number`);
+  await metric("written_agreements").waitFor();
+  assert.equal(await metric("written_agreements").textContent(), "1");
+  assert.equal(await metric("cases_with_video_session").textContent(), "1");
+  await screenshot(mediator, "statistics");
+
+  for (const [who, page] of [["mediator", mediator], ["station", station], ["adviser", adviser]]) {
+    assert.deepEqual(page.problems, [], `console errors on the ${who}'s pages`);
+  }
+}

@@ -1,0 +1,28 @@
+//! The server the browser tests drive (tests/e2e): a fresh PostgreSQL
+//! database (or SQLite when DATABASE_URL is not PostgreSQL) with the demo
+//! town seeded, on a loopback port. Prints `listening <url>` once it serves,
+//! then runs until its standard input closes.
+
+use mediation_tests::{Db, TestServer};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() {
+    // Quiet unless RUST_LOG asks (e.g. RUST_LOG=mediation_server=debug), on stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "mediation_server=warn,error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let db = if Db::Postgres.wanted() { Db::Postgres } else { Db::Sqlite };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("local address"));
+    let server = TestServer::start_on(listener, db, &["--public-url", &url]).await;
+    println!("listening {} database={db:?}", server.base_url);
+    // The harness closes our standard input to stop us (also when it dies).
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+}

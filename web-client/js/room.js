@@ -1,0 +1,460 @@
+// The room screen: video tiles with names, roles and the speaker highlighted,
+// the person's own controls (microphone, camera, audio only, leave), the
+// network indicator, chat, the mediator's tools (lobby, mute, remove, caucus,
+// lock, agreement, end) and the agreement confirmation dialog for parties and
+// stations. It draws what the Call reports and sends what people press.
+import { t } from "./i18n.js";
+import { $, announce, api, describeError, h, fill } from "./api.js";
+
+const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
+
+export class RoomScreen {
+  /**
+   * @param container where to draw
+   * @param call a started Call
+   * @param context { caseId?, caseNumber, parties?: [{id,name}] (mediators, stations), onEnded(detail) }
+   */
+  constructor(container, call, context) {
+    this.container = container;
+    this.call = call;
+    this.context = context;
+    this.tiles = new Map();
+    this.partiesPresent = new Set();
+    this.agreement = null;
+    this.audioOnly = false;
+    this.devices = { audio: true, video: true };
+    this.build();
+    call.addEventListener("room", () => this.renderRoom());
+    call.addEventListener("media", (event) => this.attachMedia(event.detail.participantId));
+    call.addEventListener("stats", (event) => this.renderStats(event.detail));
+    call.addEventListener("state", (event) => this.renderState(event.detail));
+    call.addEventListener("message", (event) => this.onMessage(event.detail));
+    if (call.room) this.renderRoom();
+  }
+
+  get isMediator() {
+    return this.call.role === "mediator";
+  }
+
+  build() {
+    this.tilesBox = h("div", { class: "tiles", id: "tiles", "aria-label": t("room_people") });
+    this.banner = h("p", { class: "banner", id: "room-banner", role: "status", hidden: true });
+    this.network = h("span", { class: "network", id: "network", role: "status", "data-quality": "unknown" });
+    this.side = h("aside", { class: "side", "aria-label": t("room_tools") });
+    this.controls = h("nav", { class: "controls", "aria-label": t("room_controls") });
+    this.dialog = h("dialog", { id: "agreement-dialog", "aria-labelledby": "agreement-title" });
+    this.endDialog = h("dialog", { id: "end-dialog", "aria-labelledby": "end-title" });
+    fill(this.container,
+      h("section", { class: "room", id: "room" },
+        h("header", { class: "room-head" },
+          h("h2", { class: "room-title" }, this.context.caseNumber || t("room_title")),
+          this.network,
+        ),
+        this.banner,
+        h("div", { class: "room-body" }, this.tilesBox, this.side),
+        this.controls,
+        this.dialog,
+        this.endDialog,
+      ),
+    );
+    this.toolsBox = h("div", { class: "tools" });
+    this.side.append(this.toolsBox, this.chatPanel());
+    this.addOwnTile();
+    this.renderControls();
+    this.renderSide();
+  }
+
+  addOwnTile() {
+    const video = h("video", { class: "tile-video", autoplay: true, muted: true, playsinline: true });
+    video.srcObject = this.call.localStream;
+    const tile = h("figure", { class: "tile own", dataset: { participantId: "self" } },
+      video, h("figcaption", {}, h("span", { class: "tile-name" }, t("room_you")), h("span", { class: "tile-flags" })));
+    this.ownTile = tile;
+    this.tilesBox.append(tile);
+  }
+
+  // ----- controls -------------------------------------------------------
+
+  renderControls() {
+    const toggle = (kind) => {
+      const on = this.devices[kind];
+      const hasTrack = Boolean(this.call.localStream?.getTracks().some((track) => track.kind === kind));
+      return h("button", {
+        type: "button", id: `toggle-${kind}`, class: on && hasTrack ? "" : "off", "aria-pressed": String(on && hasTrack), disabled: !hasTrack,
+        onclick: () => this.setDevice(kind, !on),
+      }, t(on && hasTrack ? `turn_off_${kind}` : `turn_on_${kind}`));
+    };
+    const buttons = [
+      toggle("audio"),
+      toggle("video"),
+      h("button", { type: "button", id: "toggle-audio-only", "aria-pressed": String(this.audioOnly), onclick: () => this.setAudioOnly(!this.audioOnly) },
+        t(this.audioOnly ? "video_again" : "audio_only")),
+    ];
+    if (this.isMediator) {
+      buttons.push(h("button", { type: "button", id: "end-session", class: "danger", onclick: () => this.askEnd() }, t("end_session")));
+    }
+    buttons.push(h("button", { type: "button", id: "leave", onclick: () => this.leave() }, t("leave_room")));
+    fill(this.controls, ...buttons);
+  }
+
+  async setDevice(kind, enabled) {
+    this.devices[kind] = enabled;
+    this.renderControls();
+    try {
+      await this.call.setDevice(kind, enabled);
+    } catch (error) {
+      announce(t("request_failed", { reason: error.message }), "error");
+    }
+  }
+
+  async setAudioOnly(audioOnly, participantId) {
+    try {
+      await this.call.request({ type: "set_audio_only", audio_only: audioOnly, ...(participantId ? { participant_id: participantId } : {}) });
+      if (participantId) announce(t(audioOnly ? "audio_only_set_for" : "video_restored_for"));
+    } catch (error) {
+      announce(t("request_failed", { reason: error.message }), "error");
+    }
+  }
+
+  async leave() {
+    await this.call.leave();
+  }
+
+  askEnd() {
+    fill(this.endDialog,
+      h("h2", { id: "end-title" }, t("end_session_title")),
+      h("p", {}, t("end_session_text")),
+      h("div", { class: "dialog-buttons" },
+        h("button", { type: "button", class: "danger", id: "end-confirm", onclick: async () => {
+          this.endDialog.close();
+          try {
+            await this.call.request({ type: "end_session" });
+          } catch (error) {
+            announce(t("request_failed", { reason: error.message }), "error");
+          }
+        } }, t("end_session")),
+        h("button", { type: "button", onclick: () => this.endDialog.close() }, t("cancel")),
+      ),
+    );
+    this.endDialog.showModal();
+  }
+
+  // ----- tiles ----------------------------------------------------------
+
+  renderRoom() {
+    const room = this.call.room;
+    if (!room) return;
+    const others = room.participants.filter((p) => p.participant_id !== this.call.participantId);
+    const me = room.participants.find((p) => p.participant_id === this.call.participantId);
+    if (me) {
+      this.ownTile.querySelector(".tile-name").textContent = `${me.display_name}（${t("room_you")}）`;
+      this.ownTile.dataset.role = me.role;
+      // A mediator's mute is shown on the own buttons.
+      if (!me.audio_enabled && this.devices.audio) this.devices.audio = false;
+      if (!me.video_enabled && this.devices.video) this.devices.video = false;
+      this.renderControls();
+    }
+    const seen = new Set();
+    for (const person of others) {
+      seen.add(person.participant_id);
+      let tile = this.tiles.get(person.participant_id);
+      if (!tile) {
+        tile = this.makeTile(person.participant_id);
+        this.tiles.set(person.participant_id, tile);
+        this.tilesBox.append(tile.element);
+        this.attachMedia(person.participant_id);
+      }
+      tile.element.dataset.role = person.role;
+      tile.name.textContent = person.display_name;
+      tile.role.textContent = t(`role_${person.role}`);
+      const flags = [];
+      if (!person.audio_enabled) flags.push(t("flag_mic_off"));
+      if (!person.video_enabled) flags.push(t("flag_camera_off"));
+      if (person.parties_present?.length) flags.push(t("flag_present", { names: person.parties_present.join("、") }));
+      tile.flags.textContent = flags.join(" · ");
+      tile.element.classList.toggle("reconnecting", person.reconnecting);
+      tile.overlay.hidden = !person.reconnecting && person.video_enabled;
+      tile.overlay.textContent = person.reconnecting ? t("flag_reconnecting") : t("flag_camera_off");
+    }
+    for (const [participantId, tile] of this.tiles) {
+      if (!seen.has(participantId)) {
+        tile.element.remove();
+        this.tiles.delete(participantId);
+      }
+    }
+    this.tilesBox.dataset.count = String(others.length + 1);
+    const bannerText = room.caucus_id ? t("banner_in_caucus") : room.private_session_underway ? t("banner_private_underway") : "";
+    this.banner.textContent = bannerText;
+    this.banner.hidden = !bannerText;
+    this.banner.classList.toggle("caucus", Boolean(room.caucus_id));
+    this.renderSide();
+  }
+
+  makeTile(participantId) {
+    const video = h("video", { class: "tile-video", autoplay: true, playsinline: true });
+    const name = h("span", { class: "tile-name" });
+    const role = h("span", { class: "tile-role" });
+    const flags = h("span", { class: "tile-flags" });
+    const overlay = h("div", { class: "tile-overlay", hidden: true });
+    const element = h("figure", { class: "tile", dataset: { participantId } }, video, overlay, h("figcaption", {}, name, role, flags));
+    return { element, video, name, role, flags, overlay };
+  }
+
+  attachMedia(participantId) {
+    const tile = this.tiles.get(participantId);
+    const stream = this.call.remoteStreams.get(participantId);
+    if (!tile || !stream) return;
+    if (tile.video.srcObject !== stream) tile.video.srcObject = stream;
+    tile.video.play().catch(() => {
+      // Autoplay with sound refused: the next press anywhere starts it.
+      document.addEventListener("click", () => tile.video.play().catch(() => {}), { once: true });
+    });
+  }
+
+  renderStats({ quality, speaking }) {
+    const bars = QUALITY_BARS[quality] ?? 0;
+    this.network.dataset.quality = quality;
+    fill(this.network,
+      h("span", { class: "bars", "aria-hidden": "true" }, ...[1, 2, 3].map((n) => h("i", { class: n <= bars ? "on" : "" }))),
+      h("span", {}, `${t("network")}：${t(`quality_${quality}`)}`),
+    );
+    for (const [participantId, tile] of this.tiles) tile.element.classList.toggle("speaking", participantId === speaking);
+  }
+
+  renderState({ state }) {
+    const reconnecting = state === "reconnecting";
+    this.container.querySelector(".room")?.classList.toggle("reconnecting", reconnecting);
+    if (reconnecting) {
+      this.banner.hidden = false;
+      this.banner.textContent = t("banner_reconnecting");
+    } else if (state === "joined") {
+      this.renderRoom();
+    }
+  }
+
+  // ----- side panel -----------------------------------------------------
+
+  renderSide() {
+    const room = this.call.room;
+    const parts = [];
+    if (this.isMediator && room) parts.push(...this.mediatorTools(room));
+    if (this.call.role === "station" && this.context.parties?.length) parts.push(this.presentPanel());
+    const focused = document.activeElement?.id;
+    fill(this.toolsBox, ...parts);
+    if (focused && this.toolsBox.querySelector(`#${CSS.escape(focused)}`)) $(focused).focus();
+  }
+
+  mediatorTools(room) {
+    const run = (message, done) => async () => {
+      try {
+        await this.call.request(message);
+        if (done) announce(done);
+      } catch (error) {
+        announce(t("request_failed", { reason: error.message }), "error");
+      }
+    };
+    const lobby = room.lobby || [];
+    const others = room.participants.filter((p) => p.participant_id !== this.call.participantId);
+    const lobbyPanel = h("section", { class: "tool", id: "lobby-panel", "aria-labelledby": "lobby-title" },
+      h("h3", { id: "lobby-title" }, t("lobby_title", { count: lobby.length })),
+      lobby.length === 0 ? h("p", { class: "hint" }, t("lobby_empty")) : h("ul", { class: "people" },
+        ...lobby.map((entry) => h("li", { dataset: { participantId: entry.participant_id } },
+          h("span", {}, `${entry.display_name}（${t(`role_${entry.role}`)}）`),
+          h("button", { type: "button", class: "primary small admit", onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
+          h("button", { type: "button", class: "small refuse", onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
+        ))),
+    );
+    const peoplePanel = h("section", { class: "tool", "aria-labelledby": "people-title" },
+      h("h3", { id: "people-title" }, t("people_title")),
+      others.length === 0 ? h("p", { class: "hint" }, t("people_empty")) : h("ul", { class: "people" },
+        ...others.map((person) => h("li", { dataset: { participantId: person.participant_id } },
+          h("span", {}, person.display_name),
+          h("span", { class: "actions" },
+            h("button", { type: "button", class: "small", disabled: !person.audio_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "audio" }) }, t("mute_audio")),
+            h("button", { type: "button", class: "small", disabled: !person.video_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "video" }) }, t("mute_video")),
+            h("button", { type: "button", class: "small", onclick: () => this.setAudioOnly(true, person.participant_id) }, t("audio_only_for")),
+            person.role === "mediator" ? null : h("button", { type: "button", class: "small danger", onclick: () => {
+              if (confirm(t("remove_confirm", { name: person.display_name }))) run({ type: "remove", participant_id: person.participant_id })();
+            } }, t("remove")),
+          ),
+        ))),
+    );
+    let caucusPanel;
+    if (room.caucus_id) {
+      caucusPanel = h("section", { class: "tool", "aria-labelledby": "caucus-title" },
+        h("h3", { id: "caucus-title" }, t("caucus_title")),
+        h("p", {}, t("caucus_in")),
+        h("button", { type: "button", id: "close-caucus", class: "primary", onclick: run({ type: "close_caucus", caucus_id: room.caucus_id }, t("caucus_closed_note")) }, t("caucus_close")),
+      );
+    } else {
+      const boxes = others.map((person) => h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "caucus-member", value: person.participant_id }), person.display_name));
+      caucusPanel = h("section", { class: "tool", "aria-labelledby": "caucus-title" },
+        h("h3", { id: "caucus-title" }, t("caucus_title")),
+        h("p", { class: "hint" }, t("caucus_hint")),
+        h("fieldset", { id: "caucus-members" }, h("legend", {}, t("caucus_choose")), ...boxes),
+        h("button", { type: "button", id: "open-caucus", class: "primary", disabled: others.length === 0, onclick: async () => {
+          const ids = [...this.toolsBox.querySelectorAll("input[name=caucus-member]:checked")].map((box) => box.value);
+          if (ids.length === 0) return announce(t("caucus_choose_first"), "error");
+          await run({ type: "open_caucus", participant_ids: ids }, t("caucus_opened_note"))();
+        } }, t("caucus_open")),
+      );
+    }
+    const roomPanel = h("section", { class: "tool", "aria-labelledby": "room-lock-title" },
+      h("h3", { id: "room-lock-title" }, t("room_settings")),
+      h("button", { type: "button", id: "lock-room", "aria-pressed": String(room.locked), onclick: run({ type: "lock", locked: !room.locked }) },
+        t(room.locked ? "unlock_room" : "lock_room")),
+    );
+    const agreementPanel = h("section", { class: "tool", "aria-labelledby": "agreement-tools-title" },
+      h("h3", { id: "agreement-tools-title" }, t("agreement_title")),
+      h("p", { class: "hint" }, t("agreement_tools_hint")),
+      h("button", { type: "button", id: "push-agreement", class: "primary", onclick: run({ type: "push_agreement" }, t("agreement_pushed_note")) }, t("push_agreement")),
+      this.context.caseId ? h("button", { type: "button", id: "sign-agreement", onclick: () => this.signAsMediator() }, t("sign_as_mediator")) : null,
+    );
+    return [lobbyPanel, peoplePanel, caucusPanel, agreementPanel, roomPanel];
+  }
+
+  async signAsMediator() {
+    try {
+      const agreement = await api(`/cases/${this.context.caseId}/agreement`);
+      await api(`/cases/${this.context.caseId}/agreement/confirmations`, {
+        method: "POST",
+        body: { signer: "mediator", method: "video_room", text_sha256: agreement.text_sha256 },
+      });
+      announce(t("signed_note"));
+    } catch (error) {
+      announce(describeError(error), "error");
+    }
+  }
+
+  presentPanel() {
+    const boxes = this.context.parties.map((party) => h("label", { class: "check big" },
+      h("input", {
+        type: "checkbox", name: "present", value: party.id, checked: this.partiesPresent.has(party.id),
+        onchange: async (event) => {
+          if (event.target.checked) this.partiesPresent.add(party.id);
+          else this.partiesPresent.delete(party.id);
+          try {
+            await this.call.request({ type: "parties_present", party_ids: [...this.partiesPresent] });
+          } catch (error) {
+            announce(t("request_failed", { reason: error.message }), "error");
+          }
+        },
+      }), party.name));
+    return h("section", { class: "tool", id: "present-panel", "aria-labelledby": "present-title" },
+      h("h3", { id: "present-title" }, t("present_title")),
+      h("p", { class: "hint" }, t("present_hint")),
+      h("fieldset", {}, h("legend", { class: "visually-hidden" }, t("present_title")), ...boxes));
+  }
+
+  chatPanel() {
+    const input = h("input", { id: "chat-input", maxlength: 2000, "aria-label": t("chat_input"), placeholder: t("chat_input") });
+    const form = h("form", { class: "chat-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      try {
+        await this.call.request({ type: "chat", text });
+        input.value = "";
+      } catch (error) {
+        announce(t("request_failed", { reason: error.message }), "error");
+      }
+    } }, input, h("button", { type: "submit", class: "small" }, t("chat_send")));
+    this.chatList = h("ol", { class: "chat-log", "aria-live": "polite" });
+    return h("section", { class: "tool chat", "aria-labelledby": "chat-title" }, h("h3", { id: "chat-title" }, t("chat_title")), this.chatList, form);
+  }
+
+  // ----- messages -------------------------------------------------------
+
+  onMessage(message) {
+    switch (message.type) {
+      case "chat":
+        this.chatList.append(h("li", {}, h("strong", {}, `${message.from_name}：`), message.text));
+        while (this.chatList.children.length > 100) this.chatList.firstElementChild.remove();
+        break;
+      case "muted_by":
+        for (const track of this.call.localStream?.getTracks() || []) if (track.kind === message.kind) track.enabled = false;
+        this.devices[message.kind] = false;
+        this.renderControls();
+        announce(t(message.kind === "audio" ? "muted_audio_by" : "muted_video_by", { name: message.by }), "error");
+        break;
+      case "audio_only":
+        this.audioOnly = message.audio_only;
+        this.renderControls();
+        announce(t(message.audio_only ? "audio_only_on" : "audio_only_off"));
+        break;
+      case "caucus_opened":
+        announce(t("caucus_started"));
+        break;
+      case "caucus_closed":
+        announce(t("caucus_ended"));
+        break;
+      case "agreement_pushed":
+        this.agreement = { ...message, confirmed: new Set() };
+        this.showAgreement();
+        break;
+      case "agreement_confirmed":
+        if (this.agreement) {
+          this.agreement.confirmed.add(message.party_id);
+          this.agreement.effective = message.effective;
+          this.showAgreement();
+        }
+        announce(t(message.effective ? "agreement_effective" : "agreement_confirmed_note", { name: this.partyName(message.party_id) }));
+        break;
+      case "error":
+        if (message.code === "media_ports_exhausted") announce(t("error_media_ports"), "error");
+        break;
+      default:
+        break;
+    }
+  }
+
+  partyName(partyId) {
+    return this.context.parties?.find((party) => party.id === partyId)?.name || t("a_party");
+  }
+
+  showAgreement() {
+    const agreement = this.agreement;
+    const role = this.call.role;
+    const confirmButtons = [];
+    const confirm = (partyId) => async () => {
+      try {
+        await this.call.request({ type: "confirm_agreement", text_sha256: agreement.text_sha256, ...(partyId ? { party_id: partyId } : {}) });
+      } catch (error) {
+        announce(error.code === "stale_agreement" ? t("agreement_stale") : t("request_failed", { reason: error.message }), "error");
+      }
+    };
+    if (role === "party" && agreement.confirmed.size === 0) {
+      confirmButtons.push(h("button", { type: "button", class: "primary big", id: "confirm-agreement", onclick: confirm(null) }, t("confirm_agreement_self")));
+    }
+    if (role === "station") {
+      for (const partyId of this.partiesPresent) {
+        const done = agreement.confirmed.has(partyId);
+        confirmButtons.push(h("button", {
+          type: "button", class: "primary big confirm-for", dataset: { partyId }, disabled: done, onclick: confirm(partyId),
+        }, done ? t("confirmed_for", { name: this.partyName(partyId) }) : t("confirm_for", { name: this.partyName(partyId) })));
+      }
+      if (this.partiesPresent.size === 0) confirmButtons.push(h("p", { class: "device-problem" }, t("present_first")));
+    }
+    const confirmedNames = [...agreement.confirmed].map((id) => this.partyName(id));
+    fill(this.dialog,
+      h("h2", { id: "agreement-title" }, t("agreement_dialog_title", { number: agreement.case_number, version: agreement.version })),
+      h("p", { class: "hint" }, t("agreement_dialog_hint")),
+      h("pre", { class: "agreement-text", tabindex: "0" }, agreement.text),
+      h("p", { class: "hash" }, `SHA-256: ${agreement.text_sha256}`),
+      confirmedNames.length ? h("p", { class: "ok", id: "agreement-confirmations" }, t("confirmed_by", { names: confirmedNames.join("、") })) : null,
+      agreement.effective ? h("p", { class: "ok big-text" }, t("agreement_effective")) : null,
+      h("div", { class: "dialog-buttons" }, ...confirmButtons,
+        h("button", { type: "button", id: "agreement-close", onclick: () => this.dialog.close() }, t("close"))),
+    );
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+}
+
+/** Redraws the whole screen in the current language, keeping the media. */
+RoomScreen.prototype.relabel = function relabel() {
+  this.tiles.clear();
+  this.build();
+  this.renderRoom();
+  if (this.agreement && this.dialog) this.showAgreement();
+};
