@@ -83,9 +83,45 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test (SQLite and PostgreSQL)"
 TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
-cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG"
+E2E_LOG="$(mktemp /tmp/mediation-e2e.XXXXXX)"
+cargo_status=0
+cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG" || cargo_status=$?
 
-# One closing line for the whole run: the sum over every test binary.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "\nall checks passed\ntests: %d passed, %d failed\n", p, f }' "$TEST_LOG"
-rm -f "$TEST_LOG"
+# Browser tests need Chromium (Debian's, never a downloaded one), a font with
+# Chinese glyphs for the screenshots, Node and the playwright-core package.
+apt_install() {
+    if as_root && command -v apt-get >/dev/null; then
+        log "installing $*"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+    else
+        echo "missing $* and cannot install it (not root or no apt-get)" >&2
+        return 1
+    fi
+}
+command -v chromium >/dev/null || apt_install chromium
+fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
+command -v npm >/dev/null || apt_install nodejs npm
+
+log "browser end-to-end tests (Playwright driving Chromium, PostgreSQL)"
+e2e_status=0
+(
+    set -e
+    cargo build --quiet -p mediation-tests --bin e2e_server
+    cd tests/e2e
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+    CHROMIUM="$(command -v chromium)" node --test --test-concurrency=1 --test-reporter=spec ./
+) 2>&1 | tee "$E2E_LOG" || e2e_status=$?
+
+# One closing line for the whole run: the sum over every test binary and the
+# browser tests.
+awk -v e2e="$E2E_LOG" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     FILENAME == e2e && NF == 3 && $2 == "pass" && $3 ~ /^[0-9]+$/ { p += $3 }
+     FILENAME == e2e && NF == 3 && $2 == "fail" && $3 ~ /^[0-9]+$/ { f += $3 }
+     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$TEST_LOG" "$E2E_LOG"
+rm -f "$TEST_LOG" "$E2E_LOG"
+if [ "$cargo_status" != 0 ] || [ "$e2e_status" != 0 ]; then
+    echo "FAILED (cargo test exit $cargo_status, browser tests exit $e2e_status)" >&2
+    exit 1
+fi
+echo "all checks passed (screenshots in target/e2e-screenshots/)"

@@ -66,7 +66,10 @@ export async function personPage(browser, base, { lang } = {}) {
   const context = await browser.newContext({ baseURL: base, viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
   await context.grantPermissions(["camera", "microphone", "clipboard-read", "clipboard-write"], { origin: base });
   if (lang) {
-    await context.addInitScript((language) => localStorage.setItem("mediation.lang", language), lang);
+    await context.addInitScript((language) => {
+      // about:blank has no storage; every page of the site does.
+      if (location.protocol.startsWith("http")) localStorage.setItem("mediation.lang", language);
+    }, lang);
   }
   const page = await context.newPage();
   page.problems = [];

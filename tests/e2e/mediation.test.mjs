@@ -161,12 +161,20 @@ async function wholeMediation(base, mediator, station, adviser) {
   await eventually("the lobby empty", async () => (await waiting.count()) === 0);
 
   // Everyone sees and hears the other two.
-  if (process.env.E2E_DEBUG) { await sleep(6000); for (const p of [mediator, station, adviser]) console.log(JSON.stringify(await mediaState(p))); }
   const fromMediator = await seesAndHears(mediator, ["station", "adviser"], "the mediator");
   await seesAndHears(station, ["mediator", "adviser"], "the station");
   await seesAndHears(adviser, ["mediator", "station"], "the adviser");
   await screenshot(mediator, "room-three");
   const stationId = fromMediator.find((tile) => tile.role === "station").id;
+
+  // A short network drop at the adviser's: the page gets its place back by itself, without a reload.
+  await adviser.evaluate(() => {
+    window.sameDocument = true;
+    window.mediationCall.ws.close(3001, "network drop");
+  });
+  await eventually("the adviser's page to notice the drop", () => adviser.evaluate(() => window.mediationCall.state === "reconnecting"), 5000);
+  await eventually("the adviser back in the room", () => adviser.evaluate(() => window.mediationCall.state === "joined" && window.sameDocument === true));
+  await seesAndHears(mediator, ["station", "adviser"], "the mediator after the adviser's drop");
 
   // A private session with the station: the adviser gets nothing of the station.
   await mediator.locator(`#caucus-members input[value="${stationId}"]`).check();

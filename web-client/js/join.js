@@ -230,3 +230,5 @@ function renderEnded() {
 
 setUpFrame(render);
 load();
+// Another link pasted into the same tab: start over with it.
+window.addEventListener("hashchange", () => location.reload());

@@ -16,13 +16,17 @@ import { consultationsPage } from "./consultations.js";
 
 const workspace = { me: null, villages: [], stations: [], advisers: [], mediators: [] };
 
+/** The current route's view: a page still loading for an earlier route draws into a detached one. */
 function main() {
-  return $("main");
+  return workspace.view || $("main");
 }
 
 // ----- routing --------------------------------------------------------------
 
 async function route() {
+  const view = h("div", { class: "view" });
+  workspace.view = view;
+  fill($("main"), view);
   const [name, id, part] = location.hash.replace(/^#/, "").split("/");
   for (const link of document.querySelectorAll(".tabs a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#${name || "cases"}`);
@@ -45,7 +49,7 @@ async function route() {
         return await casesPage();
     }
   } catch (error) {
-    fill(main(), h("p", { class: "error", role: "alert" }, describeError(error)));
+    fill(view, h("p", { class: "error", role: "alert" }, describeError(error)));
   }
 }
 
@@ -65,6 +69,7 @@ function stateBadge(state) {
 // ----- cases ------------------------------------------------------------------
 
 async function casesPage() {
+  const view = main();
   const params = new URLSearchParams(location.search);
   const filters = actionForm({ class: "filters", id: "case-filters", role: "search" }, [
     field("state", vocabularySelect("state", "case_state", CASE_STATES, { any: true, selected: params.get("state") })),
@@ -81,7 +86,7 @@ async function casesPage() {
     await showList(query);
   });
   const results = h("div", { id: "case-results" });
-  fill(main(),
+  fill(view,
     h("div", { class: "page-head" }, h("h1", {}, t("nav_cases")), h("a", { class: "button primary", href: "#new-case" }, t("nav_new_case"))),
     filters,
     results,
@@ -109,6 +114,7 @@ function partyRow(side) {
 }
 
 function newCasePage() {
+  const view = main();
   const parties = h("div", { id: "parties" }, partyRow("applicant"), partyRow("respondent"));
   const form = actionForm({ class: "panel", id: "new-case-form" }, [
     field("village", objectSelect("village_id", workspace.villages, { required: true })),
@@ -142,12 +148,13 @@ function newCasePage() {
     announce(t("case_registered", { number: (created.case || created).case_number }));
     location.hash = `#case/${(created.case || created).id}`;
   });
-  fill(main(), h("h1", {}, t("nav_new_case")), form);
+  fill(view, h("h1", {}, t("nav_new_case")), form);
 }
 
 // ----- the case file ----------------------------------------------------------
 
 async function casePage(id, part) {
+  const view = main();
   const file = await api(`/cases/${id}`);
   const c = file.case;
   const manage = file.access === "manage";
@@ -179,7 +186,7 @@ async function casePage(id, part) {
       }
     } }, t("close_case"))));
   }
-  fill(main(), ...sections);
+  fill(view, ...sections);
   if (part) document.getElementById(part)?.scrollIntoView();
 }
 
@@ -445,6 +452,7 @@ async function copy(text) {
 // ----- sessions ---------------------------------------------------------------
 
 async function sessionPage(id) {
+  const view = main();
   const detail = await api(`/sessions/${id}`);
   const reload = () => sessionPage(id);
   const staffLink = `${location.origin}/join.html?session=${detail.id}`;
@@ -499,7 +507,7 @@ async function sessionPage(id) {
     announce(t("saved"));
     reload();
   }) : null;
-  fill(main(),
+  fill(view,
     h("div", { class: "page-head" },
       h("h1", {}, t("session_of", { number: detail.case.case_number })),
       open && detail.mode === "video" ? h("a", { class: "button primary big", id: "enter-room", href: `/join.html?session=${detail.id}` }, t("enter_room")) : null),
@@ -525,8 +533,9 @@ async function sessionPage(id) {
 }
 
 async function sessionsPage() {
+  const view = main();
   const sessions = await api(`/sessions?from=${chinaDate(new Date(Date.now() - 7 * 86400_000))}`);
-  fill(main(), h("h1", {}, t("nav_sessions")),
+  fill(view, h("h1", {}, t("nav_sessions")),
     sessions.length === 0 ? h("p", { class: "hint" }, t("sessions_none")) : h("table", { class: "grid" },
       h("thead", {}, h("tr", {}, ...["planned_time", "case_number", "village", "category", "state"].map((key) => h("th", { scope: "col" }, t(key))))),
       h("tbody", {}, ...sessions.map((s) => h("tr", {},
@@ -547,6 +556,7 @@ function barChart(id, titleKey, rows) {
 }
 
 async function statsPage() {
+  const view = main();
   const params = new URLSearchParams(location.search);
   const year = chinaDate().slice(0, 4);
   const from = params.get("from") || `${year}-01-01`;
@@ -584,7 +594,7 @@ async function statsPage() {
       announce(describeError(error), "error");
     }
   } }, t("download_csv"));
-  fill(main(),
+  fill(view,
     h("div", { class: "page-head" }, h("h1", {}, t("nav_stats")), csv),
     form,
     h("ul", { class: "numbers", id: "stats-numbers" }, ...numbers.map(([key, value]) => h("li", { dataset: { metric: key } },
@@ -605,7 +615,7 @@ async function statsPage() {
 
 // ----- start ------------------------------------------------------------------
 
-async function start() {
+async function loadWorkspace() {
   workspace.me = await requireStaff(["mediator", "district_admin", "admin"]);
   $("who").textContent = workspace.me.display_name;
   const [villages, stations, advisers, mediators] = await Promise.all([
@@ -615,10 +625,17 @@ async function start() {
     api("/accounts?role=mediator&active=true"),
   ]);
   Object.assign(workspace, { villages, stations, advisers, mediators });
-  window.addEventListener("hashchange", route);
+}
+
+// Listening before the data is in, so no change of route is missed meanwhile.
+const ready = loadWorkspace();
+window.addEventListener("hashchange", () => ready.then(route));
+
+async function start() {
+  await ready;
   await route();
 }
 
 setUpFrame(() => route());
-start().catch((error) => fill(main(), h("p", { class: "error", role: "alert" }, describeError(error))));
+start().catch((error) => fill($("main"), h("p", { class: "error", role: "alert" }, describeError(error))));
 
