@@ -112,8 +112,9 @@ export async function restAs(base, username) {
   return { get: (path) => call("GET", path), post: (path, body) => call("POST", path, body), put: (path, body) => call("PUT", path, body) };
 }
 
-export async function screenshot(page, name) {
+export async function screenshot(page, name, { keepScroll = false } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
+  if (!keepScroll) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: false });
 }
 

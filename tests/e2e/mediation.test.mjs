@@ -117,8 +117,8 @@ async function wholeMediation(base, mediator, station, adviser) {
   await agreementForm.locator("[name=responsibilities]").fill("王家院墙未设接水檐，负主要责任。");
   await agreementForm.locator("[name=terms]").fill("一、王家于十日内加装接水檐；二、排水沟改走村道一侧，费用双方各半。");
   await agreementForm.locator("[name=performance_manner]").fill("王家自行施工，李家配合。");
-  await mediator.locator("#outcome").scrollIntoViewIfNeeded();
-  await screenshot(mediator, "outcome-form");
+  await mediator.locator("#outcome").evaluate((element) => element.scrollIntoView());
+  await screenshot(mediator, "outcome-form", { keepScroll: true });
   await agreementForm.locator("button[type=submit]").click();
   await mediator.locator("#agreement-status").waitFor();
 

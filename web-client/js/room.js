@@ -8,6 +8,12 @@ import { $, announce, api, describeError, h, fill } from "./api.js";
 
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
 
+/** A name with its role, unless the name already says it (张敏（调解员）, 东平村说事拉理室). */
+function withRole(name, role) {
+  const roleText = t(`role_${role}`);
+  return name.includes(roleText) ? name : `${name}（${roleText}）`;
+}
+
 export class RoomScreen {
   /**
    * @param container where to draw
@@ -259,7 +265,7 @@ export class RoomScreen {
       h("h3", { id: "lobby-title" }, t("lobby_title", { count: lobby.length })),
       lobby.length === 0 ? h("p", { class: "hint" }, t("lobby_empty")) : h("ul", { class: "people" },
         ...lobby.map((entry) => h("li", { dataset: { participantId: entry.participant_id } },
-          h("span", {}, `${entry.display_name}（${t(`role_${entry.role}`)}）`),
+          h("span", {}, withRole(entry.display_name, entry.role)),
           h("button", { type: "button", class: "primary small admit", onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
           h("button", { type: "button", class: "small refuse", onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
         ))),
