@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_RTC_UDP_PORTS", value_parser = crate::sfu::ports::parse_range)]
     pub rtc_udp_ports: Option<std::ops::RangeInclusive<u16>>,
 
+    /// One TCP port for ICE over TCP (e.g. 443 or 8443), a fallback for
+    /// village stations whose firewalls block UDP; bound on `--rtc-ip`.
+    #[arg(long, env = "MEDIATION_RTC_TCP_PORT")]
+    pub rtc_tcp_port: Option<u16>,
+
     /// Take the client address from X-Forwarded-For (only behind a reverse
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]

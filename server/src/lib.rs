@@ -67,7 +67,11 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let id_key = auth::load_or_create_secret(&config.data_dir, "id-number-key", "MEDIATION_ID_NUMBER_KEY")?;
     // A key given as text is stretched to the 32 bytes AES-256 needs.
     let id_vault = IdNumberVault::new(&<sha2::Sha256 as sha2::Digest>::digest(&id_key))?;
-    let sfu = sfu::Sfu::new(config.rtc_ip, config.rtc_public_ip, config.rtc_udp_ports.clone());
+    let ice_tcp = match config.rtc_tcp_port {
+        Some(port) => Some(sfu::ice_tcp::IceTcpMux::bind(std::net::SocketAddr::new(config.rtc_ip, port)).await?),
+        None => None,
+    };
+    let sfu = sfu::Sfu::new(config.rtc_ip, config.rtc_public_ip, config.rtc_udp_ports.clone(), ice_tcp);
     let rooms = RoomRegistry::new(
         RoomSettings {
             max_participants: config.room_size_limit.max(2),

@@ -84,7 +84,7 @@ async fn demo_run_create_user_and_restart() {
     let health = client.get(format!("{}/healthz", server.base_url)).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let page = client.get(format!("{}/", server.base_url)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("乡村远程调解") && page.contains("Rural Remote Mediation"), "the landing page is served");
+    assert!(page.contains("乡村远程调解平台") && page.contains("/js/login.js"), "the sign-in page is served");
 
     for (username, role, unit) in [
         ("admin", "admin", Value::Null),

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mediation_server::sfu::keyframes;
+use rtc::ice::network_type::NetworkType;
 use rtc::interceptor::Registry;
 use rtc::interceptor::Slot;
 use rtc::media::Sample;
@@ -17,6 +18,7 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage, SessionDescription};
@@ -26,7 +28,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -124,7 +126,16 @@ fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32, u64)> {
     Some((sender, kind, seq, sent_us))
 }
 
+/// How a test participant reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    /// ICE over TCP only, as behind a firewall that lets no UDP through.
+    TcpOnly,
+}
+
 async fn connection(
+    transport: Transport,
     received: Option<Received>,
     paused: Arc<AtomicBool>,
     delays: Delays,
@@ -137,16 +148,38 @@ async fn connection(
         .unwrap()
         .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
     let (gathered, gathered_rx) = mpsc::channel(4);
-    let connection = PeerConnectionBuilder::new()
+    let builder = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler { gathered, received, paused, delays, tracks }))
-        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
-        .build()
-        .await
-        .expect("a test peer connection");
+        .with_handler(Arc::new(Handler { gathered, received, paused, delays, tracks }));
+    let builder = match transport {
+        Transport::Udp => builder.with_udp_addrs(vec!["127.0.0.1:0".to_owned()]),
+        Transport::TcpOnly => builder
+            .with_setting_engine(SettingEngineBuilder::new().with_network_types(vec![NetworkType::Tcp4]).build())
+            .with_udp_addrs(Vec::<String>::new())
+            .with_tcp_addrs(vec!["127.0.0.1:0".to_owned()]),
+    };
+    let connection = builder.build().await.expect("a test peer connection");
     (Arc::new(connection), gathered_rx)
+}
+
+/// webrtc-rs 0.21 opens ICE-TCP connections only to passive candidates
+/// given through `add_ice_candidate`, not to those inside a description
+/// (browsers do both): a TCP-only test participant hands them over again.
+async fn connect_to_passive_tcp(connection: &Arc<dyn PeerConnection>, sdp: &str, transport: Transport) {
+    if transport != Transport::TcpOnly {
+        return;
+    }
+    let passive = sdp
+        .lines()
+        .filter_map(|line| line.strip_prefix("a="))
+        .filter(|line| line.starts_with("candidate:") && line.contains(" tcp ") && line.contains("tcptype passive"));
+    for candidate in passive {
+        let init =
+            RTCIceCandidateInit { candidate: candidate.to_owned(), sdp_mid: Some("0".into()), ..Default::default() };
+        connection.add_ice_candidate(init).await.expect("a passive TCP candidate of the server");
+    }
 }
 
 async fn local_sdp(connection: &Arc<dyn PeerConnection>, gathered: &mut mpsc::Receiver<()>) -> String {
@@ -209,6 +242,7 @@ pub struct MediaPeer {
     /// Keyframe requests (PLI/FIR) that reached this publisher.
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
     pub tracks: RemoteTracks,
+    transport: Transport,
     publish: Arc<dyn PeerConnection>,
     publish_gathered: mpsc::Receiver<()>,
     subscribe: Option<(Arc<dyn PeerConnection>, mpsc::Receiver<()>)>,
@@ -218,10 +252,15 @@ pub struct MediaPeer {
 
 impl MediaPeer {
     pub async fn new(participant_id: Uuid) -> MediaPeer {
+        MediaPeer::over(participant_id, Transport::Udp).await
+    }
+
+    pub async fn over(participant_id: Uuid, transport: Transport) -> MediaPeer {
         let paused = Arc::new(AtomicBool::new(false));
         let delays = Delays::default();
         let tracks = RemoteTracks::default();
-        let (publish, publish_gathered) = connection(None, paused.clone(), delays.clone(), tracks.clone()).await;
+        let (publish, publish_gathered) =
+            connection(transport, None, paused.clone(), delays.clone(), tracks.clone()).await;
         let mut sources = Vec::new();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             sources.push(source(&publish, kind).await);
@@ -235,6 +274,7 @@ impl MediaPeer {
             sent: Arc::default(),
             keyframe_requests: Arc::default(),
             tracks,
+            transport,
             publish,
             publish_gathered,
             subscribe: None,
@@ -259,19 +299,22 @@ impl MediaPeer {
     pub async fn on_sdp(&mut self, target: PeerTarget, description: SessionDescription) -> Option<ClientMessage> {
         match (target, description.kind.as_str()) {
             (PeerTarget::Publish, "answer") => {
-                let answer = RTCSessionDescription::answer(description.sdp).expect("an answer");
+                let answer = RTCSessionDescription::answer(description.sdp.clone()).expect("an answer");
                 self.publish.set_remote_description(answer).await.expect("set remote answer");
+                connect_to_passive_tcp(&self.publish, &description.sdp, self.transport).await;
                 self.start_sending().await;
                 None
             }
             (PeerTarget::Subscribe, "offer") => {
                 if self.subscribe.is_none() {
                     let (received, paused, delays) = (self.received.clone(), self.paused.clone(), self.delays.clone());
-                    self.subscribe = Some(connection(Some(received), paused, delays, self.tracks.clone()).await);
+                    self.subscribe =
+                        Some(connection(self.transport, Some(received), paused, delays, self.tracks.clone()).await);
                 }
                 let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
-                let offer = RTCSessionDescription::offer(description.sdp).expect("an offer");
+                let offer = RTCSessionDescription::offer(description.sdp.clone()).expect("an offer");
                 subscribe.set_remote_description(offer).await.expect("set remote offer");
+                connect_to_passive_tcp(subscribe, &description.sdp, self.transport).await;
                 let answer = subscribe.create_answer(None).await.expect("answer");
                 while gathered.try_recv().is_ok() {}
                 subscribe.set_local_description(answer).await.expect("set local answer");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mediation_tests::fixtures::{Demo, video_session};
-use mediation_tests::media::{MediaDriver, MediaPeer};
+use mediation_tests::media::{MediaDriver, MediaPeer, Transport};
 use mediation_tests::signal::SignalClient;
 use mediation_tests::{Db, TestServer};
 use signaling_proto::{ClientMessage, MediaKind, ServerMessage};
@@ -33,6 +33,13 @@ async fn call() -> Call {
 
 /// The first `count` of mediator, station and adviser, on a server with `args`.
 async fn call_with(args: &[&str], count: usize) -> Call {
+    call_over(args, &vec![Transport::Udp; count]).await
+}
+
+/// Mediator, station and adviser (as many as `transports` has), each
+/// reaching the server the way given.
+async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
+    let count = transports.len();
     let mut all_args = vec!["--ws-heartbeat-ms", "1000"];
     all_args.extend_from_slice(args);
     let server = TestServer::start(Db::Sqlite, &all_args).await;
@@ -56,8 +63,8 @@ async fn call_with(args: &[&str], count: usize) -> Call {
         client.expect("admitted", |m| matches!(m, ServerMessage::Joined { .. })).await;
     }
     let mut people = Vec::new();
-    for (id, client) in clients {
-        let peer = MediaPeer::new(id).await;
+    for ((id, client), transport) in clients.into_iter().zip(transports) {
+        let peer = MediaPeer::over(id, *transport).await;
         people.push((id, MediaDriver::start(client, peer).await));
     }
     Call { server, people }
@@ -369,6 +376,24 @@ async fn subscribers_keyframe_requests_reach_the_publisher_at_most_once_a_second
     while requests(host) == before + 1 {
         assert!(tokio::time::Instant::now() < deadline, "a request a second later passes");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    call.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_without_udp_takes_part_over_ice_tcp_on_the_one_port() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port().to_string()
+    };
+    let call = call_over(&["--rtc-tcp-port", &port], &[Transport::Udp, Transport::TcpOnly, Transport::Udp]).await;
+    call.everyone_hears_everyone().await;
+    let mux = call.server.state.sfu.ice_tcp.clone().expect("ICE over TCP configured");
+    assert_eq!(mux.port().to_string(), port);
+    assert_eq!(mux.routes(), 6, "every peer connection is reachable through the one port");
+    for from in [0, 2] {
+        let flow = call.people[1].1.flow(call.id(from), MediaKind::Video);
+        assert_eq!(flow.out_of_order, 0, "the TCP-only station gets video in order from {from}");
     }
     call.stop().await;
 }

@@ -7,6 +7,7 @@
 //! slow. What flows is decided per packet by the room's `MediaRules`.
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
+pub mod ice_tcp;
 pub mod keyframes;
 mod peer;
 pub mod ports;
@@ -74,6 +75,8 @@ pub struct Sfu {
     /// Announced instead of `bind_ip` behind a 1:1 NAT.
     public_ip: Option<IpAddr>,
     pub(crate) ports: ports::PortPool,
+    /// ICE over TCP on one port, when configured.
+    pub ice_tcp: Option<Arc<ice_tcp::IceTcpMux>>,
     rooms: Mutex<HashMap<Uuid, MediaRoom>>,
     pub metrics: Arc<SfuMetrics>,
 }
@@ -83,11 +86,13 @@ impl Sfu {
         bind_ip: IpAddr,
         public_ip: Option<IpAddr>,
         port_range: Option<std::ops::RangeInclusive<u16>>,
+        ice_tcp: Option<Arc<ice_tcp::IceTcpMux>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             bind_ip,
             public_ip,
             ports: ports::PortPool::new(port_range),
+            ice_tcp,
             rooms: Mutex::new(HashMap::new()),
             metrics: Arc::default(),
         })
@@ -288,7 +293,12 @@ impl Sfu {
     /// The server's SDP as clients must see it: behind a 1:1 NAT the bound
     /// address in candidates and connection lines becomes the public one.
     /// (webrtc-rs 0.21.1 stores a NAT 1:1 setting but does not apply it.)
+    /// With ICE over TCP, TCP candidates name the one public TCP port.
     pub fn announce(&self, sdp: String) -> String {
+        let sdp = match &self.ice_tcp {
+            Some(mux) => mux.announce(&sdp, self.public_ip.unwrap_or(self.bind_ip)),
+            None => sdp,
+        };
         let Some(public) = self.public_ip else { return sdp };
         rewrite_address(&sdp, self.bind_ip, public)
     }

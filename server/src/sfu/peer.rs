@@ -9,6 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
 use rtc::interceptor::Registry;
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
@@ -221,6 +222,7 @@ impl PeerConnectionEventHandler for PublishHandler {
 async fn build_connection(
     bind_ip: IpAddr,
     ports: &PortPool,
+    ice_tcp: bool,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<(Arc<dyn PeerConnection>, u16), MediaError> {
     for port in ports.candidates() {
@@ -233,14 +235,23 @@ async fn build_connection(
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
         // No mDNS: it would open one more socket per connection, and the
         // server announces a real address anyway.
-        let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).build();
+        let mut settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
+        // With ICE over TCP each connection listens on an ephemeral loopback
+        // port; the mux (ice_tcp.rs) brings the public port's connections there.
+        let tcp_addrs = if ice_tcp {
+            settings = settings.with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6, NetworkType::Tcp4]);
+            vec![format!("{}:0", super::ice_tcp::LOOPBACK)]
+        } else {
+            Vec::new()
+        };
         let built = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(media_engine)
-            .with_setting_engine(settings)
+            .with_setting_engine(settings.build())
             .with_interceptor_registry(registry)
             .with_handler(handler.clone())
             .with_udp_addrs(vec![format!("{bind_ip}:{port}")])
+            .with_tcp_addrs(tcp_addrs)
             .build()
             .await;
         match built {
@@ -287,9 +298,11 @@ impl Peer {
             sfu: weak.clone(),
             kinds_published: std::sync::Mutex::default(),
         });
-        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, publish_handler).await?;
+        let ice_tcp = sfu.ice_tcp.is_some();
+        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler).await?;
         let subscribe_handler = Arc::new(GatherHandler { gathered: subscribe_tx });
-        let (subscribe, subscribe_port) = match build_connection(bind_ip, &sfu.ports, subscribe_handler).await {
+        let (subscribe, subscribe_port) = match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler).await
+        {
             Ok(built) => built,
             Err(error) => {
                 let _ = publish.close().await;
@@ -477,9 +490,17 @@ impl Peer {
             writer.stop();
             let _ = self.subscribe.remove_track(&writer.sender).await;
         }
+        let sfu = self.sfu.upgrade();
+        if let Some(mux) = sfu.as_ref().and_then(|sfu| sfu.ice_tcp.as_ref()) {
+            for connection in [&self.publish, &self.subscribe] {
+                if let Some(local) = connection.local_description().await {
+                    mux.forget(&local.sdp);
+                }
+            }
+        }
         let _ = self.publish.close().await;
         let _ = self.subscribe.close().await;
-        if let Some(sfu) = self.sfu.upgrade() {
+        if let Some(sfu) = sfu {
             for port in self.ports {
                 sfu.ports.release(port);
             }
