@@ -182,6 +182,10 @@ export function h(tag, attributes = {}, ...children) {
       element.addEventListener(name.slice(2), value);
     } else if (name === "dataset") {
       Object.assign(element.dataset, value);
+    } else if (name === "muted") {
+      // Only the parser turns the attribute into the property; a self-view must not play back its own microphone.
+      element.muted = true;
+      element.setAttribute(name, "");
     } else if (value === true) {
       element.setAttribute(name, "");
     } else {

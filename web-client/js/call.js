@@ -11,6 +11,17 @@ const FINAL_CLOSE_CODES = new Set([1000, 1008, 1011, 4000, 4401, 4403, 4409, 441
 const RECONNECT_GIVE_UP_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 const STATS_INTERVAL_MS = 1000;
+/** Application pings (protocol 1.7): a socket the network silently lost is found within ~15 s. */
+const PING_INTERVAL_MS = 5000;
+const PING_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Errors after which the server closes the connection (protocol section 6). */
+const CLOSING_ERRORS = new Set([
+  "unauthorized", "invitation_not_yet_valid", "not_on_session", "session_closed", "unsupported_version",
+  "join_first", "room_full", "room_locked", "rate_limited",
+]);
+/** Messages after which the server closes with 1000: never reconnect after them. */
+const FINAL_MESSAGES = new Set(["refused", "removed", "session_ended"]);
 
 /** Resolves once the connection has gathered all its candidates (descriptions are sent complete). */
 function gatheringComplete(pc) {
@@ -59,6 +70,8 @@ export class Call extends EventTarget {
     this.room = null;
     this.state = "connecting";
     this.remoteStreams = new Map();
+    /** Received track id -> { kind, participantId }. */
+    this.trackOwners = new Map();
     this.pending = new Map();
     this.nextRequest = 1;
     this.publishPc = null;
@@ -90,7 +103,12 @@ export class Call extends EventTarget {
     const url = `${scheme}://${location.host}/api/v1/rtc?access_token=${encodeURIComponent(this.token)}`;
     const ws = new WebSocket(url);
     this.ws = ws;
+    this.sentResume = this.resumeToken;
+    const connectTimer = setTimeout(() => {
+      if (ws.readyState === WebSocket.CONNECTING) this.abandon(ws);
+    }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => {
+      clearTimeout(connectTimer);
       const join = { type: "join", request_id: "join", protocol_version: PROTOCOL_VERSION, session_id: this.sessionId };
       if (this.resumeToken) join.resume_token = this.resumeToken;
       ws.send(JSON.stringify(join));
@@ -107,14 +125,38 @@ export class Call extends EventTarget {
     ws.addEventListener("close", (event) => this.onSocketClosed(ws, event));
   }
 
+  /** Gives up a socket that stopped answering and reconnects, as if the network had closed it. */
+  abandon(ws) {
+    try {
+      ws.close();
+    } catch {
+      // Already closing.
+    }
+    this.onSocketClosed(ws, { code: 1006, reason: "" });
+  }
+
+  /** Pings while connected; a ping left unanswered means the socket is dead. */
+  startHeartbeat() {
+    clearInterval(this.heartbeat);
+    const ws = this.ws;
+    this.heartbeat = setInterval(() => {
+      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
+      this.request({ type: "ping" }, PING_TIMEOUT_MS).catch((error) => {
+        if (error.code === "timeout" && ws === this.ws) this.abandon(ws);
+      });
+    }, PING_INTERVAL_MS);
+  }
+
   onSocketClosed(ws, event) {
-    if (ws !== this.ws || this.state === "ended") return;
+    if (ws !== this.ws || ws.handled || this.state === "ended") return;
+    ws.handled = true;
+    clearInterval(this.heartbeat);
     for (const { reject, timer } of this.pending.values()) {
       clearTimeout(timer);
       reject(Object.assign(new Error("connection lost"), { code: "connection_lost" }));
     }
     this.pending.clear();
-    if (this.closedByUs || FINAL_CLOSE_CODES.has(event.code)) {
+    if (this.closedByUs || FINAL_CLOSE_CODES.has(event.code) || FINAL_MESSAGES.has(this.finalCode)) {
       this.finish(this.finalReason || event.reason || "closed", this.finalCode || `close_${event.code}`);
       return;
     }
@@ -136,6 +178,7 @@ export class Call extends EventTarget {
 
   teardown() {
     clearInterval(this.statsTimer);
+    clearInterval(this.heartbeat);
     clearTimeout(this.reconnectTimer);
     this.publishPc?.close();
     this.subscribePc?.close();
@@ -160,7 +203,7 @@ export class Call extends EventTarget {
   }
 
   /** Sends a request and resolves with its direct reply, or rejects with the error's code. */
-  request(message) {
+  request(message, timeoutMs = REQUEST_TIMEOUT_MS) {
     const requestId = `r${this.nextRequest++}`;
     return new Promise((resolve, reject) => {
       if (this.ws?.readyState !== WebSocket.OPEN) {
@@ -170,7 +213,7 @@ export class Call extends EventTarget {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(Object.assign(new Error("no answer"), { code: "timeout" }));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
       this.ws.send(JSON.stringify({ ...message, request_id: requestId }));
     });
@@ -198,13 +241,14 @@ export class Call extends EventTarget {
         this.lostSince = null;
         this.reconnectAttempt = 0;
         // Back in the lobby (a place lost after the grace period): the server closed our peers.
-        this.publishPc?.close();
-        this.subscribePc?.close();
-        this.publishPc = null;
-        this.subscribePc = null;
+        this.dropPeers();
+        this.startHeartbeat();
         this.setState("lobby");
         break;
       case "joined":
+        // A new place (the old one was lost after the grace period): the server's peers are gone.
+        if (this.sentResume && message.resume_token !== this.sentResume) this.dropPeers();
+        this.sentResume = message.resume_token;
         this.participantId = message.participant_id;
         this.role = message.role;
         this.resumeToken = message.resume_token;
@@ -212,8 +256,10 @@ export class Call extends EventTarget {
         this.lostSince = null;
         this.reconnectAttempt = 0;
         this.room = message.room;
+        this.startHeartbeat();
         this.setState("joined");
         this.emit("room", this.room);
+        this.reportDevices(message);
         this.ensurePublishing();
         break;
       case "room":
@@ -233,7 +279,7 @@ export class Call extends EventTarget {
         this.finalCode = "session_ended";
         break;
       case "error":
-        if (message.request_id === "join" || !message.request_id) {
+        if (message.request_id === "join" || CLOSING_ERRORS.has(message.code)) {
           this.finalReason = message.message;
           this.finalCode = message.code;
         }
@@ -244,14 +290,56 @@ export class Call extends EventTarget {
     this.emit("message", message);
   }
 
-  /** Starts (or restarts, after a failed connection) the publish connection. */
-  async ensurePublishing() {
-    const usable = this.publishPc && !["failed", "closed"].includes(this.publishPc.connectionState);
-    if (usable) return;
+  /** The server starts every place with microphone and camera on: tell it what is really on. */
+  reportDevices(joined) {
+    const me = joined.room.participants.find((p) => p.participant_id === joined.participant_id);
+    if (!me) return;
+    for (const kind of ["audio", "video"]) {
+      const on = Boolean(this.localStream?.getTracks().some((track) => track.kind === kind && track.enabled));
+      if (me[`${kind}_enabled`] !== on) this.request({ type: "set_media", kind, enabled: on }).catch(() => {});
+    }
+  }
+
+  /** Closes both peer connections (the server's side of them is gone). */
+  dropPeers() {
     this.publishPc?.close();
-    // A new publish connection means a new server-side peer: start the subscribe side afresh too.
     this.subscribePc?.close();
+    this.publishPc = null;
     this.subscribePc = null;
+    this.subscribeQueue = Promise.resolve();
+    for (const participantId of [...this.remoteStreams.keys()]) {
+      this.remoteStreams.delete(participantId);
+      this.emit("media", { participantId });
+    }
+  }
+
+  /**
+   * Makes sure the publish connection is negotiated: creates it the first
+   * time, and sends the offer again when its answer was lost with a dropped
+   * socket (the server does not replay it). One run at a time.
+   */
+  ensurePublishing() {
+    this.publishing ??= this.negotiatePublish()
+      .catch((error) => this.emit("message", { type: "media_error", message: String(error) }))
+      .finally(() => {
+        this.publishing = null;
+      });
+    return this.publishing;
+  }
+
+  async negotiatePublish() {
+    let pc = this.publishPc;
+    if (!pc || pc.connectionState === "closed") pc = this.newPublishConnection();
+    if (pc.signalingState === "stable" && pc.remoteDescription) return;
+    if (pc.signalingState !== "have-local-offer") {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gatheringComplete(pc);
+    }
+    if (pc !== this.publishPc) return;
+    await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
+  }
+
+  newPublishConnection() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
     this.publishPc = pc;
     const stream = this.localStream || new MediaStream();
@@ -263,15 +351,23 @@ export class Call extends EventTarget {
         pc.addTransceiver(kind, { direction: "sendonly" });
       }
     }
+    // The server keeps its side of the connection: a failed one is restarted
+    // (new ICE credentials on the same DTLS session), not replaced.
     pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "failed" && this.state === "joined" && pc === this.publishPc) {
-        this.ensurePublishing();
-      }
+      if (pc.connectionState === "failed" && this.state === "joined" && pc === this.publishPc) this.restartPublishIce(pc);
     });
-    await pc.setLocalDescription(await pc.createOffer());
-    await gatheringComplete(pc);
-    if (pc !== this.publishPc) return;
-    await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
+    return pc;
+  }
+
+  async restartPublishIce(pc) {
+    try {
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+      await gatheringComplete(pc);
+      if (pc !== this.publishPc) return;
+      await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
+    } catch (error) {
+      this.emit("message", { type: "media_error", message: String(error) });
+    }
   }
 
   async onDescription(message) {
@@ -312,6 +408,7 @@ export class Call extends EventTarget {
     }
     for (const old of stream.getTracks().filter((track) => track.kind === event.track.kind)) stream.removeTrack(old);
     stream.addTrack(event.track);
+    this.trackOwners.set(event.track.id, { kind: event.track.kind, participantId: owner });
     event.track.addEventListener("ended", () => this.pruneEndedTracks());
     this.emit("media", { participantId: owner });
   }
@@ -354,7 +451,8 @@ export class Call extends EventTarget {
           roundTrip = entry.currentRoundTripTime;
         }
         if (entry.type !== "inbound-rtp") return;
-        const owner = publisherOf(entry.trackIdentifier);
+        // Browsers that renumber received track ids are covered by the map kept in onRemoteTrack.
+        const owner = this.trackOwners.get(entry.trackIdentifier) || publisherOf(entry.trackIdentifier);
         if (!owner) return;
         const item = (remote[owner.participantId] ||= {});
         if (owner.kind === "video") {
@@ -380,10 +478,11 @@ export class Call extends EventTarget {
         }
       });
     }
-    const connected = this.publishPc?.connectionState === "connected";
+    const states = [this.publishPc?.connectionState, this.subscribePc?.connectionState].filter(Boolean);
+    const connected = states.length > 0 && states.every((state) => state === "connected");
     const lossRate = received + lost > 0 ? lost / (received + lost) : 0;
     let quality;
-    if (!connected) quality = this.publishPc?.connectionState === "failed" ? "offline" : "unknown";
+    if (!connected) quality = states.includes("failed") ? "offline" : "unknown";
     else if (lossRate > 0.08 || (roundTrip ?? 0) > 0.6) quality = "poor";
     else if (lossRate > 0.02 || (roundTrip ?? 0) > 0.3) quality = "fair";
     else quality = "good";

@@ -12,9 +12,9 @@ const listeners = [];
 
 export function currentLanguage() {
   const asked = new URLSearchParams(location.search).get("lang");
-  if (asked && tables[asked]) return asked;
+  if (asked && Object.hasOwn(tables, asked)) return asked;
   const saved = localStorage.getItem(STORAGE_KEY);
-  return saved && tables[saved] ? saved : "zh-CN";
+  return saved && Object.hasOwn(tables, saved) ? saved : "zh-CN";
 }
 
 /** Switches the language and tells every listener to re-render. */
@@ -34,7 +34,7 @@ export function onLanguageChange(listener) {
 
 /** The text for `key` in the current language, with {name} placeholders filled. */
 export function t(key, params = {}) {
-  const text = tables[currentLanguage()][key];
+  const text = t.has(key) ? tables[currentLanguage()][key] : undefined;
   if (text === undefined) {
     console.error(`missing translation: ${currentLanguage()}.${key}`);
     return key;
@@ -43,7 +43,7 @@ export function t(key, params = {}) {
 }
 
 /** Whether the current language has a text for `key`. */
-t.has = (key) => tables[currentLanguage()][key] !== undefined;
+t.has = (key) => Object.hasOwn(tables[currentLanguage()], key);
 
 /**
  * Fills every element under `root` in the current language: `data-i18n` sets

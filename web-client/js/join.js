@@ -29,6 +29,8 @@ function render() {
       return renderLobby();
     case "room":
       return page.screen?.relabel();
+    case "connecting":
+      return fill(main(), h("p", { class: "big-text", role: "status" }, t("joining")));
     case "ended":
       return renderEnded();
     default:
@@ -84,7 +86,10 @@ function summaryLines() {
 
 function renderSummary() {
   const s = page.summary;
-  const deviceBox = h("div", { id: "device-box" });
+  // Kept across language switches: the devices stay open, the check is not restarted.
+  const fresh = !page.deviceBox;
+  page.deviceBox ??= h("div", { id: "device-box" });
+  const deviceBox = page.deviceBox;
   fill(main(),
     h("section", { class: "panel summary", "aria-labelledby": "summary-title" },
       h("h1", { id: "summary-title" }, t("hello_name", { name: s.name })),
@@ -94,6 +99,7 @@ function renderSummary() {
     ),
     deviceBox,
   );
+  if (!fresh) return;
   const joinLabel = s.role === "mediator" ? t("enter_room") : t("enter_lobby");
   deviceCheck(deviceBox, { joinLabel }).then((stream) => startCall(stream));
 }
@@ -152,12 +158,16 @@ async function load() {
 
 function startCall(stream) {
   page.stream = stream;
+  page.view = "connecting";
+  fill(main(), h("p", { class: "big-text", role: "status" }, t("joining")));
   const call = new Call({ token: page.summary.token, sessionId: page.summary.sessionId, localStream: stream });
   page.call = call;
   window.mediationCall = call;
   call.addEventListener("state", (event) => {
     const { state } = event.detail;
     if (state === "lobby") {
+      page.screen?.dispose();
+      page.screen = null;
       page.view = "lobby";
       renderLobby();
     } else if (state === "joined" && page.view !== "room") {
@@ -170,6 +180,7 @@ function startCall(stream) {
       });
       window.mediationRoom = page.screen;
     } else if (state === "ended") {
+      page.screen?.dispose();
       page.ended = event.detail;
       page.view = "ended";
       stream?.getTracks().forEach((track) => track.stop());
@@ -210,9 +221,19 @@ const ENDED_TEXT = {
   connection_lost: "ended_connection_lost",
 };
 
+/** The server's fixed reasons for sending someone out (protocol 5.9), as translation keys. */
+const SERVER_REASONS = {
+  "the invitation was withdrawn": "reason_invitation_withdrawn",
+  "the session was moved; open the new invitation link": "reason_session_moved",
+  "the account was deactivated": "reason_account_deactivated",
+  "the account's password was reset; sign in again": "reason_password_reset",
+};
+
 function renderEnded() {
-  const { code, reason } = page.ended || {};
+  const { code } = page.ended || {};
   const key = ENDED_TEXT[code] || "ended_other";
+  // A mediator's own words are shown as written; the server's fixed ones are translated.
+  const reason = SERVER_REASONS[page.ended?.reason] ? t(SERVER_REASONS[page.ended.reason]) : page.ended?.reason;
   const showReason = ["refused", "removed"].includes(code) && reason && reason !== code;
   const mediatorAfterEnd = page.summary.role === "mediator" && page.summary.caseId;
   fill(main(),

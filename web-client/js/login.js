@@ -9,10 +9,18 @@ function showError(message) {
   box.hidden = !message;
 }
 
-/** Only same-site paths are followed after sign-in. */
+/** Only pages of this site are followed after sign-in (no open redirect). */
 function nextPage(role) {
   const next = new URLSearchParams(location.search).get("next");
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : homeFor(role);
+  if (next) {
+    try {
+      const url = new URL(next, location.origin);
+      if (url.origin === location.origin) return url.pathname + url.search + url.hash;
+    } catch {
+      // Not a URL: go home.
+    }
+  }
+  return homeFor(role);
 }
 
 async function login(event) {

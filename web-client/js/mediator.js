@@ -101,7 +101,8 @@ async function casesPage() {
         h("td", {}, c.village_name), h("td", {}, label("category", c.category)), h("td", {}, stateBadge(c.state)),
         h("td", {}, formatDateTime(c.registered_at)), h("td", { class: "summary-cell" }, c.summary))))));
   }
-  await showList(new URLSearchParams([...params].filter(([name]) => name !== "lang")));
+  const filterNames = ["state", "village_id", "category", "q"];
+  await showList(new URLSearchParams([...params].filter(([name]) => filterNames.includes(name))));
 }
 
 function partyRow(side) {
@@ -174,7 +175,9 @@ async function casePage(id, part) {
     outcomeSection(file, agreement, manage, reload),
   ];
   if (agreement?.state === "effective" || file.judicial_confirmation) sections.push(judicialSection(file, manage, reload));
-  if (file.outcome) sections.push(followUpSection(file, manage, reload));
+  if (file.outcome && (file.follow_ups.length || file.next_states.includes("followed_up") || c.state === "followed_up")) {
+    sections.push(followUpSection(file, manage, reload));
+  }
   if (manage && (c.state === "followed_up" || c.state === "withdrawn")) {
     sections.push(h("section", { class: "panel" }, h("button", { type: "button", id: "close-case", onclick: async () => {
       try {
@@ -294,11 +297,11 @@ function agreementBlock(file, agreement, manage, reload) {
       ["agreement_state", label("agreement_state", agreement.state)],
       ["version", String(agreement.version)],
       ["confirmed_by_label", agreement.confirmations.filter((c) => !c.voided_at).map((c) => c.signer === "mediator" ? t("signer_mediator") : file.parties.find((p) => p.id === c.party_id)?.name).join("、") || "—"],
-      ["awaiting", (agreement.awaiting || []).map((a) => typeof a === "string" ? a : a.name || t("signer_mediator")).join("、") || "—"],
+      ["awaiting", (agreement.awaiting || []).map((a) => a.signer === "mediator" ? t("signer_mediator") : a.name).join("、") || "—"],
     ]),
     h("pre", { class: "agreement-text" }, agreement.text),
     h("div", { class: "button-row" },
-      manage && agreement.state !== "effective" ? h("button", { type: "button", id: "sign-agreement", onclick: async () => {
+      manage && (agreement.awaiting || []).some((a) => a.signer === "mediator") ? h("button", { type: "button", id: "sign-agreement", onclick: async () => {
         try {
           await api(`/cases/${id}/agreement/confirmations`, { method: "POST", body: { signer: "mediator", method: "video_room", text_sha256: agreement.text_sha256 } });
           announce(t("signed_note"));

@@ -8,6 +8,12 @@ import { $, announce, api, describeError, h, fill } from "./api.js";
 
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
 
+/** What a failed room request means, in the reader's language. */
+export function roomErrorText(error) {
+  const key = `room_error_${error?.code}`;
+  return t.has(key) ? t(key) : t("request_failed", { reason: error?.code || "?" });
+}
+
 /** A name with its role, unless the name already says it (张敏（调解员）, 东平村说事拉理室). */
 function withRole(name, role) {
   const roleText = t(`role_${role}`);
@@ -28,14 +34,23 @@ export class RoomScreen {
     this.partiesPresent = new Set();
     this.agreement = null;
     this.audioOnly = false;
-    this.devices = { audio: true, video: true };
+    const on = (kind) => Boolean(call.localStream?.getTracks().some((track) => track.kind === kind && track.enabled));
+    this.devices = { audio: on("audio"), video: on("video") };
     this.build();
-    call.addEventListener("room", () => this.renderRoom());
-    call.addEventListener("media", (event) => this.attachMedia(event.detail.participantId));
-    call.addEventListener("stats", (event) => this.renderStats(event.detail));
-    call.addEventListener("state", (event) => this.renderState(event.detail));
-    call.addEventListener("message", (event) => this.onMessage(event.detail));
+    this.listeners = [
+      ["room", () => this.renderRoom()],
+      ["media", (event) => this.attachMedia(event.detail.participantId)],
+      ["stats", (event) => this.renderStats(event.detail)],
+      ["state", (event) => this.renderState(event.detail)],
+      ["message", (event) => this.onMessage(event.detail)],
+    ];
+    for (const [type, listener] of this.listeners) call.addEventListener(type, listener);
     if (call.room) this.renderRoom();
+  }
+
+  /** Stops reacting to the call (the screen is gone, e.g. back in the lobby). */
+  dispose() {
+    for (const [type, listener] of this.listeners) this.call.removeEventListener(type, listener);
   }
 
   get isMediator() {
@@ -43,7 +58,7 @@ export class RoomScreen {
   }
 
   build() {
-    this.tilesBox = h("div", { class: "tiles", id: "tiles", "aria-label": t("room_people") });
+    this.tilesBox = h("div", { class: "tiles", id: "tiles", role: "region", "aria-label": t("room_people") });
     this.banner = h("p", { class: "banner", id: "room-banner", role: "status", hidden: true });
     this.network = h("span", { class: "network", id: "network", role: "status", "data-quality": "unknown" });
     this.side = h("aside", { class: "side", "aria-label": t("room_tools") });
@@ -100,7 +115,9 @@ export class RoomScreen {
       buttons.push(h("button", { type: "button", id: "end-session", class: "danger", onclick: () => this.askEnd() }, t("end_session")));
     }
     buttons.push(h("button", { type: "button", id: "leave", onclick: () => this.leave() }, t("leave_room")));
+    const focused = this.controls.contains(document.activeElement) ? document.activeElement.id : null;
     fill(this.controls, ...buttons);
+    if (focused) $(focused)?.focus();
   }
 
   async setDevice(kind, enabled) {
@@ -109,7 +126,7 @@ export class RoomScreen {
     try {
       await this.call.setDevice(kind, enabled);
     } catch (error) {
-      announce(t("request_failed", { reason: error.message }), "error");
+      announce(roomErrorText(error), "error");
     }
   }
 
@@ -118,7 +135,7 @@ export class RoomScreen {
       await this.call.request({ type: "set_audio_only", audio_only: audioOnly, ...(participantId ? { participant_id: participantId } : {}) });
       if (participantId) announce(t(audioOnly ? "audio_only_set_for" : "video_restored_for"));
     } catch (error) {
-      announce(t("request_failed", { reason: error.message }), "error");
+      announce(roomErrorText(error), "error");
     }
   }
 
@@ -136,7 +153,7 @@ export class RoomScreen {
           try {
             await this.call.request({ type: "end_session" });
           } catch (error) {
-            announce(t("request_failed", { reason: error.message }), "error");
+            announce(roomErrorText(error), "error");
           }
         } }, t("end_session")),
         h("button", { type: "button", onclick: () => this.endDialog.close() }, t("cancel")),
@@ -156,9 +173,10 @@ export class RoomScreen {
       this.ownTile.querySelector(".tile-name").textContent = `${me.display_name}（${t("room_you")}）`;
       this.ownTile.dataset.role = me.role;
       // A mediator's mute is shown on the own buttons.
+      const before = `${this.devices.audio}${this.devices.video}`;
       if (!me.audio_enabled && this.devices.audio) this.devices.audio = false;
       if (!me.video_enabled && this.devices.video) this.devices.video = false;
-      this.renderControls();
+      if (before !== `${this.devices.audio}${this.devices.video}`) this.renderControls();
     }
     const seen = new Set();
     for (const person of others) {
@@ -218,13 +236,15 @@ export class RoomScreen {
   }
 
   renderStats({ quality, speaking }) {
+    for (const [participantId, tile] of this.tiles) tile.element.classList.toggle("speaking", participantId === speaking);
+    // A live region: rewritten only when the quality changes, so it is not read out every second.
+    if (this.network.dataset.quality === quality && this.network.childElementCount) return;
     const bars = QUALITY_BARS[quality] ?? 0;
     this.network.dataset.quality = quality;
     fill(this.network,
       h("span", { class: "bars", "aria-hidden": "true" }, ...[1, 2, 3].map((n) => h("i", { class: n <= bars ? "on" : "" }))),
       h("span", {}, `${t("network")}：${t(`quality_${quality}`)}`),
     );
-    for (const [participantId, tile] of this.tiles) tile.element.classList.toggle("speaking", participantId === speaking);
   }
 
   renderState({ state }) {
@@ -245,6 +265,9 @@ export class RoomScreen {
     const parts = [];
     if (this.isMediator && room) parts.push(...this.mediatorTools(room));
     if (this.call.role === "station" && this.context.parties?.length) parts.push(this.presentPanel());
+    if (this.agreement && !this.isMediator) {
+      parts.push(h("button", { type: "button", id: "show-agreement", class: "primary", onclick: () => this.showAgreement() }, t("show_agreement")));
+    }
     const focused = document.activeElement?.id;
     fill(this.toolsBox, ...parts);
     if (focused && this.toolsBox.querySelector(`#${CSS.escape(focused)}`)) $(focused).focus();
@@ -256,9 +279,11 @@ export class RoomScreen {
         await this.call.request(message);
         if (done) announce(done);
       } catch (error) {
-        announce(t("request_failed", { reason: error.message }), "error");
+        announce(roomErrorText(error), "error");
       }
     };
+    const picked = new Set([...this.toolsBox.querySelectorAll("input[name=caucus-member]:checked")].map((box) => box.value));
+    const named = (key, name) => `${t(key)}：${name}`;
     const lobby = room.lobby || [];
     const others = room.participants.filter((p) => p.participant_id !== this.call.participantId);
     const lobbyPanel = h("section", { class: "tool", id: "lobby-panel", "aria-labelledby": "lobby-title" },
@@ -266,8 +291,8 @@ export class RoomScreen {
       lobby.length === 0 ? h("p", { class: "hint" }, t("lobby_empty")) : h("ul", { class: "people" },
         ...lobby.map((entry) => h("li", { dataset: { participantId: entry.participant_id } },
           h("span", {}, withRole(entry.display_name, entry.role)),
-          h("button", { type: "button", class: "primary small admit", onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
-          h("button", { type: "button", class: "small refuse", onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
+          h("button", { type: "button", id: `admit-${entry.participant_id}`, class: "primary small admit", "aria-label": named("admit", entry.display_name), onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
+          h("button", { type: "button", id: `refuse-${entry.participant_id}`, class: "small refuse", "aria-label": named("refuse", entry.display_name), onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
         ))),
     );
     const peoplePanel = h("section", { class: "tool", "aria-labelledby": "people-title" },
@@ -276,10 +301,10 @@ export class RoomScreen {
         ...others.map((person) => h("li", { dataset: { participantId: person.participant_id } },
           h("span", {}, person.display_name),
           h("span", { class: "actions" },
-            h("button", { type: "button", class: "small", disabled: !person.audio_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "audio" }) }, t("mute_audio")),
-            h("button", { type: "button", class: "small", disabled: !person.video_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "video" }) }, t("mute_video")),
-            h("button", { type: "button", class: "small", onclick: () => this.setAudioOnly(true, person.participant_id) }, t("audio_only_for")),
-            person.role === "mediator" ? null : h("button", { type: "button", class: "small danger", onclick: () => {
+            h("button", { type: "button", id: `mute-audio-${person.participant_id}`, class: "small", "aria-label": named("mute_audio", person.display_name), disabled: !person.audio_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "audio" }) }, t("mute_audio")),
+            h("button", { type: "button", id: `mute-video-${person.participant_id}`, class: "small", "aria-label": named("mute_video", person.display_name), disabled: !person.video_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "video" }) }, t("mute_video")),
+            h("button", { type: "button", id: `audio-only-${person.participant_id}`, class: "small", "aria-label": named("audio_only_for", person.display_name), onclick: () => this.setAudioOnly(true, person.participant_id) }, t("audio_only_for")),
+            person.role === "mediator" ? null : h("button", { type: "button", id: `remove-${person.participant_id}`, class: "small danger", "aria-label": named("remove", person.display_name), onclick: () => {
               if (confirm(t("remove_confirm", { name: person.display_name }))) run({ type: "remove", participant_id: person.participant_id })();
             } }, t("remove")),
           ),
@@ -294,7 +319,7 @@ export class RoomScreen {
       );
     } else {
       const boxes = others.map((person) => h("label", { class: "check" },
-        h("input", { type: "checkbox", name: "caucus-member", value: person.participant_id }), person.display_name));
+        h("input", { type: "checkbox", name: "caucus-member", id: `caucus-${person.participant_id}`, value: person.participant_id, checked: picked.has(person.participant_id) }), person.display_name));
       caucusPanel = h("section", { class: "tool", "aria-labelledby": "caucus-title" },
         h("h3", { id: "caucus-title" }, t("caucus_title")),
         h("p", { class: "hint" }, t("caucus_hint")),
@@ -336,14 +361,14 @@ export class RoomScreen {
   presentPanel() {
     const boxes = this.context.parties.map((party) => h("label", { class: "check big" },
       h("input", {
-        type: "checkbox", name: "present", value: party.id, checked: this.partiesPresent.has(party.id),
+        type: "checkbox", name: "present", id: `present-${party.id}`, value: party.id, checked: this.partiesPresent.has(party.id),
         onchange: async (event) => {
           if (event.target.checked) this.partiesPresent.add(party.id);
           else this.partiesPresent.delete(party.id);
           try {
             await this.call.request({ type: "parties_present", party_ids: [...this.partiesPresent] });
           } catch (error) {
-            announce(t("request_failed", { reason: error.message }), "error");
+            announce(roomErrorText(error), "error");
           }
         },
       }), party.name));
@@ -363,7 +388,7 @@ export class RoomScreen {
         await this.call.request({ type: "chat", text });
         input.value = "";
       } catch (error) {
-        announce(t("request_failed", { reason: error.message }), "error");
+        announce(roomErrorText(error), "error");
       }
     } }, input, h("button", { type: "submit", class: "small" }, t("chat_send")));
     this.chatList = h("ol", { class: "chat-log", "aria-live": "polite" });
@@ -396,8 +421,9 @@ export class RoomScreen {
         announce(t("caucus_ended"));
         break;
       case "agreement_pushed":
-        this.agreement = { ...message, confirmed: new Set() };
+        this.agreement = { ...message, confirmed: new Set(), selfConfirmed: false };
         this.showAgreement();
+        this.renderSide();
         break;
       case "agreement_confirmed":
         if (this.agreement) {
@@ -426,11 +452,15 @@ export class RoomScreen {
     const confirm = (partyId) => async () => {
       try {
         await this.call.request({ type: "confirm_agreement", text_sha256: agreement.text_sha256, ...(partyId ? { party_id: partyId } : {}) });
+        if (!partyId) {
+          agreement.selfConfirmed = true;
+          this.showAgreement();
+        }
       } catch (error) {
-        announce(error.code === "stale_agreement" ? t("agreement_stale") : t("request_failed", { reason: error.message }), "error");
+        announce(roomErrorText(error), "error");
       }
     };
-    if (role === "party" && agreement.confirmed.size === 0) {
+    if (role === "party" && !agreement.selfConfirmed && !agreement.effective) {
       confirmButtons.push(h("button", { type: "button", class: "primary big", id: "confirm-agreement", onclick: confirm(null) }, t("confirm_agreement_self")));
     }
     if (role === "station") {
@@ -460,7 +490,10 @@ export class RoomScreen {
 /** Redraws the whole screen in the current language, keeping the media. */
 RoomScreen.prototype.relabel = function relabel() {
   this.tiles.clear();
+  const log = this.chatList;
   this.build();
+  this.chatList.replaceWith(log);
+  this.chatList = log;
   this.renderRoom();
   if (this.agreement && this.dialog) this.showAgreement();
 };

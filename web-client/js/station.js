@@ -43,6 +43,8 @@ async function refresh() {
     sessions = await api("/sessions");
     problem = null;
   } catch (error) {
+    // The sign-in ran out (12 h): back to the sign-in page, which returns here.
+    if (error.status === 401) return location.replace("/index.html?next=/station.html");
     problem = describeError(error);
   }
   render();
