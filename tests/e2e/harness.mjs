@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -134,4 +135,56 @@ export async function eventually(what, check, ms = 20_000) {
     await sleep(250);
   }
   throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+/** The remote tiles of a page with their video size and decoded frame count. */
+function remoteTiles(page) {
+  return page.evaluate(() => [...document.querySelectorAll(".tile:not(.own)")].map((tile) => {
+    const video = tile.querySelector("video");
+    return {
+      id: tile.dataset.participantId,
+      role: tile.dataset.role,
+      width: video.videoWidth,
+      frames: video.getVideoPlaybackQuality().totalVideoFrames,
+    };
+  }));
+}
+
+/** Waits until the page plays video from exactly the given roles, with frames advancing, and hears them. */
+export async function seesAndHears(page, roles, who) {
+  const tiles = await eventually(`${who} to show ${roles.join(" and ")} with video`, async () => {
+    const now = await remoteTiles(page);
+    const playing = now.filter((tile) => tile.width > 0 && tile.frames > 0).map((tile) => tile.role).sort();
+    return JSON.stringify(playing) === JSON.stringify([...roles].sort()) ? now : null;
+  }, 30_000).catch(async (error) => {
+    throw new Error(`${error.message}; tiles ${JSON.stringify(await remoteTiles(page))}; media ${JSON.stringify(await mediaState(page))}`);
+  });
+  await sleep(1500);
+  const later = await remoteTiles(page);
+  for (const tile of tiles) {
+    const again = later.find((other) => other.id === tile.id);
+    assert.ok(again && again.frames > tile.frames, `${who}: video from the ${tile.role} is not advancing (${tile.frames} → ${again?.frames})`);
+  }
+  await eventually(`${who} to hear ${roles.join(" and ")}`, () => page.evaluate((ids) => {
+    const stats = window.mediationCall.remoteStats;
+    return ids.every((id) => (stats[id]?.totalAudioEnergy || 0) > 0 || (stats[id]?.audioLevel || 0) > 0);
+  }, tiles.map((tile) => tile.id)), 20_000);
+  return tiles;
+}
+
+/** What the page's connections look like, for a failure message. */
+export function mediaState(page) {
+  return page.evaluate(() => {
+    const call = window.mediationCall;
+    return {
+      state: call.state,
+      publish: call.publishPc?.connectionState,
+      subscribe: call.subscribePc?.connectionState,
+      transceivers: call.subscribePc?.getTransceivers().map((tr) => `${tr.mid}:${tr.currentDirection}:${tr.receiver.track.kind}:${tr.receiver.track.readyState}`),
+      streams: [...call.remoteStreams.entries()].map(([id, stream]) => `${id}:${stream.getTracks().map((tr) => tr.kind).join("+")}`),
+      stats: call.remoteStats,
+      sending: call.publishPc?.getSenders().map((sender) => `${sender.track?.kind}:${sender.track?.readyState}:${sender.track?.enabled}`),
+      local: call.localStream?.getTracks().map((track) => `${track.kind}:${track.readyState}`),
+    };
+  });
 }

@@ -478,6 +478,7 @@ export class RoomScreen {
       h("p", { class: "hint" }, t("agreement_dialog_hint")),
       h("pre", { class: "agreement-text", tabindex: "0" }, agreement.text),
       h("p", { class: "hash" }, `SHA-256: ${agreement.text_sha256}`),
+      agreement.selfConfirmed ? h("p", { class: "ok big-text", id: "agreement-self-confirmed" }, t("you_confirmed")) : null,
       confirmedNames.length ? h("p", { class: "ok", id: "agreement-confirmations" }, t("confirmed_by", { names: confirmedNames.join("、") })) : null,
       agreement.effective ? h("p", { class: "ok big-text" }, t("agreement_effective")) : null,
       h("div", { class: "dialog-buttons" }, ...confirmButtons,

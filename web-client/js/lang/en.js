@@ -436,4 +436,5 @@ export default {
   reason_session_moved: "The session was moved; open the new invitation link.",
   reason_account_deactivated: "The account was deactivated.",
   reason_password_reset: "The account's password was reset; sign in again.",
+  you_confirmed: "You have confirmed that you agree.",
 };

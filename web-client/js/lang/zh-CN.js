@@ -444,4 +444,5 @@ export default {
   reason_session_moved: "调解时间已改，请打开新的邀请链接。",
   reason_account_deactivated: "账号已被停用。",
   reason_password_reset: "账号密码已重置，请重新登录。",
+  you_confirmed: "您已确认同意这份协议。",
 };

@@ -1,0 +1,86 @@
+// A party on their own phone: the invitation link from the session page,
+// the plain-words summary with their name, the device check, the lobby,
+// admission, two-way video and sound with the mediator, the agreement shown
+// and confirmed by the party themself ("video_room"), and the end.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchBrowser, personPage, restAs, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("a party joins from the invitation link and confirms the agreement", async () => {
+  const rest = await restAs(server.url, "mediator1");
+  const villages = await rest.get("/villages");
+  const created = await rest.post("/cases", {
+    village_id: villages.find((village) => village.name === "哈喇村").id, category: "damages", source: "own_initiative",
+    summary: "羊群啃食麦苗", public_session: false,
+    parties: [{ name: "孙大娘", side: "applicant", phone: "13800000011" }, { name: "周老汉", side: "respondent" }],
+  });
+  const caseId = (created.case || created).id;
+  const file = await rest.get(`/cases/${caseId}`);
+  const party = file.parties.find((p) => p.name === "孙大娘");
+  await rest.put(`/cases/${caseId}/agreement`, {
+    facts: "周家羊群进入孙家麦田", responsibilities: "周家看管不严", terms: "周家赔偿麦苗损失三百元", performance_manner: "现金当面交付",
+    performance_deadline: new Date(Date.now() + 10 * 86400_000).toISOString().slice(0, 10),
+  });
+  const session = await rest.post(`/cases/${caseId}/sessions`, {
+    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 30, mode: "video", party_ids: [party.id],
+  });
+
+  // The mediator reads the link off the session page, as they would to send it.
+  const mediator = await personPage(browser, server.url);
+  await signInThroughPage(mediator, "mediator1", /mediator\.html/);
+  await mediator.goto(`/mediator.html#session/${session.id}`);
+  const link = await mediator.locator("#participants .link-field:not(.staff-link)").inputValue();
+  assert.match(link, /\/join\.html#t=/);
+  assert.equal(await mediator.locator("#participants img.qr").count(), 1, "the link comes with a QR code");
+
+  // The party opens it: their name and the case in plain words, then the device check.
+  const phone = await personPage(browser, server.url);
+  await phone.goto(link);
+  await phone.locator("h1", { hasText: "您好，孙大娘" }).waitFor();
+  assert.ok((await phone.locator(".facts").textContent()).includes("损害赔偿"), "the kind of dispute is named");
+  await phone.locator("#device-join:not([disabled])").click();
+  await phone.locator("#lobby").waitFor();
+
+  await mediator.locator("#enter-room").click();
+  await mediator.locator("#device-join:not([disabled])").click();
+  const waiting = mediator.locator("#lobby-panel li[data-participant-id]");
+  await waiting.first().waitFor();
+  assert.ok((await waiting.first().textContent()).includes("孙大娘"));
+  await waiting.first().locator("button.admit").click();
+
+  await seesAndHears(phone, ["mediator"], "the party");
+  await seesAndHears(mediator, ["party"], "the mediator");
+
+  await mediator.locator("#push-agreement").click();
+  await phone.locator("#agreement-dialog .agreement-text", { hasText: "三百元" }).waitFor();
+  await phone.locator("#confirm-agreement").click();
+  await phone.locator("#agreement-self-confirmed").waitFor();
+  assert.equal(await phone.locator("#confirm-agreement").count(), 0, "confirmed once, the button is gone");
+  const agreement = await rest.get(`/cases/${caseId}/agreement`);
+  const confirmation = agreement.confirmations.find((c) => c.party_id === party.id && !c.voided_at);
+  assert.ok(confirmation, "the party's confirmation is recorded");
+  assert.equal(confirmation.method, "video_room");
+  assert.equal(confirmation.text_sha256, agreement.text_sha256);
+  assert.deepEqual(agreement.awaiting.map((a) => a.signer).sort(), ["mediator", "party"], "the other party and the mediator are still to confirm");
+
+  await mediator.locator("#agreement-close").click();
+  await mediator.locator("#end-session").click();
+  await mediator.locator("#end-confirm").click();
+  await phone.locator("#ended", { hasText: "调解已结束" }).waitFor();
+  for (const [who, page] of [["mediator", mediator], ["party", phone]]) {
+    assert.deepEqual(page.problems, [], `console errors on the ${who}'s pages`);
+  }
+});
