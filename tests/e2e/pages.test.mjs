@@ -1,7 +1,8 @@
 // Every page in both languages: each must render without a console error
-// (a missing translation key is reported as one) and without an uncaught
-// exception; both translation tables must hold the same keys; the language
-// switch must switch.
+// (a missing translation key is reported as one), without an uncaught
+// exception and without a visible control a screen reader cannot name;
+// both translation tables must hold the same keys; the language switch must
+// switch.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import zhCN from "../../web-client/js/lang/zh-CN.js";
@@ -72,7 +73,24 @@ async function visit(page, path, ready) {
   await page.waitForLoadState("networkidle");
   await sleep(300);
   const raw = await page.evaluate(() => document.body.innerText.match(/\b[a-z]+(_[a-z]+)+\b/g) || []);
-  return { problems: [...page.problems.splice(0)], raw };
+  return { problems: [...page.problems.splice(0), ...(await unnamedControls(page))], raw };
+}
+
+/** Visible controls a screen reader could not name: fields without a label, buttons and links without text. */
+function unnamedControls(page) {
+  return page.evaluate(() => {
+    const visible = (element) => element.offsetParent !== null || element.getClientRects().length > 0;
+    const problems = [];
+    for (const element of document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")) {
+      if (!visible(element)) continue;
+      const named = element.getAttribute("aria-label")
+        || element.labels?.length
+        || element.closest("label")
+        || (["BUTTON", "A"].includes(element.tagName) && element.textContent.trim());
+      if (!named) problems.push(`unnamed control: ${element.outerHTML.slice(0, 120)}`);
+    }
+    return problems;
+  });
 }
 
 for (const lang of ["zh-CN", "en"]) {
@@ -94,7 +112,10 @@ for (const lang of ["zh-CN", "en"]) {
     await mediator.click("#push-agreement");
     await mediator.locator("#agreement-dialog[open]").waitFor();
     await mediator.click("#agreement-close");
-    results.room = { problems: [...mediator.problems.splice(0)], raw: await mediator.evaluate(() => document.body.innerText.match(/\b[a-z]+(_[a-z]+)+\b/g) || []) };
+    results.room = {
+      problems: [...mediator.problems.splice(0), ...(await unnamedControls(mediator))],
+      raw: await mediator.evaluate(() => document.body.innerText.match(/\b[a-z]+(_[a-z]+)+\b/g) || []),
+    };
     await mediator.click("#leave");
     await mediator.locator("#ended").waitFor();
 
