@@ -173,6 +173,12 @@ async function wholeMediation(base, mediator, station, adviser) {
   assert.equal(await metric("cases_with_video_session").textContent(), "1");
   await screenshot(mediator, "statistics");
 
+  // The case now waits for a follow-up, and its 30 days for judicial confirmation run.
+  const caseNumber = (await rest.get(`/cases/${caseId}`)).case.case_number;
+  await mediator.goto("/mediator.html#cases");
+  await mediator.locator("#todo-judicial li", { hasText: caseNumber }).filter({ hasText: "还剩 30 天" }).waitFor();
+  await mediator.locator("#todo-follow-up li", { hasText: caseNumber }).waitFor();
+
   for (const [who, page] of [["mediator", mediator], ["station", station], ["adviser", adviser]]) {
     assert.deepEqual(page.problems, [], `console errors on the ${who}'s pages`);
   }

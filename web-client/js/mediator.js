@@ -86,11 +86,14 @@ async function casesPage() {
     await showList(query);
   });
   const results = h("div", { id: "case-results" });
+  const todo = h("section", { class: "panel", id: "todo", "aria-labelledby": "todo-title" }, h("h2", { id: "todo-title" }, t("todo_title")));
   fill(view,
     h("div", { class: "page-head" }, h("h1", {}, t("nav_cases")), h("a", { class: "button primary", href: "#new-case" }, t("nav_new_case"))),
+    todo,
     filters,
     results,
   );
+  showTodo(todo).catch((error) => todo.append(h("p", { class: "error" }, describeError(error))));
   async function showList(query) {
     const cases = await api(`/cases?${query}`);
     fill(results, cases.length === 0 ? h("p", { class: "hint" }, t("cases_none")) : h("table", { class: "grid" },
@@ -103,6 +106,39 @@ async function casesPage() {
   }
   const filterNames = ["state", "village_id", "category", "q"];
   await showList(new URLSearchParams([...params].filter(([name]) => filterNames.includes(name))));
+}
+
+/** Days from today (China time) to a YYYY-MM-DD date. */
+function daysUntil(date) {
+  return Math.round((Date.parse(`${date}T00:00:00+08:00`) - Date.parse(`${chinaDate()}T00:00:00+08:00`)) / 86400_000);
+}
+
+/**
+ * What is due: cases with an outcome still to be followed up, and written
+ * agreements whose 30 days for judicial confirmation are running (the
+ * deadline as the server computes it, in each case file).
+ */
+async function showTodo(box) {
+  const awaiting = ["agreed_written", "agreed_oral", "failed", "referred"];
+  const lists = await Promise.all(awaiting.map((state) => api(`/cases?state=${state}&limit=100`)));
+  const followUps = lists.flat().sort((a, b) => (a.outcome_at || "").localeCompare(b.outcome_at || ""));
+  const written = await Promise.all(lists[0].slice(0, 30).map((c) => api(`/cases/${c.id}`)));
+  const deadlines = written
+    .filter((file) => file.judicial_confirmation_deadline && !file.judicial_confirmation && daysUntil(file.judicial_confirmation_deadline) >= 0)
+    .sort((a, b) => a.judicial_confirmation_deadline.localeCompare(b.judicial_confirmation_deadline));
+  const link = (c) => h("a", { href: `#case/${c.id}` }, c.case_number);
+  box.append(
+    h("h3", {}, t("todo_judicial", { n: deadlines.length })),
+    deadlines.length === 0 ? h("p", { class: "hint" }, t("todo_none")) : h("ul", { class: "plain", id: "todo-judicial" },
+      ...deadlines.map((file) => {
+        const left = daysUntil(file.judicial_confirmation_deadline);
+        return h("li", { class: left <= 7 ? "urgent" : "" }, link(file.case), ` · ${file.case.village_name} · `,
+          t("todo_deadline", { date: file.judicial_confirmation_deadline, days: left }));
+      })),
+    h("h3", {}, t("todo_follow_up", { n: followUps.length })),
+    followUps.length === 0 ? h("p", { class: "hint" }, t("todo_none")) : h("ul", { class: "plain", id: "todo-follow-up" },
+      ...followUps.map((c) => h("li", {}, link(c), ` · ${c.village_name} · ${label("case_state", c.state)} · ${formatDateTime(c.outcome_at)}`))),
+  );
 }
 
 function partyRow(side) {

@@ -437,4 +437,9 @@ export default {
   reason_account_deactivated: "The account was deactivated.",
   reason_password_reset: "The account's password was reset; sign in again.",
   you_confirmed: "You have confirmed that you agree.",
+  todo_title: "To do",
+  todo_judicial: "Judicial confirmation deadlines ({n})",
+  todo_follow_up: "To follow up ({n})",
+  todo_none: "Nothing.",
+  todo_deadline: "apply by {date}, {days} days left",
 };

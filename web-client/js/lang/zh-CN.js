@@ -445,4 +445,9 @@ export default {
   reason_account_deactivated: "账号已被停用。",
   reason_password_reset: "账号密码已重置，请重新登录。",
   you_confirmed: "您已确认同意这份协议。",
+  todo_title: "待办事项",
+  todo_judicial: "司法确认申请期限（{n} 件）",
+  todo_follow_up: "待回访（{n} 件）",
+  todo_none: "暂无。",
+  todo_deadline: "{date} 前可申请，还剩 {days} 天",
 };
