@@ -24,6 +24,9 @@ pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// How long a new connection may take to send its first STUN request.
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections still waiting for their first request; more are closed at
+/// once, so a flood of idle connections cannot pile up tasks and sockets.
+const MAX_PENDING: usize = 256;
 /// A STUN binding request is far smaller; anything bigger is not ICE.
 const MAX_FIRST_FRAME: usize = 1500;
 const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
@@ -106,24 +109,34 @@ fn ice_ufrag(sdp: &str) -> Option<&str> {
 }
 
 async fn accept(listener: TcpListener, mux: Weak<IceTcpMux>) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING));
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         if mux.strong_count() == 0 {
             return;
         }
+        let Ok(permit) = pending.clone().try_acquire_owned() else {
+            tracing::warn!("too many ICE over TCP connections waiting for their first request; closing one");
+            continue;
+        };
         let mux = mux.clone();
         tokio::spawn(async move {
-            if let Err(error) = splice(stream, mux).await {
+            if let Err(error) = splice(stream, mux, permit).await {
                 tracing::debug!(%error, "ICE over TCP connection dropped");
             }
         });
     }
 }
 
-async fn splice(mut client: TcpStream, mux: Weak<IceTcpMux>) -> io::Result<()> {
+async fn splice(
+    mut client: TcpStream,
+    mux: Weak<IceTcpMux>,
+    pending: tokio::sync::OwnedSemaphorePermit,
+) -> io::Result<()> {
     let first = tokio::time::timeout(FIRST_REQUEST_TIMEOUT, read_frame(&mut client))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no STUN request"))??;
+    drop(pending);
     let ufrag = stun_username(&first)
         .and_then(|username| username.split(':').next().map(str::to_owned))
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a STUN request with a username"))?;
