@@ -146,3 +146,24 @@ test("the language switch turns a page into English and back", async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("signing in works by keyboard alone, with a visible focus ring", async () => {
+  const page = await personPage(browser, server.url);
+  await page.goto("/index.html");
+  const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+  const tabTo = async (id) => {
+    for (let presses = 0; presses < 10 && (await focused()) !== id; presses += 1) await page.keyboard.press("Tab");
+    assert.equal(await focused(), id, `Tab reaches #${id}`);
+  };
+  await tabTo("username");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineWidth);
+  assert.equal(outline, "3px", "the focused field shows the focus ring");
+  await page.keyboard.type("mediator1");
+  await tabTo("password");
+  await page.keyboard.type(DEMO_PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/mediator\.html/);
+  await page.locator("#who", { hasText: "张敏" }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
