@@ -119,6 +119,11 @@ for (const lang of ["zh-CN", "en"]) {
     await mediator.click("#leave");
     await mediator.locator("#ended").waitFor();
 
+    const district = await personPage(browser, server.url, { lang });
+    await signedIn(district, "district");
+    results.districtCases = await visit(district, "/mediator.html#cases", "#todo h3");
+    results.districtStats = await visit(district, "/mediator.html#stats", "#stats-numbers");
+
     const station = await personPage(browser, server.url, { lang });
     await signedIn(station, "station-dongping");
     results.station = await visit(station, "/station.html", `.kiosk-card[data-session-id="${fixture.sessionId}"]`);
@@ -130,7 +135,7 @@ for (const lang of ["zh-CN", "en"]) {
 
     const failures = Object.entries(results).filter(([, result]) => result.problems.length || result.raw.length);
     assert.deepEqual(failures, [], "pages with console errors or untranslated keys");
-    for (const page of [anonymous, mediator, station, adviser]) await page.context().close();
+    for (const page of [anonymous, mediator, district, station, adviser]) await page.context().close();
   });
 }
 

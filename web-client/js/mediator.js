@@ -601,16 +601,21 @@ async function statsPage() {
   const from = params.get("from") || `${year}-01-01`;
   const to = params.get("to") || chinaDate();
   const village = params.get("village") || "";
+  const town = params.get("town") || "";
   const query = new URLSearchParams({ from, to });
   if (village) query.set("village", village);
+  if (town) query.set("town", town);
+  // Administrators reach several towns: they may narrow to one.
+  workspace.towns ??= workspace.me.role === "mediator" ? [] : await api("/towns?active=true");
   const stats = await api(`/stats?${query}`);
   const form = actionForm({ class: "filters", id: "stats-filters" }, [
     field("from", { name: "from", type: "date", value: from }),
     field("to", { name: "to", type: "date", value: to }),
+    workspace.towns.length > 1 ? field("town", objectSelect("town", workspace.towns, { any: true, selected: town })) : null,
     field("village", objectSelect("village", workspace.villages, { any: true, selected: village })),
   ], "show", async (element) => {
     const next = new URLSearchParams();
-    for (const name of ["from", "to", "village"]) if (valueOf(element, name)) next.set(name, valueOf(element, name));
+    for (const name of ["from", "to", "town", "village"]) if (valueOf(element, name)) next.set(name, valueOf(element, name));
     history.replaceState(null, "", `?${next}#stats`);
     await statsPage();
   });

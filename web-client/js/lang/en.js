@@ -442,4 +442,5 @@ export default {
   todo_follow_up: "To follow up ({n})",
   todo_none: "Nothing.",
   todo_deadline: "apply by {date}, {days} days left",
+  town: "Town",
 };

@@ -450,4 +450,5 @@ export default {
   todo_follow_up: "待回访（{n} 件）",
   todo_none: "暂无。",
   todo_deadline: "{date} 前可申请，还剩 {days} 天",
+  town: "镇（街道）",
 };
