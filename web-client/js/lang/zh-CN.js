@@ -82,7 +82,7 @@ export default {
   session_closed: "这次调解已经结束或已取消。",
   session_not_yours: "您不在这次调解的参加人员中。",
   hello_name: "您好，{name}",
-  party_invited: "{office} 邀请您通过视频参加调解。不用跑路，在这里就能说清楚。",
+  party_invited: "{office}邀请您通过视频参加调解。不用跑路，在这里就能说清楚。",
   staff_invited: "您被安排参加这次视频调解。",
   party_privacy_note: "调解过程不公开，您的个人信息依法保密。请找一个安静的地方。",
   case_number: "案号",
