@@ -59,6 +59,12 @@ async function wholeMediation(base, mediator, station, adviser) {
   await mediator.waitForURL(/#case\//);
   const caseId = mediator.url().split("#case/")[1].split("/")[0];
 
+  // A detail corrected before the hearing.
+  await mediator.locator("details:has(#edit-case-form) > summary").click();
+  await mediator.locator("#edit-case-form textarea[name=summary]").fill("两家因院墙滴水和排水沟走向发生争执，已多次口角。");
+  await mediator.locator("#edit-case-form button[type=submit]").click();
+  await mediator.locator(".facts dd", { hasText: "已多次口角" }).waitFor();
+
   // The written agreement is drafted in the outcome form.
   const agreementForm = mediator.locator("#agreement-form");
   await agreementForm.locator("[name=facts]").fill("王家院墙雨水滴入李家院内，双方多次争吵。");

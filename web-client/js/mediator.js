@@ -203,7 +203,7 @@ async function casePage(id, part) {
       ["village", c.village_name], ["office", c.office_name], ["category", label("category", c.category)],
       ["source", label("source", c.source)], ["summary", c.summary], ["amount_yuan", c.amount_yuan],
       ["public_session", t(c.public_session ? "yes" : "no")], ["registered_at", formatDateTime(c.registered_at)],
-    ])),
+    ]), manage && !file.outcome ? editCaseForm(c, reload) : null),
     h("section", { class: "panel", "aria-labelledby": "parties-title" }, h("h2", { id: "parties-title" }, t("parties")),
       h("ul", { class: "plain" }, ...file.parties.map((p) => h("li", {},
         `${label("side", p.side)}：${p.name}`, p.phone ? ` · ${p.phone}` : "", p.id_number || p.id_number_masked ? ` · ${p.id_number || p.id_number_masked}` : "")))),
@@ -227,6 +227,29 @@ async function casePage(id, part) {
   }
   fill(view, ...sections);
   if (part) document.getElementById(part)?.scrollIntoView();
+}
+
+/** Corrects the case's details before an outcome (the server refuses afterwards). */
+function editCaseForm(c, reload) {
+  const form = actionForm({ id: "edit-case-form" }, [
+    field("category", vocabularySelect("category", "category", CATEGORIES, { selected: c.category })),
+    field("summary", h("textarea", { name: "summary", rows: 3, required: true }, c.summary)),
+    field("amount_yuan", { name: "amount_yuan", inputmode: "decimal", value: c.amount_yuan || "" }, "amount_hint"),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "public_session", checked: c.public_session }), t("public_session")),
+  ], "save", async (element) => {
+    await api(`/cases/${c.id}`, {
+      method: "PATCH",
+      body: {
+        category: valueOf(element, "category"),
+        summary: valueOf(element, "summary") || "",
+        amount_yuan: valueOf(element, "amount_yuan"),
+        public_session: element.elements.namedItem("public_session").checked,
+      },
+    });
+    announce(t("saved"));
+    reload();
+  });
+  return h("details", { class: "subpanel" }, h("summary", {}, t("edit_case")), form);
 }
 
 function sessionsSection(file, manage, reload) {

@@ -443,4 +443,5 @@ export default {
   todo_none: "Nothing.",
   todo_deadline: "apply by {date}, {days} days left",
   town: "Town",
+  edit_case: "Correct the case's details",
 };

@@ -451,4 +451,5 @@ export default {
   todo_none: "暂无。",
   todo_deadline: "{date} 前可申请，还剩 {days} 天",
   town: "镇（街道）",
+  edit_case: "修改案件信息",
 };
