@@ -9,7 +9,8 @@ use mediation_tests::{Db, TestServer, on_both_databases};
 on_both_databases!(
     tampering_with_one_row_is_reported,
     deleting_a_row_is_reported,
-    the_application_cannot_rewrite_history
+    the_application_cannot_rewrite_history,
+    an_account_change_and_its_audit_event_commit_together
 );
 
 async fn cli_verify(server: &TestServer) -> bool {
@@ -97,4 +98,43 @@ async fn the_application_cannot_rewrite_history(db: Db) {
     let admin = server.login("admin").await;
     assert_eq!(admin.get("/api/v1/audit/verify").await.body["ok"], true);
     server.login("mediator1").await.get("/api/v1/audit/verify").await.assert_error(403, "forbidden");
+}
+
+/// An account write and its audit event are one transaction: when the event
+/// cannot be written, the change is not made either.
+async fn an_account_change_and_its_audit_event_commit_together(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let admin = server.login("admin").await;
+    let villages = admin.get("/api/v1/villages").await;
+    let dongping = villages.body.as_array().unwrap().iter().find(|v| v["name"] == "东平村").unwrap()["id"].clone();
+    let created = admin
+        .post(
+            "/api/v1/accounts",
+            &serde_json::json!({ "username": "station-two", "display_name": "东平村第二说事室", "role": "station", "unit_id": dongping }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let events =
+        |action: &str| format!("SELECT COUNT(*) FROM audit_events WHERE action = '{action}' AND object_id = '{id}'");
+    assert_eq!(server.count(&events("account.create")).await, 1, "the creation is in the audit trail");
+
+    // From now on the trail refuses deactivation events.
+    let refuse = match db {
+        Db::Sqlite => "CREATE TRIGGER refuse_deactivation BEFORE INSERT ON audit_events \
+                       WHEN NEW.action = 'account.deactivate' BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+            .to_owned(),
+        Db::Postgres => "CREATE FUNCTION refuse_deactivation() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                         BEGIN IF NEW.action = 'account.deactivate' THEN RAISE EXCEPTION 'refused'; END IF; \
+                         RETURN NEW; END $$; \
+                         CREATE TRIGGER refuse_deactivation BEFORE INSERT ON audit_events \
+                         FOR EACH ROW EXECUTE FUNCTION refuse_deactivation();"
+            .to_owned(),
+    };
+    server.sql(&refuse).await;
+    let deactivated = admin.post(&format!("/api/v1/accounts/{id}/deactivate"), &serde_json::json!({})).await;
+    assert_eq!(deactivated.status, 500, "{}", deactivated.body);
+    let active = admin.get(&format!("/api/v1/accounts/{id}")).await;
+    assert_eq!(active.body["active"], true, "the deactivation was rolled back with its event");
+    assert_eq!(server.count(&events("account.deactivate")).await, 0);
 }

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ClientAddr, Json, Path, Query, audit_note, input};
+use super::{ClientAddr, Json, Path, Query, apply_audited, input};
 use crate::AppState;
 use crate::auth::{self, AuthUser};
 use crate::error::{AppError, AppResult};
+use crate::store::changes::Change;
 use crate::store::{Account, AccountChanges, Chain, NewAccount, Role, StoreError};
 
 pub fn router() -> Router<AppState> {
@@ -128,13 +129,16 @@ async fn create(
         auth::hash_password(password.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
     let new_account =
         NewAccount { id: Uuid::new_v4(), username, display_name, role: body.role, unit_id, phone, password_hash };
-    let account = state.store.insert_account(&new_account).await.map_err(|error| match error {
-        StoreError::Conflict => AppError::Conflict(format!("the username {} is taken", new_account.username)),
-        other => other.into(),
-    })?;
+    let (id, role) = (new_account.id, new_account.role);
+    let change = Change::InsertAccount { account: new_account.clone() };
+    apply_audited(&state, &user, address, change, "account.create", "account", id, json!({ "role": role }))
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => AppError::Conflict(format!("the username {} is taken", new_account.username)),
+            other => other.into(),
+        })?;
+    let account = state.store.account(id).await?.ok_or_else(|| AppError::not_found("account"))?;
     tracing::info!(account = %account.id, role = %account.role, by = %user.account.id, "account created");
-    audit_note(&state, &user, address, "account.create", "account", account.id, json!({ "role": account.role }))
-        .await?;
     Ok((StatusCode::CREATED, Json(WithPassword { account, generated_password })))
 }
 
@@ -210,9 +214,7 @@ async fn update(
         phone: body.phone.map(|phone| input::phone("phone", phone.as_deref())).transpose()?,
         ..Default::default()
     };
-    let account = state.store.update_account(id, &changes).await?;
-    audit_note(&state, &user, address, "account.update", "account", id, json!({})).await?;
-    Ok(Json(account))
+    Ok(Json(update_audited(&state, &user, address, id, changes, "account.update").await?))
 }
 
 /// Deactivation takes effect at once: every token of the account is revoked.
@@ -260,14 +262,13 @@ async fn set_active(
     active: bool,
 ) -> AppResult<Json<Account>> {
     managed(&state, &user, id).await?;
-    let account =
-        state.store.update_account(id, &AccountChanges { active: Some(active), ..Default::default() }).await?;
+    let action = if active { "account.activate" } else { "account.deactivate" };
+    let changes = AccountChanges { active: Some(active), ..Default::default() };
+    let account = update_audited(&state, &user, address, id, changes, action).await?;
     tracing::info!(account = %id, active, by = %user.account.id, "account activation changed");
     if !active {
         state.rooms.expel_everywhere(id, "the account was deactivated").await;
     }
-    let action = if active { "account.activate" } else { "account.deactivate" };
-    audit_note(&state, &user, address, action, "account", id, json!({})).await?;
     Ok(Json(account))
 }
 
@@ -300,11 +301,10 @@ async fn reset_password(
     let chosen = body.password.as_deref().map(|password| input::password("password", password)).transpose()?;
     let generated_password = chosen.is_none().then(auth::generate_password);
     let hash = auth::hash_password(chosen.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
-    let account =
-        state.store.update_account(id, &AccountChanges { password_hash: Some(hash), ..Default::default() }).await?;
+    let changes = AccountChanges { password_hash: Some(hash), ..Default::default() };
+    let account = update_audited(&state, &user, address, id, changes, "account.password_reset").await?;
     tracing::info!(account = %id, by = %user.account.id, "password reset");
     state.rooms.expel_everywhere(id, "the account's password was reset; sign in again").await;
-    audit_note(&state, &user, address, "account.password_reset", "account", id, json!({})).await?;
     Ok(Json(WithPassword { account, generated_password }))
 }
 
@@ -312,3 +312,18 @@ async fn reset_password(
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(list, create, read, update, deactivate, activate, reset_password))]
 pub(super) struct Api;
+
+/// Changes an account and records `action` in the audit trail, in one
+/// transaction; returns the account as it now is.
+pub(super) async fn update_audited(
+    state: &AppState,
+    user: &AuthUser,
+    address: ClientAddr,
+    id: Uuid,
+    changes: AccountChanges,
+    action: &str,
+) -> AppResult<Account> {
+    apply_audited(state, user, address, Change::UpdateAccount { id, changes }, action, "account", id, json!({}))
+        .await?;
+    state.store.account(id).await?.ok_or_else(|| AppError::not_found("account"))
+}

@@ -153,17 +153,19 @@ pub fn staff_actor(user: &crate::auth::AuthUser, address: ClientAddr) -> crate::
     }
 }
 
-/// Records a write that is not part of the case records (units, accounts)
-/// in the audit trail.
-pub async fn audit_note(
+/// Writes a unit or account change and its audit event in one transaction;
+/// `action` names what happened (`account.deactivate`, ...).
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_audited(
     state: &AppState,
     user: &crate::auth::AuthUser,
     address: ClientAddr,
+    change: crate::store::changes::Change,
     action: &str,
     object_type: &'static str,
     object_id: uuid::Uuid,
     details: serde_json::Value,
-) -> crate::error::AppResult<()> {
+) -> Result<(), crate::store::StoreError> {
     let entry = crate::store::audit::AuditEntry {
         action: action.to_owned(),
         object_type,
@@ -172,7 +174,7 @@ pub async fn audit_note(
         details,
     };
     let note = crate::store::changes::Change::Note { entry };
-    state.store.apply(&staff_actor(user, address), &[note]).await?;
+    state.store.apply(&staff_actor(user, address), &[change, note]).await?;
     Ok(())
 }
 

@@ -147,8 +147,9 @@ async fn change_password(
     }
     let changes =
         AccountChanges { password_hash: Some(auth::hash_password(new_password).await?), ..Default::default() };
-    let account = state.store.update_account(user.account.id, &changes).await?;
-    super::audit_note(&state, &user, address, "account.password_change", "account", account.id, json!({})).await?;
+    let account =
+        super::accounts::update_audited(&state, &user, address, user.account.id, changes, "account.password_change")
+            .await?;
     let (token, expires_at) = state.tokens.issue(&account)?;
     Ok(Json(json!({ "token": token, "expires_at": expires_at, "user": account })))
 }

@@ -8,10 +8,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ClientAddr, Json, Path, Query, audit_note, input};
+use super::{ClientAddr, Json, Path, Query, apply_audited, input};
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
+use crate::store::changes::Change;
 use crate::store::{Chain, StoreError, Timestamp, Unit, UnitFilter, UnitKind};
 
 pub fn router() -> Router<AppState> {
@@ -271,9 +272,11 @@ async fn create(
         }
     }
 
-    state.store.insert_unit(&unit).await.map_err(name_taken(&unit))?;
+    let change = Change::InsertUnit { unit: unit.clone() };
+    apply_audited(&state, &user, address, change, "unit.create", "unit", unit.id, serde_json::json!({ "kind": kind }))
+        .await
+        .map_err(name_taken(&unit))?;
     tracing::info!(unit = %unit.id, kind = %kind, by = %user.account.id, "unit created");
-    audit_note(&state, &user, address, "unit.create", "unit", unit.id, serde_json::json!({ "kind": kind })).await?;
     Ok((StatusCode::CREATED, Json(unit)))
 }
 
@@ -353,8 +356,10 @@ async fn update(
         }
     }
     unit.updated_at = Timestamp::now();
-    state.store.update_unit(&unit).await.map_err(name_taken(&unit))?;
-    audit_note(&state, &user, address, "unit.update", "unit", unit.id, serde_json::json!({})).await?;
+    let change = Change::UpdateUnit { unit: unit.clone() };
+    apply_audited(&state, &user, address, change, "unit.update", "unit", unit.id, serde_json::json!({}))
+        .await
+        .map_err(name_taken(&unit))?;
     Ok(Json(unit))
 }
 
@@ -382,10 +387,10 @@ async fn set_active(
     }
     unit.active = active;
     unit.updated_at = Timestamp::now();
-    state.store.update_unit(&unit).await?;
-    tracing::info!(unit = %unit.id, active, by = %user.account.id, "unit activation changed");
     let action = if active { "unit.activate" } else { "unit.deactivate" };
-    audit_note(&state, &user, address, action, "unit", unit.id, serde_json::json!({})).await?;
+    let change = Change::UpdateUnit { unit: unit.clone() };
+    apply_audited(&state, &user, address, change, action, "unit", unit.id, serde_json::json!({})).await?;
+    tracing::info!(unit = %unit.id, active, by = %user.account.id, "unit activation changed");
     Ok(Json(unit))
 }
 

@@ -16,6 +16,21 @@ use crate::cases::{
 
 #[derive(Debug, Clone)]
 pub enum Change {
+    /// Units and accounts (their audit event comes as a `Note` in the same
+    /// `apply`, which names the action).
+    InsertUnit {
+        unit: super::Unit,
+    },
+    UpdateUnit {
+        unit: super::Unit,
+    },
+    InsertAccount {
+        account: super::NewAccount,
+    },
+    UpdateAccount {
+        id: Uuid,
+        changes: super::AccountChanges,
+    },
     /// A new case with its parties. `case.number` and `case.case_number` are
     /// assigned by the store from the town's counter for the year.
     CreateCase {
@@ -118,7 +133,11 @@ impl Change {
             details,
         };
         Some(match self {
-            Change::SettleAgreementIfComplete { .. } => return None,
+            Change::SettleAgreementIfComplete { .. }
+            | Change::InsertUnit { .. }
+            | Change::UpdateUnit { .. }
+            | Change::InsertAccount { .. }
+            | Change::UpdateAccount { .. } => return None,
             Change::CreateCase { case, parties, .. } => entry(
                 "case.register",
                 "case",

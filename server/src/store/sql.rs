@@ -81,6 +81,70 @@ macro_rules! impl_sql_store {
             }
         }
 
+        impl $store {
+            async fn update_unit_with<'e, E>(executor: E, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let result = sqlx::query(
+                    "UPDATE units SET name = $2, office_name = $3, case_prefix = $4, station_name = $5, \
+                     active = $6, updated_at = $7 WHERE id = $1",
+                )
+                .bind(unit.id)
+                .bind(&unit.name)
+                .bind(&unit.office_name)
+                .bind(&unit.case_prefix)
+                .bind(&unit.station_name)
+                .bind(unit.active)
+                .bind(unit.updated_at)
+                .execute(executor)
+                .await?;
+                if result.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn update_account_with<'e, E>(
+                executor: E,
+                id: uuid::Uuid,
+                changes: &$crate::store::AccountChanges,
+            ) -> $crate::store::StoreResult<()>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let revokes = changes.active == Some(false) || changes.password_hash.is_some();
+                let (set_phone, phone) = match &changes.phone {
+                    Some(phone) => (true, phone.clone()),
+                    None => (false, None),
+                };
+                let result = sqlx::query(
+                    "UPDATE accounts SET \
+                     display_name = COALESCE($2, display_name), \
+                     phone = CASE WHEN $3 THEN $4 ELSE phone END, \
+                     active = COALESCE($5, active), \
+                     password_hash = COALESCE($6, password_hash), \
+                     token_version = token_version + CASE WHEN $7 THEN 1 ELSE 0 END, \
+                     updated_at = $8 \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(&changes.display_name)
+                .bind(set_phone)
+                .bind(phone)
+                .bind(changes.active)
+                .bind(&changes.password_hash)
+                .bind(revokes)
+                .bind($crate::store::Timestamp::now())
+                .execute(executor)
+                .await?;
+                if result.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound);
+                }
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> $crate::store::Backend {
@@ -146,23 +210,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn update_unit(&self, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()> {
-                let result = sqlx::query(
-                    "UPDATE units SET name = $2, office_name = $3, case_prefix = $4, station_name = $5, \
-                     active = $6, updated_at = $7 WHERE id = $1",
-                )
-                .bind(unit.id)
-                .bind(&unit.name)
-                .bind(&unit.office_name)
-                .bind(&unit.case_prefix)
-                .bind(&unit.station_name)
-                .bind(unit.active)
-                .bind(unit.updated_at)
-                .execute(&self.pool)
-                .await?;
-                if result.rows_affected() == 0 {
-                    return Err($crate::store::StoreError::NotFound);
-                }
-                Ok(())
+                Self::update_unit_with(&self.pool, unit).await
             }
 
             async fn insert_account(
@@ -225,34 +273,7 @@ macro_rules! impl_sql_store {
                 id: uuid::Uuid,
                 changes: &$crate::store::AccountChanges,
             ) -> $crate::store::StoreResult<$crate::store::Account> {
-                let revokes = changes.active == Some(false) || changes.password_hash.is_some();
-                let (set_phone, phone) = match &changes.phone {
-                    Some(phone) => (true, phone.clone()),
-                    None => (false, None),
-                };
-                let result = sqlx::query(
-                    "UPDATE accounts SET \
-                     display_name = COALESCE($2, display_name), \
-                     phone = CASE WHEN $3 THEN $4 ELSE phone END, \
-                     active = COALESCE($5, active), \
-                     password_hash = COALESCE($6, password_hash), \
-                     token_version = token_version + CASE WHEN $7 THEN 1 ELSE 0 END, \
-                     updated_at = $8 \
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&changes.display_name)
-                .bind(set_phone)
-                .bind(phone)
-                .bind(changes.active)
-                .bind(&changes.password_hash)
-                .bind(revokes)
-                .bind($crate::store::Timestamp::now())
-                .execute(&self.pool)
-                .await?;
-                if result.rows_affected() == 0 {
-                    return Err($crate::store::StoreError::NotFound);
-                }
+                Self::update_account_with(&self.pool, id, changes).await?;
                 self.account(id).await?.ok_or($crate::store::StoreError::NotFound)
             }
         }

@@ -549,6 +549,10 @@ macro_rules! impl_case_store {
                         .await?;
                     }
                     Change::Note { .. } => {}
+                    Change::InsertUnit { unit } => Self::insert_unit_with(&mut **tx, unit).await?,
+                    Change::UpdateUnit { unit } => Self::update_unit_with(&mut **tx, unit).await?,
+                    Change::InsertAccount { account } => Self::insert_account_with(&mut **tx, account).await?,
+                    Change::UpdateAccount { id, changes } => Self::update_account_with(&mut **tx, *id, changes).await?,
                 }
                 Ok(Vec::new())
             }
