@@ -103,7 +103,7 @@ for (const lang of ["zh-CN", "en"]) {
 
     const mediator = await personPage(browser, server.url, { lang });
     await signedIn(mediator, "mediator1");
-    for (const route of ["cases", "new-case", `case/${fixture.caseId}`, `session/${fixture.sessionId}`, "sessions", "stats", "consultations"]) {
+    for (const route of ["cases", "new-case", `case/${fixture.caseId}`, `session/${fixture.sessionId}`, "sessions", "stats", "consultations", "accounts"]) {
       results[`mediator#${route}`] = await visit(mediator, `/mediator.html#${route}`, "main h1");
     }
     results.mediatorJoin = await visit(mediator, `/join.html?session=${fixture.sessionId}`, "#device-join:not([disabled])");
@@ -123,6 +123,7 @@ for (const lang of ["zh-CN", "en"]) {
     await signedIn(district, "district");
     results.districtCases = await visit(district, "/mediator.html#cases", "#todo h3");
     results.districtStats = await visit(district, "/mediator.html#stats", "#stats-numbers");
+    results.districtAccounts = await visit(district, "/mediator.html#accounts", "#account-form");
 
     const station = await personPage(browser, server.url, { lang });
     await signedIn(station, "station-dongping");
@@ -169,6 +170,30 @@ test("signing in works by keyboard alone, with a visible focus ring", async () =
   await page.keyboard.press("Enter");
   await page.waitForURL(/mediator\.html/);
   await page.locator("#who", { hasText: "张敏" }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a district administrator creates a station account, and deactivating it stops it at once", async () => {
+  const page = await personPage(browser, server.url);
+  await signedIn(page, "district");
+  await page.goto("/mediator.html#accounts");
+  const form = page.locator("#account-form");
+  await form.locator("[name=username]").fill("station-dongping-2");
+  await form.locator("[name=display_name]").fill("东平村第二说事拉理室");
+  await form.locator("select[name=role]").selectOption("station");
+  await form.locator("select[name=unit_id]").selectOption({ label: "东平村" });
+  await form.locator("button[type=submit]").click();
+  const notice = await page.locator("#generated-password").textContent();
+  const password = notice.split("：")[1].split("（")[0].trim();
+  const login = (secret) => fetch(`${server.url}/api/v1/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "station-dongping-2", password: secret }),
+  });
+  assert.equal((await login(password)).status, 200, "the shown password works");
+  const row = page.locator("#accounts tr", { hasText: "station-dongping-2" });
+  await row.locator("button.danger").click();
+  await row.filter({ hasText: zhCN.account_inactive }).waitFor();
+  assert.equal((await login(password)).status, 401, "a deactivated account cannot sign in");
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -12,6 +12,7 @@ import {
 import {
   CASE_STATES, CATEGORIES, SOURCES, actionForm, checkboxes, checkedValues, field, objectSelect, valueOf, vocabularySelect,
 } from "./forms.js";
+import { accountsPage } from "./accounts.js";
 import { consultationsPage } from "./consultations.js";
 
 const workspace = { me: null, villages: [], stations: [], advisers: [], mediators: [] };
@@ -45,6 +46,8 @@ async function route() {
         return await statsPage();
       case "consultations":
         return await consultationsPage(main(), { villages: workspace.villages, advisers: workspace.advisers });
+      case "accounts":
+        return await accountsPage(main(), workspace.me);
       default:
         return await casesPage();
     }
