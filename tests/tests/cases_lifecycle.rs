@@ -12,6 +12,7 @@ on_both_databases!(
     invitations_open_without_an_account_and_can_be_revoked,
     rescheduling_keeps_history_and_reissues_links,
     racing_last_confirmations_still_settle_the_case,
+    a_party_is_corrected_before_the_outcome,
 );
 
 fn id(value: &Value) -> String {
@@ -489,4 +490,74 @@ async fn racing_last_confirmations_still_settle_the_case(db: Db) {
             .count();
         assert_eq!(live, 3, "two parties and the mediator, once each");
     }
+}
+
+/// A misspelt name or a wrong phone number is corrected in the case file;
+/// a saved agreement naming the party must then be saved again, bad input
+/// changes nothing, and after the outcome the parties are fixed.
+async fn a_party_is_corrected_before_the_outcome(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    let station = server.login("station-dongping").await;
+    let file = register_case(&mediator, &demo, "东平村").await;
+    let case_id = id(&file);
+    let party = file["parties"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{case_id}/parties/{party}");
+    let draft = json!({
+        "facts": "院墙滴水。", "responsibilities": "双方协商。", "terms": "加装接水檐。", "performance_manner": "自行施工。",
+        "performance_deadline": (chrono::Utc::now() + chrono::Duration::days(10)).format("%Y-%m-%d").to_string(),
+    });
+    let saved = mediator.put(&format!("/api/v1/cases/{case_id}/agreement"), &draft).await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let old_hash = saved.body["text_sha256"].as_str().unwrap().to_owned();
+
+    let corrected = mediator
+        .patch(&path, &json!({ "name": "王大爷（王德福）", "phone": "13900000009", "id_number": "11010519491231002X" }))
+        .await;
+    assert_eq!(corrected.status, 200, "{}", corrected.body);
+    let shown = &corrected.body["parties"][0];
+    assert_eq!(shown["name"], "王大爷（王德福）");
+    assert_eq!(shown["phone"], "13900000009");
+    assert_eq!(shown["id_number_masked"], "1101**********002X");
+    assert_eq!(shown["id_number"], "11010519491231002X", "the town's mediator sees it whole");
+    let events = server.count("SELECT COUNT(*) FROM audit_events WHERE action = 'case.party_update'").await;
+    assert_eq!(events, 1);
+    let details = if db == Db::Postgres { "details::text" } else { "details" };
+    let leaked = server
+        .count(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE {details} LIKE '%0105194912%' OR {details} LIKE '%13900000009%'"
+        ))
+        .await;
+    assert_eq!(leaked, 0, "no personal data in the audit trail");
+
+    // The saved text named the old details: confirming it is refused until it is saved again.
+    confirm(
+        &mediator,
+        &case_id,
+        json!({ "signer": "party", "party_id": party, "method": "video_room", "text_sha256": old_hash }),
+    )
+    .await
+    .assert_error(409, "stale");
+    let resaved = mediator.put(&format!("/api/v1/cases/{case_id}/agreement"), &draft).await;
+    assert!(resaved.body["text"].as_str().unwrap().contains("王大爷（王德福）"), "{}", resaved.body);
+
+    // Bad input and the wrong people change nothing.
+    mediator.patch(&path, &json!({ "id_number": "110105194912310021" })).await.assert_error(422, "validation_failed");
+    mediator.patch(&path, &json!({ "name": "  " })).await.assert_error(422, "validation_failed");
+    station.patch(&path, &json!({ "phone": null })).await.assert_error(403, "forbidden");
+    let other = server.login("mediator2").await;
+    let unknown = format!("/api/v1/cases/{case_id}/parties/{}", uuid::Uuid::new_v4());
+    other.patch(&unknown, &json!({ "phone": null })).await.assert_error(404, "not_found");
+    let unchanged = mediator.get(&format!("/api/v1/cases/{case_id}")).await;
+    assert_eq!(unchanged.body["parties"][0]["phone"], "13900000009");
+    assert_eq!(unchanged.body["parties"][0]["id_number_masked"], "1101**********002X");
+
+    // Clearing the phone works; after the outcome the parties are fixed.
+    let cleared = mediator.patch(&path, &json!({ "phone": null })).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert!(cleared.body["parties"][0]["phone"].is_null());
+    let outcome = json!({ "kind": "oral", "terms": "当场和解", "reached_via": "in_person" });
+    assert_eq!(mediator.post(&format!("/api/v1/cases/{case_id}/outcome"), &outcome).await.status, 200);
+    mediator.patch(&path, &json!({ "name": "王德福" })).await.assert_error(409, "invalid_state");
 }

@@ -208,8 +208,9 @@ async function casePage(id, part) {
       ["public_session", t(c.public_session ? "yes" : "no")], ["registered_at", formatDateTime(c.registered_at)],
     ]), manage && !file.outcome ? editCaseForm(c, reload) : null),
     h("section", { class: "panel", "aria-labelledby": "parties-title" }, h("h2", { id: "parties-title" }, t("parties")),
-      h("ul", { class: "plain" }, ...file.parties.map((p) => h("li", {},
-        `${label("side", p.side)}：${p.name}`, p.phone ? ` · ${p.phone}` : "", p.id_number || p.id_number_masked ? ` · ${p.id_number || p.id_number_masked}` : "")))),
+      h("ul", { class: "plain" }, ...file.parties.map((p) => h("li", { dataset: { partyId: p.id } },
+        `${label("side", p.side)}：${p.name}`, p.phone ? ` · ${p.phone}` : "", p.id_number || p.id_number_masked ? ` · ${p.id_number || p.id_number_masked}` : "",
+        manage && !file.outcome ? editPartyForm(c.id, p, reload) : null)))),
     sessionsSection(file, manage, reload),
     outcomeSection(file, agreement, manage, reload),
   ];
@@ -253,6 +254,23 @@ function editCaseForm(c, reload) {
     reload();
   });
   return h("details", { class: "subpanel" }, h("summary", {}, t("edit_case")), form);
+}
+
+/** Corrects one party's name, phone or ID number (a saved agreement must then be saved again). */
+function editPartyForm(caseId, party, reload) {
+  const form = actionForm({ class: "edit-party-form" }, [
+    field("party_name", { name: "name", required: true, value: party.name }),
+    field("phone", { name: "phone", type: "tel", value: party.phone || "" }),
+    field("id_number", { name: "id_number", maxlength: 18, autocomplete: "off", placeholder: party.id_number_masked || "" }, "id_number_keep_hint"),
+  ], "save", async (element) => {
+    const body = { name: valueOf(element, "name") || "", phone: valueOf(element, "phone") };
+    const idNumber = valueOf(element, "id_number");
+    if (idNumber) body.id_number = idNumber;
+    await api(`/cases/${caseId}/parties/${party.id}`, { method: "PATCH", body });
+    announce(t("saved"));
+    reload();
+  });
+  return h("details", {}, h("summary", {}, t("edit_party", { name: party.name })), form);
 }
 
 function sessionsSection(file, manage, reload) {

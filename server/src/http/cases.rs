@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases", get(list).post(register))
         .route("/cases/{id}", get(read).patch(update))
+        .route("/cases/{id}/parties/{party_id}", patch(update_party))
         .route("/cases/{id}/withdraw", post(withdraw))
         .route("/cases/{id}/outcome", post(record_outcome))
         .route("/cases/{id}/judicial-confirmation", put(judicial_confirmation))
@@ -167,24 +168,26 @@ async fn register(
     let mut parties = Vec::with_capacity(body.parties.len());
     for (position, party) in body.parties.iter().enumerate() {
         let field = |name: &str| format!("parties[{position}].{name}");
-        let id_number = match party.id_number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            Some(number) if id_number::is_valid(number) => Some(number.to_ascii_uppercase()),
-            Some(_) => {
-                return Err(AppError::validation(field("id_number"), "is not a valid 18-character resident ID number"));
-            }
-            None => None,
-        };
-        parties.push(Party {
+        let mut checked = Party {
             id: Uuid::new_v4(),
             case_id,
             position: position as i32,
             side: party.side,
-            name: input::required_text(&field("name"), &party.name, 50)?,
-            phone: input::phone(&field("phone"), party.phone.as_deref())?,
-            id_number_sealed: id_number.as_deref().map(|number| state.id_vault.seal(number)),
-            id_number_masked: id_number.as_deref().map(id_number::mask),
+            name: String::new(),
+            phone: None,
+            id_number_sealed: None,
+            id_number_masked: None,
             id_number: None,
-        });
+        };
+        set_party_details(
+            &state,
+            &mut checked,
+            &field,
+            &party.name,
+            party.phone.as_deref(),
+            Some(party.id_number.as_deref()),
+        )?;
+        parties.push(checked);
     }
     if !parties.iter().any(|p| p.side == PartySide::Applicant)
         || !parties.iter().any(|p| p.side == PartySide::Respondent)
@@ -323,6 +326,85 @@ async fn case_file(state: &AppState, context: &CaseInContext) -> AppResult<CaseF
     security(("bearer" = []))
 )]
 async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> AppResult<Json<CaseFile>> {
+    let context = load_case(&state, &user, id).await?;
+    Ok(Json(case_file(&state, &context).await?))
+}
+
+/// Checks a party's name, phone and (when `id_number` is given) ID number,
+/// and puts them on `party`, the ID number sealed and masked. `field` names
+/// the fields in errors.
+fn set_party_details(
+    state: &AppState,
+    party: &mut Party,
+    field: &dyn Fn(&str) -> String,
+    name: &str,
+    phone: Option<&str>,
+    id_number: Option<Option<&str>>,
+) -> AppResult<()> {
+    party.name = input::required_text(&field("name"), name, 50)?;
+    party.phone = input::phone(&field("phone"), phone)?;
+    if let Some(number) = id_number {
+        let number = match number.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(number) if id_number::is_valid(number) => Some(number.to_ascii_uppercase()),
+            Some(_) => {
+                return Err(AppError::validation(field("id_number"), "is not a valid 18-character resident ID number"));
+            }
+            None => None,
+        };
+        party.id_number_sealed = number.as_deref().map(|number| state.id_vault.seal(number));
+        party.id_number_masked = number.as_deref().map(id_number::mask);
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateParty {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "input::present")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "input::present")]
+    #[schema(value_type = Option<String>)]
+    id_number: Option<Option<String>>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cases/{id}/parties/{party_id}",
+    tag = "cases",
+    summary = "Correct a party's name, phone or ID number before the outcome",
+    request_body = UpdateParty,
+    params(("id" = Uuid, Path, description = "the case"), ("party_id" = Uuid, Path, description = "the party")),
+    responses((status = 200, body = CaseFile), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn update_party(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path((id, party_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<UpdateParty>,
+) -> AppResult<Json<CaseFile>> {
+    let context = load_case(&state, &user, id).await?;
+    context.require_manage()?;
+    context.require_state("correct a party", CaseState::is_open)?;
+    let mut party = state
+        .store
+        .parties(id)
+        .await?
+        .into_iter()
+        .find(|party| party.id == party_id)
+        .ok_or_else(|| AppError::not_found("party"))?;
+    let name = body.name.clone().unwrap_or_else(|| party.name.clone());
+    let phone = match &body.phone {
+        Some(phone) => phone.clone(),
+        None => party.phone.clone(),
+    };
+    let id_number = body.id_number.as_ref().map(|number| number.as_deref());
+    set_party_details(&state, &mut party, &|name: &str| name.to_owned(), &name, phone.as_deref(), id_number)?;
+    // A saved agreement names the parties: its text no longer matches until saved again.
+    state.store.apply(&staff_actor(&user, address), &[Change::UpdateParty { party }]).await?;
     let context = load_case(&state, &user, id).await?;
     Ok(Json(case_file(&state, &context).await?))
 }
@@ -699,5 +781,16 @@ async fn close(
 
 /// The OpenAPI description of this module's endpoints.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(register, list, read, update, withdraw, record_outcome, judicial_confirmation, follow_up, close))]
+#[openapi(paths(
+    register,
+    list,
+    read,
+    update,
+    update_party,
+    withdraw,
+    record_outcome,
+    judicial_confirmation,
+    follow_up,
+    close
+))]
 pub(super) struct Api;

@@ -41,6 +41,10 @@ pub enum Change {
     UpdateCase {
         case: Case,
     },
+    /// A party's name, phone or sealed ID number corrected.
+    UpdateParty {
+        party: Party,
+    },
     SetCaseState {
         case_id: Uuid,
         from: CaseState,
@@ -145,6 +149,9 @@ impl Change {
                 json!({ "village_id": case.village_id, "category": case.category, "parties": parties.len() }),
             ),
             Change::UpdateCase { case } => entry("case.update", "case", case.id, json!({})),
+            Change::UpdateParty { party } => {
+                entry("case.party_update", "case", party.case_id, json!({ "party_id": party.id }))
+            }
             Change::SetCaseState { case_id, from, to, .. } => {
                 entry("case.state", "case", *case_id, json!({ "from": from, "to": to }))
             }

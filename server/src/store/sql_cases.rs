@@ -229,6 +229,21 @@ macro_rules! impl_case_store {
                         .await?;
                         Self::expect_one(result, "the case")?;
                     }
+                    Change::UpdateParty { party } => {
+                        let result = sqlx::query(
+                            "UPDATE case_parties SET name = $3, phone = $4, id_number_sealed = $5, \
+                             id_number_masked = $6 WHERE id = $1 AND case_id = $2",
+                        )
+                        .bind(party.id)
+                        .bind(party.case_id)
+                        .bind(&party.name)
+                        .bind(&party.phone)
+                        .bind(&party.id_number_sealed)
+                        .bind(&party.id_number_masked)
+                        .execute(&mut **tx)
+                        .await?;
+                        Self::expect_one(result, "the party")?;
+                    }
                     Change::SetCaseState { case_id, from, to, at } => {
                         let outcome = to.is_outcome() || *to == $crate::cases::CaseState::Withdrawn;
                         let closed = *to == $crate::cases::CaseState::Closed;

@@ -458,4 +458,6 @@ export default {
   reset_password: "Reset password",
   reset_password_confirm: "Reset {username}'s password? The old one and every signed-in device stop working at once.",
   password_once: "New password for {username}: {password} (shown this once; hand it over in person)",
+  edit_party: "Correct {name}'s details",
+  id_number_keep_hint: "Leave empty to keep it; a number entered replaces it",
 };

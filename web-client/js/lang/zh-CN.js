@@ -466,4 +466,6 @@ export default {
   reset_password: "重置密码",
   reset_password_confirm: "确定重置 {username} 的密码吗？原密码和已登录的设备立即失效。",
   password_once: "{username} 的新密码：{password}（只显示这一次，请当面交给本人）",
+  edit_party: "修改 {name} 的信息",
+  id_number_keep_hint: "不改就留空；填写则替换原号码",
 };
