@@ -63,8 +63,9 @@ export async function launchBrowser() {
  * person's browser), whose console errors and uncaught exceptions are kept
  * in `page.problems`.
  */
-export async function personPage(browser, base, { lang } = {}) {
-  const context = await browser.newContext({ baseURL: base, viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
+export async function personPage(browser, base, { lang, phone = false } = {}) {
+  const screen = phone ? { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } : { viewport: { width: 1366, height: 900 } };
+  const context = await browser.newContext({ baseURL: base, ...screen, locale: "zh-CN" });
   await context.grantPermissions(["camera", "microphone", "clipboard-read", "clipboard-write"], { origin: base });
   if (lang) {
     await context.addInitScript((language) => {

@@ -1,10 +1,10 @@
-// A party on their own phone: the invitation link from the session page,
+// A party on their own phone (a phone-sized screen): the invitation link from the session page,
 // the plain-words summary with their name, the device check, the lobby,
 // admission, two-way video and sound with the mediator, the agreement shown
 // and confirmed by the party themself ("video_room"), and the end.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, personPage, restAs, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
+import { launchBrowser, personPage, restAs, screenshot, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
 
 let server;
 let browser;
@@ -47,7 +47,7 @@ test("a party joins from the invitation link and confirms the agreement", async 
   assert.equal(await mediator.locator("#participants img.qr").count(), 1, "the link comes with a QR code");
 
   // The party opens it: their name and the case in plain words, then the device check.
-  const phone = await personPage(browser, server.url);
+  const phone = await personPage(browser, server.url, { phone: true });
   await phone.goto(link);
   await phone.locator("h1", { hasText: "您好，孙大娘" }).waitFor();
   assert.ok((await phone.locator(".facts").textContent()).includes("损害赔偿"), "the kind of dispute is named");
@@ -63,6 +63,7 @@ test("a party joins from the invitation link and confirms the agreement", async 
 
   await seesAndHears(phone, ["mediator"], "the party");
   await seesAndHears(mediator, ["party"], "the mediator");
+  await screenshot(phone, "party-phone");
 
   await mediator.locator("#push-agreement").click();
   await phone.locator("#agreement-dialog .agreement-text", { hasText: "三百元" }).waitFor();
