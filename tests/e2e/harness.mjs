@@ -39,7 +39,12 @@ export function startServer() {
   });
 }
 
-export async function launchBrowser() {
+/**
+ * Chromium with a fake camera and microphone. With `refuseDevices`, the
+ * browser asks instead of granting, and headless asking means refusing.
+ */
+export async function launchBrowser({ refuseDevices = false } = {}) {
+  const deviceFlags = ["--use-fake-device-for-media-stream", ...(refuseDevices ? [] : ["--use-fake-ui-for-media-stream"])];
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
@@ -51,8 +56,7 @@ export async function launchBrowser() {
       "--disable-background-timer-throttling",
       "--disable-renderer-backgrounding",
       "--disable-backgrounding-occluded-windows",
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
+      ...deviceFlags,
       "--autoplay-policy=no-user-gesture-required",
     ],
   });

@@ -197,3 +197,20 @@ test("a district administrator creates a station account, and deactivating it st
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a browser that refuses the camera and microphone gets a plain message and can still join to listen", async () => {
+  const refusing = await launchBrowser({ refuseDevices: true });
+  try {
+    const context = await refusing.newContext({ baseURL: server.url, locale: "zh-CN" });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(new URL(fixture.invitationLink).pathname + new URL(fixture.invitationLink).hash);
+    await page.locator(".device-problem", { hasText: zhCN.device_denied.slice(0, 12) }).waitFor();
+    assert.equal(await page.locator("#device-join").isEnabled(), true, "joining to watch and listen stays possible");
+    assert.equal(await page.locator(".device-status .missing").count(), 2, "camera and microphone both reported missing");
+    assert.deepEqual(errors, []);
+  } finally {
+    await refusing.close();
+  }
+});
