@@ -4,8 +4,11 @@
 // (at once: the account's tokens stop working), and password resets with
 // the generated password shown once.
 import { t } from "./i18n.js";
-import { announce, api, describeError, fill, h } from "./api.js";
+import { api } from "./api.js";
+import { fill, h } from "./dom.js";
+import { announce, withErrorAnnounced } from "./frame.js";
 import { actionForm, field, objectSelect, valueOf, vocabularySelect } from "./forms.js";
+import { tableHead } from "./views.js";
 
 /** The roles the caller may create, and the kind of home unit each needs. */
 const CREATABLE = {
@@ -33,15 +36,11 @@ export async function accountsPage(container, me, notice = "") {
   ]);
   const units = { districts, towns, villages };
   const unitName = (id) => [...districts, ...towns, ...villages].find((unit) => unit.id === id)?.name || "—";
-  const act = (path, done) => async () => {
-    try {
-      const result = await api(path, { method: "POST", body: {} });
-      announce(done);
-      await accountsPage(container, me, passwordNotice(result));
-    } catch (error) {
-      announce(describeError(error), "error");
-    }
-  };
+  const act = (path, done) => withErrorAnnounced(async () => {
+    const result = await api(path, { method: "POST", body: {} });
+    announce(done);
+    await accountsPage(container, me, passwordNotice(result));
+  });
   const manageable = (account) => (CREATABLE[me.role] || []).includes(account.role);
   const rows = accounts.map((account) => h("tr", { dataset: { accountId: account.id } },
     h("td", {}, account.username), h("td", {}, account.display_name), h("td", {}, t(`role_${account.role}`)),
@@ -89,7 +88,7 @@ export async function accountsPage(container, me, notice = "") {
     notice ? h("p", { class: "ok big-text", id: "generated-password", role: "status" }, notice) : null,
     h("section", { class: "panel" },
       h("table", { class: "grid", id: "accounts" },
-        h("thead", {}, h("tr", {}, ...["username", "display_name", "role_label", "home_unit", "state", "actions"].map((key) => h("th", { scope: "col" }, t(key))))),
+        tableHead(["username", "display_name", "role_label", "home_unit", "state", "actions"]),
         h("tbody", {}, ...rows))),
     form,
   );

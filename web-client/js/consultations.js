@@ -1,8 +1,13 @@
 // Legal consultations (法律咨询): the list in the caller's reach and the form
 // to record one. Advisers record their own; mediators record for an adviser.
 import { t } from "./i18n.js";
-import { announce, api, chinaDate, formatDateTime, h, label, fill } from "./api.js";
-import { CATEGORIES, actionForm, field, objectSelect, valueOf, vocabularySelect } from "./forms.js";
+import { api } from "./api.js";
+import { fill, h } from "./dom.js";
+import { chinaDate, formatDateTime, label } from "./format.js";
+import { actionForm, field, objectSelect, valueOf, vocabularySelect } from "./forms.js";
+import { announce } from "./frame.js";
+import { tableHead } from "./views.js";
+import { CATEGORIES, CHANNELS } from "./vocabularies.js";
 
 /**
  * Draws the consultations page into `container`.
@@ -20,7 +25,7 @@ export async function consultationsPage(container, { villages, advisers }) {
     field("question", h("textarea", { name: "question", rows: 3, required: true })),
     field("answer_summary", h("textarea", { name: "answer_summary", rows: 3, required: true })),
     field("minutes_taken", { name: "minutes_taken", type: "number", min: 1, max: 600, value: 15, required: true }),
-    field("via", vocabularySelect("via", "channel", ["video", "phone", "in_person"], { required: true })),
+    field("via", vocabularySelect("via", "channel", CHANNELS, { required: true })),
   ], "save", async (element) => {
     const body = {
       village_id: valueOf(element, "village_id"),
@@ -40,7 +45,7 @@ export async function consultationsPage(container, { villages, advisers }) {
     h("section", { class: "panel" },
       h("h2", {}, t("consultations_recent")),
       list.length === 0 ? h("p", { class: "hint" }, t("consultations_none")) : h("table", { class: "grid" },
-        h("thead", {}, h("tr", {}, ...["asked_at", "village", "topic", "question", "answer_summary", "minutes_taken"].map((key) => h("th", { scope: "col" }, t(key))))),
+        tableHead(["asked_at", "village", "topic", "question", "answer_summary", "minutes_taken"]),
         h("tbody", {}, ...list.map((c) => h("tr", {},
           h("td", {}, formatDateTime(c.asked_at)), h("td", {}, villageName(c.village_id)), h("td", {}, label("category", c.topic)),
           h("td", {}, c.question), h("td", {}, c.answer_summary), h("td", {}, String(c.minutes_taken)))))),

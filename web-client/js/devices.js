@@ -3,7 +3,7 @@
 // refuses the devices or none exist. The stream it opens is the one the call
 // then sends.
 import { t } from "./i18n.js";
-import { h, fill } from "./api.js";
+import { fill, h } from "./dom.js";
 
 /** Why the devices could not be opened, as a translation key. */
 function problemKey(error) {

@@ -1,17 +1,12 @@
 // Form building blocks shared by the workspaces: labelled fields, choices from
-// the API's vocabularies, reading a form into a request body, and showing a
-// request's error next to the form that sent it.
+// the API's vocabularies (the lists live in vocabularies.js), reading a form
+// into a request body, and showing a request's error next to the form that
+// sent it.
 import { t } from "./i18n.js";
-import { announce, describeError, h, label } from "./api.js";
-
-export const CATEGORIES = [
-  "marriage_family", "neighbour", "housing_homestead", "land_forest", "contract", "production_business", "damages",
-  "labour", "land_acquisition", "consumer", "road_traffic", "property_management", "other",
-];
-export const SOURCES = ["party_application", "own_initiative", "police_referral", "court_referral", "government_assignment", "grid_report"];
-export const CASE_STATES = [
-  "registered", "scheduled", "in_session", "agreed_written", "agreed_oral", "failed", "referred", "followed_up", "withdrawn", "closed",
-];
+import { describeError } from "./api.js";
+import { h } from "./dom.js";
+import { label } from "./format.js";
+import { announce } from "./frame.js";
 
 let fieldCounter = 0;
 

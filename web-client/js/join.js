@@ -4,7 +4,10 @@
 // then shows the room; at the end it says why, and takes a mediator to the
 // outcome form.
 import { t } from "./i18n.js";
-import { $, ApiError, api, describeError, formatDateTime, h, label, requireStaff, setUpFrame, staffToken, fill } from "./api.js";
+import { ApiError, api, describeError, staffToken } from "./api.js";
+import { $, fill, h } from "./dom.js";
+import { formatDateTime, label } from "./format.js";
+import { requireStaff, setUpFrame } from "./frame.js";
 import { deviceCheck } from "./devices.js";
 import { Call } from "./call.js";
 import { RoomScreen } from "./room.js";

@@ -1,7 +1,9 @@
 // The sign-in page: staff sign in against /api/v1/auth/login and go on to
 // their workspace (or back to the page that sent them here).
 import { t } from "./i18n.js";
-import { $, ApiError, api, homeFor, setUpFrame, signIn, staffToken } from "./api.js";
+import { ApiError, api, signIn, staffToken } from "./api.js";
+import { $ } from "./dom.js";
+import { homeFor, setUpFrame } from "./frame.js";
 
 function showError(message) {
   const box = $("login-error");

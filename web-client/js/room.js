@@ -4,7 +4,9 @@
 // lock, agreement, end) and the agreement confirmation dialog for parties and
 // stations. It draws what the Call reports and sends what people press.
 import { t } from "./i18n.js";
-import { $, announce, api, describeError, h, fill } from "./api.js";
+import { signAgreementAsMediator } from "./agreement-signing.js";
+import { $, fill, h } from "./dom.js";
+import { announce, withErrorAnnounced } from "./frame.js";
 
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
 
@@ -345,17 +347,11 @@ export class RoomScreen {
     return [lobbyPanel, peoplePanel, caucusPanel, agreementPanel, roomPanel];
   }
 
-  async signAsMediator() {
-    try {
-      const agreement = await api(`/cases/${this.context.caseId}/agreement`);
-      await api(`/cases/${this.context.caseId}/agreement/confirmations`, {
-        method: "POST",
-        body: { signer: "mediator", method: "video_room", text_sha256: agreement.text_sha256 },
-      });
+  signAsMediator() {
+    return withErrorAnnounced(async () => {
+      await signAgreementAsMediator(this.context.caseId);
       announce(t("signed_note"));
-    } catch (error) {
-      announce(describeError(error), "error");
-    }
+    })();
   }
 
   presentPanel() {

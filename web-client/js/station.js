@@ -2,7 +2,11 @@
 // in very large type, one big join button each, readable from two metres.
 // Nothing else to get lost in; it refreshes itself.
 import { t } from "./i18n.js";
-import { $, api, chinaDate, describeError, formatDay, formatTime, h, label, requireStaff, setUpFrame, fill } from "./api.js";
+import { api, describeError } from "./api.js";
+import { $, fill, h } from "./dom.js";
+import { chinaDate, formatDay, formatTime, label } from "./format.js";
+import { bootWorkspace, redirectToSignIn } from "./frame.js";
+import { sessionIsOpen } from "./vocabularies.js";
 
 const REFRESH_MS = 30_000;
 let me = null;
@@ -16,7 +20,7 @@ function render() {
     fill(box, h("p", { class: "device-problem big-text", role: "alert" }, problem));
     return;
   }
-  const open = sessions.filter((s) => s.state === "planned" || s.state === "live");
+  const open = sessions.filter(sessionIsOpen);
   if (open.length === 0) {
     fill(box, h("p", { class: "kiosk-empty" }, t("kiosk_none")));
     return;
@@ -38,25 +42,29 @@ function render() {
   )));
 }
 
-async function refresh() {
+async function fetchSessions() {
   try {
     sessions = await api("/sessions");
     problem = null;
   } catch (error) {
     // The sign-in ran out (12 h): back to the sign-in page, which returns here.
-    if (error.status === 401) return location.replace("/index.html?next=/station.html");
+    if (error.status === 401) return redirectToSignIn();
     problem = describeError(error);
   }
-  render();
 }
 
 function tick() {
   $("clock").textContent = formatTime(new Date().toISOString());
 }
 
-setUpFrame(render);
-me = await requireStaff(["station"]);
-tick();
-setInterval(tick, 10_000);
-await refresh();
-setInterval(refresh, REFRESH_MS);
+bootWorkspace({
+  roles: ["station"],
+  async load(signedIn) {
+    me = signedIn;
+    tick();
+    setInterval(tick, 10_000);
+    await fetchSessions();
+    setInterval(() => fetchSessions().then(render), REFRESH_MS);
+  },
+  render,
+});
