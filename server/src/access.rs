@@ -10,7 +10,8 @@
 use uuid::Uuid;
 
 use crate::cases::Case;
-use crate::store::{Account, AccountFilter, Chain, Role, Unit, UnitKind};
+use crate::store::filters::AccountFilter;
+use crate::tree::{Account, Chain, Role, Unit, UnitKind};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Caller {

@@ -1,38 +1,42 @@
 //! Administration from the shell, for bootstrapping a fresh installation:
-//! `mediation-server admin create-user ...`.
+//! `mediation-server admin create-user ...` (written through `Store::apply`
+//! as the system, so the account's creation is audited like any other) and
+//! `mediation-server audit verify`.
 
 use anyhow::Context;
 use uuid::Uuid;
 
 use crate::auth;
+use crate::cases::changes::{Actor, Change};
 use crate::config::{AdminCommand, AuditCommand, Config};
-use crate::http::input;
-use crate::store::{self, Chain, NewAccount, Role, Store, UnitFilter};
+use crate::store::filters::UnitFilter;
+use crate::store::{self, Store};
+use crate::tree::{Chain, NewAccount, Role};
+use crate::validate;
 
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let store = store::connect(&config.database_url()).await.context("opening the database")?;
     match command {
         AdminCommand::CreateUser { username, role, unit, display_name } => {
-            let username = input::username(&username).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let username = validate::username(&username)?;
             let unit_id = resolve_unit(store.as_ref(), role, unit.as_deref()).await?;
             let password = auth::generate_password();
-            let account = store
-                .insert_account(&NewAccount {
-                    id: Uuid::new_v4(),
-                    display_name: display_name.unwrap_or_else(|| username.clone()),
-                    username,
-                    role,
-                    unit_id,
-                    phone: None,
-                    password_hash: auth::hash_password(password.clone()).await?,
-                })
-                .await
-                .map_err(|error| match error {
-                    store::StoreError::Conflict => anyhow::anyhow!("that username is taken"),
-                    other => other.into(),
-                })?;
-            println!("created {} ({}) with id {}", account.username, account.role, account.id);
+            let account = NewAccount {
+                id: Uuid::new_v4(),
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                unit_id,
+                phone: None,
+                password_hash: auth::hash_password(password.clone()).await?,
+            };
+            let (id, username) = (account.id, account.username.clone());
+            store.apply(&Actor::system(), &[Change::InsertAccount { account }]).await.map_err(|error| match error {
+                store::StoreError::Conflict => anyhow::anyhow!("that username is taken"),
+                other => other.into(),
+            })?;
+            println!("created {username} ({role}) with id {id}");
             println!("password (shown once): {password}");
             Ok(())
         }

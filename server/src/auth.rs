@@ -1,6 +1,7 @@
 //! Who is calling: argon2id password hashes, HS256 login tokens carrying a
-//! per-account token version, the signing secret kept in the data directory,
-//! and the `AuthUser` extractor that checks all of it on every request.
+//! per-account token version, invitation tokens for parties, and the signing
+//! secret kept in the data directory. Refusals are typed (`AuthError`,
+//! `InvitationRefusal`); the edges turn them into statuses and close codes.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,18 +10,16 @@ use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::access::Caller;
-use crate::error::AppError;
-use crate::store::{Account, Timestamp};
+use crate::cases::changes::Actor;
+use crate::cases::{Invitation, Participant, Session, SessionState};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+use crate::tree::Account;
 
 /// The audience of staff login tokens; other token kinds use their own, so
 /// one can never stand in for another.
@@ -121,12 +120,45 @@ pub struct InvitationGrant {
     pub participant_id: Uuid,
 }
 
-/// Why an invitation token was refused, in words a party understands.
+/// Why an invitation link does not admit, in words a party understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationRefusal {
     NotYetValid,
     Expired,
     Invalid,
+    Revoked,
+    SessionClosed,
+}
+
+impl InvitationRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            InvitationRefusal::NotYetValid => "this invitation opens 30 minutes before the session starts",
+            InvitationRefusal::Expired => "this invitation has expired",
+            InvitationRefusal::Invalid => "this invitation link is not valid",
+            InvitationRefusal::Revoked => "this invitation was withdrawn; ask the mediator for a new link",
+            InvitationRefusal::SessionClosed => "this mediation session has ended or was cancelled",
+        }
+    }
+}
+
+/// Why a staff token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Invalid, expired, revoked, or its account may no longer sign in.
+    #[error("the token is invalid, expired or revoked")]
+    Refused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why an invitation token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum InvitationError {
+    #[error("{}", .0.message())]
+    Refused(InvitationRefusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Signs and checks staff login tokens and invitation tokens.
@@ -158,7 +190,7 @@ impl TokenKeys {
 
     /// The invitation token for `invitation`. Signing is deterministic, so
     /// the same link can be shown again without storing the token.
-    pub fn invitation_token(&self, invitation: &crate::cases::Invitation) -> anyhow::Result<String> {
+    pub fn invitation_token(&self, invitation: &Invitation) -> anyhow::Result<String> {
         let claims = InvitationClaims {
             sub: invitation.id,
             sid: invitation.session_id,
@@ -207,44 +239,13 @@ impl TokenKeys {
 
     /// Resolves a token to a live account: signature, expiry, audience, the
     /// account still active and the token version still current.
-    pub async fn authenticate(&self, state: &AppState, token: &str) -> Result<Account, AppError> {
-        const REFUSED: AppError = AppError::Unauthorized("the token is invalid, expired or revoked; sign in again");
-        let (id, version) = self.verify(token).ok_or(REFUSED)?;
-        let account = state.store.account(id).await?.ok_or(REFUSED)?;
+    pub async fn authenticate(&self, store: &dyn Store, token: &str) -> Result<Account, AuthError> {
+        let (id, version) = self.verify(token).ok_or(AuthError::Refused)?;
+        let account = store.account(id).await?.ok_or(AuthError::Refused)?;
         if !account.may_sign_in() || account.token_version != version {
-            return Err(REFUSED);
+            return Err(AuthError::Refused);
         }
         Ok(account)
-    }
-}
-
-/// The signed-in staff member behind a request.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub account: Account,
-}
-
-impl AuthUser {
-    pub fn caller(&self) -> Caller {
-        Caller::from(&self.account)
-    }
-}
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AppError::Unauthorized("sign in first: the Authorization header is missing"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let account = state.tokens.authenticate(state, token.trim()).await?;
-        Ok(AuthUser { account })
     }
 }
 
@@ -252,67 +253,42 @@ impl FromRequestParts<AppState> for AuthUser {
 /// still planned or live.
 #[derive(Debug, Clone)]
 pub struct InvitedParty {
-    pub invitation: crate::cases::Invitation,
-    pub session: crate::cases::Session,
-    pub participant: crate::cases::Participant,
+    pub invitation: Invitation,
+    pub session: Session,
+    pub participant: Participant,
 }
 
 impl InvitedParty {
-    pub fn actor(&self, client_addr: Option<String>) -> crate::store::audit::Actor {
-        crate::store::audit::Actor {
-            account_id: None,
-            role: "party".into(),
-            name: self.participant.display_name.clone(),
-            client_addr,
-        }
+    pub fn actor(&self, client_addr: Option<String>) -> Actor {
+        Actor::party(&self.participant.display_name, client_addr)
     }
 }
 
 /// Resolves an invitation token: signature, window, revocation and the
-/// session's state, each refused with its own code.
-pub async fn authenticate_invitation(state: &AppState, token: &str) -> Result<InvitedParty, AppError> {
-    use crate::cases::SessionState;
-    use axum::http::StatusCode;
-    let refused = |status: StatusCode, code: &'static str, message: &str| AppError::Refused {
-        status,
-        code,
-        message: message.to_owned(),
-    };
-    let grant = state.tokens.verify_invitation(token).map_err(|refusal| match refusal {
-        InvitationRefusal::NotYetValid => refused(
-            StatusCode::UNAUTHORIZED,
-            "invitation_not_yet_valid",
-            "this invitation opens 30 minutes before the session starts",
-        ),
-        InvitationRefusal::Expired => {
-            refused(StatusCode::UNAUTHORIZED, "invitation_expired", "this invitation has expired")
-        }
-        InvitationRefusal::Invalid => {
-            refused(StatusCode::UNAUTHORIZED, "invitation_invalid", "this invitation link is not valid")
-        }
-    })?;
-    let invitation = state.store.invitation(grant.invitation_id).await?;
-    let invitation = match invitation {
+/// session's state, each refused with its own reason.
+pub async fn authenticate_invitation(
+    store: &dyn Store,
+    tokens: &TokenKeys,
+    token: &str,
+) -> Result<InvitedParty, InvitationError> {
+    let refused = |refusal| Err(InvitationError::Refused(refusal));
+    let grant = tokens.verify_invitation(token).map_err(InvitationError::Refused)?;
+    let invitation = match store.invitation(grant.invitation_id).await? {
         Some(found) if found.session_id == grant.session_id && found.participant_id == grant.participant_id => found,
-        _ => return Err(refused(StatusCode::UNAUTHORIZED, "invitation_invalid", "this invitation link is not valid")),
+        _ => return refused(InvitationRefusal::Invalid),
     };
     if invitation.revoked_at.is_some() {
-        return Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "invitation_revoked",
-            "this invitation was withdrawn; ask the mediator for a new link",
-        ));
+        return refused(InvitationRefusal::Revoked);
     }
-    let session = state.store.session(invitation.session_id).await?.ok_or(AppError::not_found("session"))?;
+    let Some(session) = store.session(invitation.session_id).await? else {
+        return refused(InvitationRefusal::Invalid);
+    };
     if matches!(session.state, SessionState::Cancelled | SessionState::Ended) {
-        return Err(refused(StatusCode::GONE, "session_closed", "this mediation session has ended or was cancelled"));
+        return refused(InvitationRefusal::SessionClosed);
     }
-    let participant = state
-        .store
-        .participants(session.id)
-        .await?
-        .into_iter()
-        .find(|p| p.id == invitation.participant_id)
-        .ok_or(AppError::not_found("participant"))?;
+    let participant = store.participants(session.id).await?.into_iter().find(|p| p.id == invitation.participant_id);
+    let Some(participant) = participant else {
+        return refused(InvitationRefusal::Invalid);
+    };
     Ok(InvitedParty { invitation, session, participant })
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::store::Role;
+use crate::tree::Role;
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "mediation-server", version, about = "Video mediation server for rural people's mediation")]
@@ -182,5 +182,5 @@ pub enum AdminCommand {
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
-    value.parse().map_err(|error: crate::store::types::UnknownVariant| error.to_string())
+    value.parse().map_err(|error: crate::vocab::UnknownVariant| error.to_string())
 }

@@ -1,11 +1,14 @@
 //! The demo town from the newspaper article: 沾化区 / 下洼镇 with its office
 //! 枣乡情调解室, three villages with talk-it-out rooms, and one account of
-//! every role, written in one transaction on an empty database only.
+//! every role, written through `Store::apply` (one transaction, every unit
+//! and account audited) on an empty database only.
 
 use uuid::Uuid;
 
 use crate::auth;
-use crate::store::{NewAccount, Role, Seed, Store, Timestamp, Unit, UnitKind};
+use crate::cases::changes::{Actor, Change};
+use crate::store::Store;
+use crate::tree::{NewAccount, Role, Unit, UnitKind};
 
 /// Usernames of the demo accounts, with their roles and display names.
 pub const DEMO_ACCOUNTS: &[(&str, Role, &str)] = &[
@@ -19,24 +22,6 @@ pub const DEMO_ACCOUNTS: &[(&str, Role, &str)] = &[
     ("station-housun", Role::Station, "后孙村说事拉理室"),
 ];
 
-fn unit(kind: UnitKind, name: &str, district_id: Option<Uuid>, town_id: Option<Uuid>) -> Unit {
-    let id = Uuid::new_v4();
-    let now = Timestamp::now();
-    Unit {
-        id,
-        kind,
-        name: name.to_owned(),
-        district_id: district_id.unwrap_or(id),
-        town_id: if kind == UnitKind::Town { Some(id) } else { town_id },
-        office_name: None,
-        case_prefix: None,
-        station_name: None,
-        active: true,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 /// Seeds the demo town when the database is empty. Prints the accounts and,
 /// when none was given, the generated password (once). Returns whether it seeded.
 pub async fn seed_if_empty(store: &dyn Store, password: Option<String>) -> anyhow::Result<bool> {
@@ -47,14 +32,14 @@ pub async fn seed_if_empty(store: &dyn Store, password: Option<String>) -> anyho
     let generated = password.is_none();
     let password = password.unwrap_or_else(auth::generate_password);
 
-    let district = unit(UnitKind::District, "沾化区", None, None);
-    let mut town = unit(UnitKind::Town, "下洼镇", Some(district.id), None);
+    let district = Unit::new(UnitKind::District, "沾化区", None);
+    let mut town = Unit::new(UnitKind::Town, "下洼镇", Some(&district));
     town.office_name = Some("枣乡情调解室".into());
     town.case_prefix = Some("下洼".into());
     let villages: Vec<Unit> = ["东平村", "哈喇村", "后孙村"]
         .iter()
         .map(|name| {
-            let mut village = unit(UnitKind::Village, name, Some(district.id), Some(town.id));
+            let mut village = Unit::new(UnitKind::Village, *name, Some(&town));
             village.station_name = Some(format!("{name}说事拉理室"));
             village
         })
@@ -81,9 +66,11 @@ pub async fn seed_if_empty(store: &dyn Store, password: Option<String>) -> anyho
         });
     }
 
-    let mut units = vec![district, town];
-    units.extend(villages);
-    store.seed(&Seed { units, accounts }).await?;
+    // Parents first, then the accounts: one transaction, each write audited.
+    let units = [district, town].into_iter().chain(villages);
+    let mut changes: Vec<Change> = units.map(|unit| Change::InsertUnit { unit }).collect();
+    changes.extend(accounts.into_iter().map(|account| Change::InsertAccount { account }));
+    store.apply(&Actor::system(), &changes).await?;
 
     let usernames: Vec<&str> = DEMO_ACCOUNTS.iter().map(|(name, _, _)| *name).collect();
     tracing::info!(accounts = %usernames.join(", "), "demo town seeded: 沾化区 / 下洼镇 (枣乡情调解室), villages 东平, 哈喇, 后孙");

@@ -6,7 +6,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::{AuthError, InvitationError, InvitationRefusal};
+use crate::cases::error::RuleError;
 use crate::store::StoreError;
+use crate::validate::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -38,9 +41,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
-    /// A refusal with its own status and code (invitations, signaling).
-    #[error("{message}")]
-    Refused { status: StatusCode, code: &'static str, message: String },
+    /// An invitation link that does not admit, with its own code.
+    #[error("{}", .0.message())]
+    Invitation(InvitationRefusal),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -70,7 +73,8 @@ impl AppError {
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Refused { status, .. } => *status,
+            AppError::Invitation(InvitationRefusal::SessionClosed) => StatusCode::GONE,
+            AppError::Invitation(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,7 +95,13 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable(_) => "unavailable",
-            AppError::Refused { code, .. } => code,
+            AppError::Invitation(refusal) => match refusal {
+                InvitationRefusal::NotYetValid => "invitation_not_yet_valid",
+                InvitationRefusal::Expired => "invitation_expired",
+                InvitationRefusal::Invalid => "invitation_invalid",
+                InvitationRefusal::Revoked => "invitation_revoked",
+                InvitationRefusal::SessionClosed => "session_closed",
+            },
             AppError::Internal(_) => "internal",
         }
     }
@@ -129,6 +139,42 @@ impl From<StoreError> for AppError {
                 AppError::validation("body", "the request breaks a rule of the records")
             }
             other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(error: FieldError) -> Self {
+        AppError::Validation { field: error.field, message: error.message }
+    }
+}
+
+impl From<RuleError> for AppError {
+    fn from(error: RuleError) -> Self {
+        match error {
+            RuleError::InvalidState(message) => AppError::InvalidState(message),
+            RuleError::Stale(message) => AppError::Stale(message),
+            RuleError::Conflict(message) => AppError::Conflict(message),
+            RuleError::Forbidden(message) => AppError::Forbidden(message),
+            RuleError::Invalid(field) => field.into(),
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Refused => AppError::Unauthorized("the token is invalid, expired or revoked; sign in again"),
+            AuthError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<InvitationError> for AppError {
+    fn from(error: InvitationError) -> Self {
+        match error {
+            InvitationError::Refused(refusal) => AppError::Invitation(refusal),
+            InvitationError::Store(error) => error.into(),
         }
     }
 }

@@ -15,6 +15,10 @@ pub mod sfu;
 pub mod signaling;
 pub mod store;
 pub mod throttle;
+pub mod time;
+pub mod tree;
+pub mod validate;
+pub mod vocab;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -123,6 +123,11 @@ async fn demo_run_create_user_and_restart() {
         .find_map(|line| line.strip_prefix("password (shown once): "))
         .expect("the generated password is printed")
         .to_owned();
+    let created_id = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("created mediator3 (mediator) with id "))
+        .expect("the new account's id is printed")
+        .to_owned();
 
     let refused = create_user(data.path(), "someone", "station", "下洼镇");
     assert!(!refused.status.success(), "a station needs a village, not a town");
@@ -133,6 +138,39 @@ async fn demo_run_create_user_and_restart() {
     assert_eq!(status, 200, "the account made from the shell signs in");
     let (status, _) = login(&client, &server.base_url, "mediator1", "other-pass").await;
     assert_eq!(status, 401, "the second --demo changed nothing");
+
+    // The demo seed and the shell's account are in the audit trail, written
+    // by the system, and the chain holds.
+    let (_, admin) = login(&client, &server.base_url, "admin", "X-demo-pass").await;
+    let admin_token = admin["token"].as_str().unwrap().to_owned();
+    let audit: Value = client
+        .get(format!("{}/api/v1/audit?limit=1000", server.base_url))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_system = |action: &str| {
+        audit.as_array().unwrap().iter().filter(|e| e["action"] == action && e["actor_role"] == "system").count()
+    };
+    assert_eq!(by_system("unit.create"), 5, "district, town and three villages: {audit}");
+    assert_eq!(by_system("account.create"), 9, "eight demo accounts and mediator3 from the shell");
+    let created = audit.as_array().unwrap().iter().find(|e| {
+        e["action"] == "account.create" && e["details"]["role"] == "mediator" && e["object_id"] == created_id.as_str()
+    });
+    assert!(created.is_some(), "the shell's account is audited under its id");
+    let verify: Value = client
+        .get(format!("{}/api/v1/audit/verify", server.base_url))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["ok"], true, "{verify}");
     tokio::time::sleep(Duration::from_millis(10)).await;
     stop(server);
 }

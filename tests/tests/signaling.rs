@@ -30,6 +30,7 @@ on_both_databases!(
     revoked_invitations_and_deactivated_accounts_are_expelled_at_once,
     ending_through_the_api_closes_the_room,
     agreement_pushed_to_the_room_and_confirmed_there,
+    a_party_corrected_after_the_push_makes_room_confirmations_stale,
     stations_name_present_parties_and_audio_only_is_per_subscriber,
     ice_servers_include_stun_and_time_limited_turn,
 );
@@ -702,6 +703,46 @@ async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
     assert_eq!(methods, ["video_room", "village_station"]);
     assert_eq!(agreement["state"], "signing");
     assert_eq!(agreement["awaiting"].as_array().unwrap().len(), 1, "only the mediator's signature is missing");
+}
+
+/// The room checks a confirmation against the text rendered from the case
+/// as it stands, like REST: a party corrected after the push makes the
+/// pushed text stale, and nothing is recorded until the mediator saves again.
+async fn a_party_corrected_after_the_push_makes_room_confirmations_stale(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let case_id = &scene.session.case_id;
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(9)).format("%Y-%m-%d").to_string();
+    let draft = json!({ "facts": "排水沟之争", "responsibilities": "双方", "terms": "改道向东",
+                        "performance_manner": "共同施工", "performance_deadline": deadline });
+    let saved = mediator.put(&format!("/api/v1/cases/{case_id}/agreement"), &draft).await.body;
+    let hash = saved["text_sha256"].as_str().unwrap().to_owned();
+    let file = mediator.get(&format!("/api/v1/cases/{case_id}")).await.body;
+    let applicant = file["parties"][0]["id"].as_str().unwrap().to_owned();
+
+    let (mut host, _) = scene.host().await;
+    let (mut party, _, _) = scene.admitted("party", &mut host).await;
+    host.send(&ClientMessage::PushAgreement { request_id: Some("push".into()) }).await;
+    party.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
+
+    let corrected =
+        mediator.patch(&format!("/api/v1/cases/{case_id}/parties/{applicant}"), &json!({ "name": "王大明" })).await;
+    assert_eq!(corrected.status, 200, "{:?}", corrected.body);
+    party
+        .send(&ClientMessage::ConfirmAgreement { request_id: Some("old".into()), text_sha256: hash, party_id: None })
+        .await;
+    party.expect("stale", is_error(ErrorCode::StaleAgreement)).await;
+    let agreement = mediator.get(&format!("/api/v1/cases/{case_id}/agreement")).await.body;
+    assert_eq!(agreement["confirmations"].as_array().unwrap().len(), 0, "nothing recorded for the old text");
+
+    // Saved again, the new text is pushed and confirmed.
+    let saved = mediator.put(&format!("/api/v1/cases/{case_id}/agreement"), &draft).await.body;
+    let hash = saved["text_sha256"].as_str().unwrap().to_owned();
+    assert!(saved["text"].as_str().unwrap().contains("王大明"));
+    party
+        .send(&ClientMessage::ConfirmAgreement { request_id: Some("new".into()), text_sha256: hash, party_id: None })
+        .await;
+    host.expect("confirmed", |m| matches!(m, ServerMessage::AgreementConfirmed { effective: false, .. })).await;
 }
 
 async fn stations_name_present_parties_and_audio_only_is_per_subscriber(db: Db) {

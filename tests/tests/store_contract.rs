@@ -1,9 +1,10 @@
 //! The store contract: the same assertions against SQLite and PostgreSQL.
 
-use mediation_server::store::{
-    self, AccountChanges, AccountFilter, Chain, DynStore, NewAccount, Role, Seed, StoreError, Timestamp, Unit,
-    UnitFilter, UnitKind,
-};
+use mediation_server::cases::changes::{Actor, Change};
+use mediation_server::store::filters::{AccountFilter, UnitFilter};
+use mediation_server::store::{self, DynStore, StoreError};
+use mediation_server::time::Timestamp;
+use mediation_server::tree::{Account, AccountChanges, Chain, NewAccount, Role, Unit, UnitKind};
 use mediation_tests::{Db, fresh_database_url, on_both_databases};
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -15,7 +16,8 @@ on_both_databases!(
     accounts_round_trip_with_their_chain,
     deactivation_and_password_change_bump_the_token_version,
     account_filters_follow_the_tree,
-    a_failed_seed_writes_nothing,
+    a_failed_batch_writes_nothing,
+    every_unit_and_account_write_is_audited,
     migrations_are_idempotent,
 );
 
@@ -27,25 +29,30 @@ async fn open(db: Db) -> (TempDir, DynStore) {
 }
 
 fn unit(kind: UnitKind, name: &str, parent: Option<&Unit>) -> Unit {
-    let id = Uuid::new_v4();
-    let now = Timestamp::now();
-    Unit {
-        id,
-        kind,
-        name: name.into(),
-        district_id: parent.map_or(id, |p| p.district_id),
-        town_id: match kind {
-            UnitKind::District => None,
-            UnitKind::Town => Some(id),
-            UnitKind::Village => parent.map(|p| p.id),
-        },
-        office_name: (kind == UnitKind::Town).then(|| format!("{name}调解室")),
-        case_prefix: (kind == UnitKind::Town).then(|| name.trim_end_matches('镇').to_owned()),
-        station_name: (kind == UnitKind::Village).then(|| format!("{name}说事拉理室")),
-        active: true,
-        created_at: now,
-        updated_at: now,
-    }
+    let mut unit = Unit::new(kind, name, parent);
+    unit.office_name = (kind == UnitKind::Town).then(|| format!("{name}调解室"));
+    unit.case_prefix = (kind == UnitKind::Town).then(|| name.trim_end_matches('镇').to_owned());
+    unit.station_name = (kind == UnitKind::Village).then(|| format!("{name}说事拉理室"));
+    unit
+}
+
+/// Writes go through `apply`, as everywhere else.
+async fn insert_unit(store: &DynStore, unit: &Unit) -> Result<(), StoreError> {
+    store.apply(&Actor::system(), &[Change::InsertUnit { unit: unit.clone() }]).await.map(drop)
+}
+
+async fn update_unit(store: &DynStore, unit: &Unit) -> Result<(), StoreError> {
+    store.apply(&Actor::system(), &[Change::UpdateUnit { unit: unit.clone(), action: "unit.update" }]).await.map(drop)
+}
+
+async fn insert_account(store: &DynStore, account: &NewAccount) -> Result<Account, StoreError> {
+    store.apply(&Actor::system(), &[Change::InsertAccount { account: account.clone() }]).await?;
+    Ok(store.account(account.id).await?.expect("written"))
+}
+
+async fn update_account(store: &DynStore, id: Uuid, changes: AccountChanges) -> Result<Account, StoreError> {
+    store.apply(&Actor::system(), &[Change::UpdateAccount { id, changes, action: "account.update" }]).await?;
+    Ok(store.account(id).await?.expect("written"))
 }
 
 fn account(username: &str, role: Role, unit: Option<&Unit>) -> NewAccount {
@@ -68,7 +75,7 @@ async fn tree(store: &DynStore) -> (Unit, Unit, Unit, Unit, Unit) {
     let other_town = unit(UnitKind::Town, "富源街道", Some(&district));
     let other_village = unit(UnitKind::Village, "前进村", Some(&other_town));
     for u in [&district, &town, &village, &other_town, &other_village] {
-        store.insert_unit(u).await.expect("insert unit");
+        insert_unit(store, u).await.expect("insert unit");
     }
     (district, town, village, other_town, other_village)
 }
@@ -97,7 +104,7 @@ async fn units_round_trip_and_filter(db: Db) {
     renamed.name = "富源镇".into();
     renamed.active = false;
     renamed.updated_at = Timestamp::now();
-    store.update_unit(&renamed).await.unwrap();
+    update_unit(&store, &renamed).await.unwrap();
     assert_eq!(store.unit(other_town.id).await.unwrap().unwrap(), renamed);
     let active_towns =
         store.units(&UnitFilter { kind: UnitKind::Town, within: Chain::default(), active: Some(true) }).await.unwrap();
@@ -105,7 +112,7 @@ async fn units_round_trip_and_filter(db: Db) {
 
     let mut missing = renamed.clone();
     missing.id = Uuid::new_v4();
-    assert!(matches!(store.update_unit(&missing).await, Err(StoreError::NotFound)));
+    assert!(matches!(update_unit(&store, &missing).await, Err(StoreError::NotFound)));
     assert!(store.unit(Uuid::new_v4()).await.unwrap().is_none());
 }
 
@@ -113,11 +120,11 @@ async fn unit_names_are_unique_under_one_parent(db: Db) {
     let (_dir, store) = open(db).await;
     let (district, town, _, other_town, _) = tree(&store).await;
     let twin = unit(UnitKind::Village, "东平村", Some(&town));
-    assert!(matches!(store.insert_unit(&twin).await, Err(StoreError::Conflict)));
+    assert!(matches!(insert_unit(&store, &twin).await, Err(StoreError::Conflict)));
     let same_name_elsewhere = unit(UnitKind::Village, "东平村", Some(&other_town));
-    store.insert_unit(&same_name_elsewhere).await.expect("the same village name in another town is fine");
+    insert_unit(&store, &same_name_elsewhere).await.expect("the same village name in another town is fine");
     let twin_district = unit(UnitKind::District, &district.name, None);
-    assert!(matches!(store.insert_unit(&twin_district).await, Err(StoreError::Conflict)));
+    assert!(matches!(insert_unit(&store, &twin_district).await, Err(StoreError::Conflict)));
 }
 
 async fn schema_refuses_inconsistent_units(db: Db) {
@@ -126,15 +133,15 @@ async fn schema_refuses_inconsistent_units(db: Db) {
 
     let mut town_without_office = unit(UnitKind::Town, "无室镇", Some(&district));
     town_without_office.office_name = None;
-    assert!(matches!(store.insert_unit(&town_without_office).await, Err(StoreError::Constraint(_))));
+    assert!(matches!(insert_unit(&store, &town_without_office).await, Err(StoreError::Constraint(_))));
 
     let mut district_with_station = unit(UnitKind::District, "滨城区", None);
     district_with_station.station_name = Some("x".into());
-    assert!(matches!(store.insert_unit(&district_with_station).await, Err(StoreError::Constraint(_))));
+    assert!(matches!(insert_unit(&store, &district_with_station).await, Err(StoreError::Constraint(_))));
 
     let mut orphan = unit(UnitKind::Village, "孤村", Some(&town));
     orphan.town_id = Some(Uuid::new_v4());
-    assert!(matches!(store.insert_unit(&orphan).await, Err(StoreError::Constraint(_))), "foreign key to the town");
+    assert!(matches!(insert_unit(&store, &orphan).await, Err(StoreError::Constraint(_))), "foreign key to the town");
 
     let count =
         store.units(&UnitFilter { kind: UnitKind::Village, within: Chain::default(), active: None }).await.unwrap();
@@ -145,16 +152,16 @@ async fn accounts_round_trip_with_their_chain(db: Db) {
     let (_dir, store) = open(db).await;
     let (district, town, village, _, _) = tree(&store).await;
 
-    let admin = store.insert_account(&account("root", Role::Admin, None)).await.unwrap();
+    let admin = insert_account(&store, &account("root", Role::Admin, None)).await.unwrap();
     assert_eq!(admin.chain(), Chain::default());
     assert!(admin.may_sign_in());
 
-    let station = store.insert_account(&account("station-dongping", Role::Station, Some(&village))).await.unwrap();
+    let station = insert_account(&store, &account("station-dongping", Role::Station, Some(&village))).await.unwrap();
     assert_eq!(station.unit_name.as_deref(), Some("东平村"));
     assert_eq!(station.chain(), village.chain());
     assert_eq!(station.token_version, 1);
 
-    let mediator = store.insert_account(&account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
+    let mediator = insert_account(&store, &account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
     assert_eq!(mediator.chain(), Chain { district_id: Some(district.id), town_id: Some(town.id), village_id: None });
 
     let (found, hash) = store.account_for_login("mediator1").await.unwrap().expect("found by username");
@@ -163,12 +170,12 @@ async fn accounts_round_trip_with_their_chain(db: Db) {
     assert!(store.account_for_login("nobody").await.unwrap().is_none());
 
     assert!(matches!(
-        store.insert_account(&account("mediator1", Role::Mediator, Some(&town))).await,
+        insert_account(&store, &account("mediator1", Role::Mediator, Some(&town))).await,
         Err(StoreError::Conflict)
     ));
     assert!(
         matches!(
-            store.insert_account(&account("unitless", Role::Mediator, None)).await,
+            insert_account(&store, &account("unitless", Role::Mediator, None)).await,
             Err(StoreError::Constraint(_))
         ),
         "only an admin may have no unit"
@@ -178,48 +185,49 @@ async fn accounts_round_trip_with_their_chain(db: Db) {
 async fn deactivation_and_password_change_bump_the_token_version(db: Db) {
     let (_dir, store) = open(db).await;
     let (_, town, _, _, _) = tree(&store).await;
-    let mediator = store.insert_account(&account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
+    let mediator = insert_account(&store, &account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
 
-    let renamed = store
-        .update_account(
-            mediator.id,
-            &AccountChanges {
-                display_name: Some("张敏".into()),
-                phone: Some(Some("13800000000".into())),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let renamed = update_account(
+        &store,
+        mediator.id,
+        AccountChanges {
+            display_name: Some("张敏".into()),
+            phone: Some(Some("13800000000".into())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(renamed.display_name, "张敏");
     assert_eq!(renamed.phone.as_deref(), Some("13800000000"));
     assert_eq!(renamed.token_version, 1, "a rename does not sign anyone out");
 
     let cleared =
-        store.update_account(mediator.id, &AccountChanges { phone: Some(None), ..Default::default() }).await.unwrap();
+        update_account(&store, mediator.id, AccountChanges { phone: Some(None), ..Default::default() }).await.unwrap();
     assert_eq!(cleared.phone, None);
 
-    let off =
-        store.update_account(mediator.id, &AccountChanges { active: Some(false), ..Default::default() }).await.unwrap();
+    let off = update_account(&store, mediator.id, AccountChanges { active: Some(false), ..Default::default() })
+        .await
+        .unwrap();
     assert!(!off.active && !off.may_sign_in());
     assert_eq!(off.token_version, 2);
 
     let on =
-        store.update_account(mediator.id, &AccountChanges { active: Some(true), ..Default::default() }).await.unwrap();
+        update_account(&store, mediator.id, AccountChanges { active: Some(true), ..Default::default() }).await.unwrap();
     assert_eq!(on.token_version, 2, "reactivation does not revive old tokens");
 
-    let new_hash = store
-        .update_account(
-            mediator.id,
-            &AccountChanges { password_hash: Some("$argon2id$new".into()), ..Default::default() },
-        )
-        .await
-        .unwrap();
+    let new_hash = update_account(
+        &store,
+        mediator.id,
+        AccountChanges { password_hash: Some("$argon2id$new".into()), ..Default::default() },
+    )
+    .await
+    .unwrap();
     assert_eq!(new_hash.token_version, 3);
     assert_eq!(store.account_for_login("mediator1").await.unwrap().unwrap().1, "$argon2id$new");
 
     assert!(matches!(
-        store.update_account(Uuid::new_v4(), &AccountChanges::default()).await,
+        update_account(&store, Uuid::new_v4(), AccountChanges::default()).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -227,14 +235,16 @@ async fn deactivation_and_password_change_bump_the_token_version(db: Db) {
 async fn account_filters_follow_the_tree(db: Db) {
     let (_dir, store) = open(db).await;
     let (district, town, village, other_town, other_village) = tree(&store).await;
-    let admin = store.insert_account(&account("root", Role::Admin, None)).await.unwrap();
-    let adviser = store.insert_account(&account("adviser1", Role::Adviser, Some(&district))).await.unwrap();
-    let mediator = store.insert_account(&account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
-    let station = store.insert_account(&account("station1", Role::Station, Some(&village))).await.unwrap();
-    let other_mediator = store.insert_account(&account("mediator9", Role::Mediator, Some(&other_town))).await.unwrap();
-    let other_station = store.insert_account(&account("station9", Role::Station, Some(&other_village))).await.unwrap();
+    let admin = insert_account(&store, &account("root", Role::Admin, None)).await.unwrap();
+    let adviser = insert_account(&store, &account("adviser1", Role::Adviser, Some(&district))).await.unwrap();
+    let mediator = insert_account(&store, &account("mediator1", Role::Mediator, Some(&town))).await.unwrap();
+    let station = insert_account(&store, &account("station1", Role::Station, Some(&village))).await.unwrap();
+    let other_mediator =
+        insert_account(&store, &account("mediator9", Role::Mediator, Some(&other_town))).await.unwrap();
+    let other_station =
+        insert_account(&store, &account("station9", Role::Station, Some(&other_village))).await.unwrap();
 
-    let ids = |accounts: Vec<mediation_server::store::Account>| {
+    let ids = |accounts: Vec<Account>| {
         let mut ids: Vec<Uuid> = accounts.into_iter().map(|a| a.id).collect();
         ids.sort();
         ids
@@ -267,27 +277,59 @@ async fn account_filters_follow_the_tree(db: Db) {
     let mediators = AccountFilter { role: Some(Role::Mediator), include_unitless: true, ..Default::default() };
     assert_eq!(ids(store.accounts(&mediators).await.unwrap()), sorted(vec![mediator.id, other_mediator.id]));
 
-    store.update_account(station.id, &AccountChanges { active: Some(false), ..Default::default() }).await.unwrap();
+    update_account(&store, station.id, AccountChanges { active: Some(false), ..Default::default() }).await.unwrap();
     let inactive = AccountFilter { active: Some(false), include_unitless: true, ..Default::default() };
     assert_eq!(ids(store.accounts(&inactive).await.unwrap()), vec![station.id]);
     let _ = admin;
 }
 
-async fn a_failed_seed_writes_nothing(db: Db) {
+async fn a_failed_batch_writes_nothing(db: Db) {
     let (_dir, store) = open(db).await;
     let district = unit(UnitKind::District, "沾化区", None);
     let town = unit(UnitKind::Town, "下洼镇", Some(&district));
-    let seed = Seed {
-        units: vec![district.clone(), town.clone()],
-        accounts: vec![account("twin", Role::Mediator, Some(&town)), account("twin", Role::Mediator, Some(&town))],
+    let batch = |accounts: Vec<NewAccount>| {
+        let units = [district.clone(), town.clone()].into_iter().map(|unit| Change::InsertUnit { unit });
+        units.chain(accounts.into_iter().map(|account| Change::InsertAccount { account })).collect::<Vec<_>>()
     };
-    assert!(matches!(store.seed(&seed).await, Err(StoreError::Conflict)));
+    let twins = batch(vec![account("twin", Role::Mediator, Some(&town)), account("twin", Role::Mediator, Some(&town))]);
+    assert!(matches!(store.apply(&Actor::system(), &twins).await, Err(StoreError::Conflict)));
     assert!(store.is_empty().await.unwrap(), "the units written before the failing account were rolled back");
+    assert!(store.audit_events(0, 10).await.unwrap().is_empty(), "and their audit events too");
 
-    let good =
-        Seed { units: vec![district, town.clone()], accounts: vec![account("one", Role::Mediator, Some(&town))] };
-    store.seed(&good).await.unwrap();
+    store.apply(&Actor::system(), &batch(vec![account("one", Role::Mediator, Some(&town))])).await.unwrap();
     assert!(store.account_for_login("one").await.unwrap().is_some());
+}
+
+async fn every_unit_and_account_write_is_audited(db: Db) {
+    let (_dir, store) = open(db).await;
+    let (district, _, village, ..) = tree(&store).await;
+    let station = insert_account(&store, &account("station1", Role::Station, Some(&village))).await.unwrap();
+    let off = AccountChanges { active: Some(false), ..Default::default() };
+    store
+        .apply(
+            &Actor::system(),
+            &[Change::UpdateAccount { id: station.id, changes: off, action: "account.deactivate" }],
+        )
+        .await
+        .unwrap();
+    let events = store.audit_events(0, 100).await.unwrap();
+    let actions: Vec<(&str, &str)> = events.iter().map(|e| (e.action.as_str(), e.actor_role.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("unit.create", "system"),
+            ("unit.create", "system"),
+            ("unit.create", "system"),
+            ("unit.create", "system"),
+            ("unit.create", "system"),
+            ("account.create", "system"),
+            ("account.deactivate", "system"),
+        ]
+    );
+    assert_eq!(events[0].object_id, district.id.to_string());
+    assert_eq!(events[0].details.0["kind"], "district");
+    assert_eq!(events[5].details.0["role"], "station");
+    assert_eq!(events[6].object_id, station.id.to_string());
 }
 
 async fn migrations_are_idempotent(db: Db) {

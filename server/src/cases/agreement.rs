@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use super::{Case, Party, PartySide};
+use super::error::RuleError;
+use super::{Agreement, Case, Party, PartySide};
 
 /// The parts of an agreement the mediator writes.
 #[derive(Debug, Clone)]
@@ -58,4 +59,32 @@ pub fn render(case: &Case, parties: &[Party], parts: &AgreementParts<'_>) -> Str
 /// Lower-case hex SHA-256 of the text's UTF-8 bytes.
 pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl<'a> AgreementParts<'a> {
+    /// The parts of a saved agreement.
+    pub fn of(agreement: &'a Agreement) -> Self {
+        AgreementParts {
+            facts: &agreement.facts,
+            responsibilities: &agreement.responsibilities,
+            terms: &agreement.terms,
+            performance_manner: &agreement.performance_manner,
+            performance_deadline: agreement.performance_deadline,
+        }
+    }
+}
+
+/// The saved agreement's text rendered from the case and its parties as they
+/// stand now; refused as stale when it no longer matches the saved hash (a
+/// party or the case was corrected after the agreement was saved). Showing
+/// the agreement in the room and every confirmation, REST or room, ask this.
+pub fn current_text(case: &Case, parties: &[Party], agreement: &Agreement) -> Result<String, RuleError> {
+    let text = render(case, parties, &AgreementParts::of(agreement));
+    if sha256_hex(&text) != agreement.text_sha256 {
+        return Err(RuleError::Stale(
+            "the case's details changed since the agreement was saved; save it again before it is shown or confirmed"
+                .into(),
+        ));
+    }
+    Ok(text)
 }

@@ -5,10 +5,12 @@
 
 use uuid::Uuid;
 
+use super::agreement::current_text;
+use super::changes::Change;
+use super::error::RuleError;
 use super::{Agreement, AgreementState, Case, CaseState, ConfirmMethod, Confirmation, Party, Signer};
-use crate::error::{AppError, AppResult};
-use crate::store::Timestamp;
-use crate::store::changes::Change;
+use crate::store::StoreError;
+use crate::time::Timestamp;
 
 /// One confirmation as asked for.
 #[derive(Debug, Clone)]
@@ -37,24 +39,28 @@ pub fn live_confirmations(confirmations: &[Confirmation], agreement: &Agreement)
 
 /// The changes that record `request`; the last of them settles the case
 /// when the agreement is complete (see `Applied::agreement_effective`).
+/// Refused as stale when the text rendered from the case as it stands no
+/// longer matches the saved hash (a party corrected since), or when the
+/// request names another hash than the current text's.
 pub fn confirmation_changes(
     case: &Case,
     agreement: &Agreement,
     parties: &[Party],
     confirmations: &[Confirmation],
     request: ConfirmRequest,
-) -> AppResult<Vec<Change>> {
+) -> Result<Vec<Change>, RuleError> {
     if agreement.state == AgreementState::Effective {
-        return Err(AppError::InvalidState("the agreement has already taken effect".into()));
+        return Err(RuleError::InvalidState("the agreement has already taken effect".into()));
     }
     if !case.state.may_become(CaseState::AgreedWritten) {
-        return Err(AppError::InvalidState(format!(
+        return Err(RuleError::InvalidState(format!(
             "cannot confirm the agreement: case {} is {}",
             case.case_number, case.state
         )));
     }
+    current_text(case, parties, agreement)?;
     if request.text_sha256.trim().to_ascii_lowercase() != agreement.text_sha256 {
-        return Err(AppError::Stale(
+        return Err(RuleError::Stale(
             "the agreement text was changed after it was shown: the hash does not match the current text; show it again"
                 .into(),
         ));
@@ -77,24 +83,24 @@ pub fn confirmation_changes(
     match request.signer {
         Signer::Party => {
             let party_id =
-                request.party_id.ok_or_else(|| AppError::validation("party_id", "name the party who confirms"))?;
+                request.party_id.ok_or_else(|| RuleError::invalid("party_id", "name the party who confirms"))?;
             if !parties.iter().any(|p| p.id == party_id) {
-                return Err(AppError::validation("party_id", "is not a party to this case"));
+                return Err(RuleError::invalid("party_id", "is not a party to this case"));
             }
             if live.iter().any(|c| c.party_id == Some(party_id)) {
-                return Err(AppError::Conflict("this party has already confirmed the current text".into()));
+                return Err(RuleError::Conflict("this party has already confirmed the current text".into()));
             }
             confirmation.party_id = Some(party_id);
         }
         Signer::Mediator => {
             if request.party_id.is_some() {
-                return Err(AppError::validation("party_id", "a mediator's signature names no party"));
+                return Err(RuleError::invalid("party_id", "a mediator's signature names no party"));
             }
             if live.iter().any(|c| c.signer == Signer::Mediator) {
-                return Err(AppError::Conflict("the mediator has already signed the current text".into()));
+                return Err(RuleError::Conflict("the mediator has already signed the current text".into()));
             }
             confirmation.signer_account_id =
-                Some(request.signer_account_id.ok_or_else(|| AppError::validation("signer", "no mediator signs"))?);
+                Some(request.signer_account_id.ok_or_else(|| RuleError::invalid("signer", "no mediator signs"))?);
         }
     }
 
@@ -106,4 +112,14 @@ pub fn confirmation_changes(
         Change::SettleAgreementIfComplete { case_id: case.id, version: agreement.version, recorded_by, at: now },
     ];
     Ok(changes)
+}
+
+/// A second live confirmation by the same signer is refused by the schema's
+/// unique index: that is the domain's conflict, anything else stays a
+/// store error.
+pub fn already_confirmed(error: StoreError) -> Result<RuleError, StoreError> {
+    match error {
+        StoreError::Conflict => Ok(RuleError::Conflict("this signer has already confirmed the current text".into())),
+        other => Err(other),
+    }
 }

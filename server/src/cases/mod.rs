@@ -4,15 +4,18 @@
 //! Nothing here knows HTTP or SQL.
 
 pub mod agreement;
+pub mod changes;
 pub mod confirm;
+pub mod error;
 pub mod id_number;
 pub mod stats;
 
-use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::store::Timestamp;
+use crate::time::{Timestamp, end_of_local_day, local_date};
+use crate::tree::Chain;
 
 crate::text_enum! {
     /// Kinds of dispute, as the mediation statistics of a judicial bureau count them.
@@ -222,43 +225,21 @@ pub fn session_transition(
     to: SessionState,
     at: Timestamp,
     reason: Option<String>,
-) -> Result<Vec<crate::store::changes::Change>, String> {
-    use crate::store::changes::Change;
+) -> Result<Vec<changes::Change>, error::RuleError> {
+    use changes::Change;
     let allowed = matches!(
         (session.state, to),
         (SessionState::Planned, SessionState::Live | SessionState::Cancelled)
             | (SessionState::Live, SessionState::Ended)
     );
     if !allowed {
-        return Err(format!("the session is {} and cannot become {to}", session.state));
+        return Err(error::RuleError::InvalidState(format!("the session is {} and cannot become {to}", session.state)));
     }
     let mut changes = vec![Change::SetSessionState { session_id: session.id, from: session.state, to, at, reason }];
     if to == SessionState::Live && case_state != CaseState::InSession && case_state.may_become(CaseState::InSession) {
         changes.push(Change::SetCaseState { case_id: session.case_id, from: case_state, to: CaseState::InSession, at });
     }
     Ok(changes)
-}
-
-/// China Standard Time: the office's calendar (no daylight saving).
-pub fn china_time() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("a valid offset")
-}
-
-/// The calendar date of a moment in China Standard Time.
-pub fn local_date(at: Timestamp) -> NaiveDate {
-    at.as_datetime().with_timezone(&china_time()).date_naive()
-}
-
-/// The year a case is numbered in.
-pub fn local_year(at: Timestamp) -> i32 {
-    local_date(at).year()
-}
-
-/// The first moment after the given local day.
-pub fn end_of_local_day(date: NaiveDate) -> Timestamp {
-    let next = date.succ_opt().unwrap_or(date);
-    let midnight = china_time().from_local_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight")).unwrap();
-    Timestamp::from(midnight.with_timezone(&chrono::Utc))
 }
 
 /// The human case number, e.g. `(2026)下洼调字第12号`.
@@ -317,12 +298,8 @@ pub struct Case {
 }
 
 impl Case {
-    pub fn chain(&self) -> crate::store::Chain {
-        crate::store::Chain {
-            district_id: Some(self.district_id),
-            town_id: Some(self.town_id),
-            village_id: Some(self.village_id),
-        }
+    pub fn chain(&self) -> Chain {
+        Chain { district_id: Some(self.district_id), town_id: Some(self.town_id), village_id: Some(self.village_id) }
     }
 }
 

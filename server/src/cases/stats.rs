@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Category, Channel, OutcomeKind, local_date};
-use crate::store::Timestamp;
-use crate::store::changes::StatsRow;
+use super::{CaseState, Category, Channel, OutcomeKind};
+use crate::time::Timestamp;
+use crate::time::local_date;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Count {
@@ -161,4 +161,18 @@ pub fn to_csv(stats: &Statistics) -> String {
         csv.push_str(&format!("{},{},{}\n", csv_field(&metric), csv_field(&key), csv_field(&value)));
     }
     csv
+}
+
+/// One case as the statistics see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StatsRow {
+    pub village_id: Uuid,
+    pub village_name: String,
+    pub category: super::Category,
+    pub state: CaseState,
+    pub registered_at: Timestamp,
+    pub outcome_kind: Option<super::OutcomeKind>,
+    pub reached_via: Option<super::Channel>,
+    pub outcome_at: Option<Timestamp>,
+    pub has_video: bool,
 }

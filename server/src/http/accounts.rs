@@ -6,15 +6,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
-use super::{ClientAddr, Json, Path, Query, apply_audited, input};
+use super::AuthUser;
+use super::{ClientAddr, Json, Path, Query, apply_audited};
 use crate::AppState;
-use crate::auth::{self, AuthUser};
+use crate::auth;
+use crate::cases::changes::Change;
 use crate::error::{AppError, AppResult};
-use crate::store::changes::Change;
-use crate::store::{Account, AccountChanges, Chain, NewAccount, Role, StoreError};
+use crate::store::StoreError;
+use crate::tree::{Account, AccountChanges, Chain, NewAccount, Role};
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,10 +117,10 @@ async fn create(
     address: ClientAddr,
     Json(body): Json<CreateAccount>,
 ) -> AppResult<(StatusCode, Json<WithPassword>)> {
-    let username = input::username(&body.username)?;
-    let display_name = input::required_text("display_name", &body.display_name, 100)?;
-    let phone = input::phone("phone", body.phone.as_deref())?;
-    let password = body.password.as_deref().map(|password| input::password("password", password)).transpose()?;
+    let username = validate::username(&body.username)?;
+    let display_name = validate::required_text("display_name", &body.display_name, 100)?;
+    let phone = validate::phone("phone", body.phone.as_deref())?;
+    let password = body.password.as_deref().map(|password| validate::password("password", password)).transpose()?;
     let (unit_id, chain) = home_of(&state, body.role, body.unit_id).await?;
     if !user.caller().can_manage_account(body.role, &chain) {
         return Err(AppError::forbidden());
@@ -129,14 +131,12 @@ async fn create(
         auth::hash_password(password.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
     let new_account =
         NewAccount { id: Uuid::new_v4(), username, display_name, role: body.role, unit_id, phone, password_hash };
-    let (id, role) = (new_account.id, new_account.role);
+    let id = new_account.id;
     let change = Change::InsertAccount { account: new_account.clone() };
-    apply_audited(&state, &user, address, change, "account.create", "account", id, json!({ "role": role }))
-        .await
-        .map_err(|error| match error {
-            StoreError::Conflict => AppError::Conflict(format!("the username {} is taken", new_account.username)),
-            other => other.into(),
-        })?;
+    apply_audited(&state, &user, address, change).await.map_err(|error| match error {
+        StoreError::Conflict => AppError::Conflict(format!("the username {} is taken", new_account.username)),
+        other => other.into(),
+    })?;
     let account = state.store.account(id).await?.ok_or_else(|| AppError::not_found("account"))?;
     tracing::info!(account = %account.id, role = %account.role, by = %user.account.id, "account created");
     Ok((StatusCode::CREATED, Json(WithPassword { account, generated_password })))
@@ -177,7 +177,7 @@ async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid
 #[serde(deny_unknown_fields)]
 struct UpdateAccount {
     display_name: Option<String>,
-    #[serde(default, deserialize_with = "input::present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
 }
@@ -209,9 +209,9 @@ async fn update(
         display_name: body
             .display_name
             .as_deref()
-            .map(|name| input::required_text("display_name", name, 100))
+            .map(|name| validate::required_text("display_name", name, 100))
             .transpose()?,
-        phone: body.phone.map(|phone| input::phone("phone", phone.as_deref())).transpose()?,
+        phone: body.phone.map(|phone| validate::phone("phone", phone.as_deref())).transpose()?,
         ..Default::default()
     };
     Ok(Json(update_audited(&state, &user, address, id, changes, "account.update").await?))
@@ -298,7 +298,7 @@ async fn reset_password(
     Json(body): Json<ResetPassword>,
 ) -> AppResult<Json<WithPassword>> {
     managed(&state, &user, id).await?;
-    let chosen = body.password.as_deref().map(|password| input::password("password", password)).transpose()?;
+    let chosen = body.password.as_deref().map(|password| validate::password("password", password)).transpose()?;
     let generated_password = chosen.is_none().then(auth::generate_password);
     let hash = auth::hash_password(chosen.or_else(|| generated_password.clone()).unwrap_or_default()).await?;
     let changes = AccountChanges { password_hash: Some(hash), ..Default::default() };
@@ -321,9 +321,8 @@ pub(super) async fn update_audited(
     address: ClientAddr,
     id: Uuid,
     changes: AccountChanges,
-    action: &str,
+    action: &'static str,
 ) -> AppResult<Account> {
-    apply_audited(state, user, address, Change::UpdateAccount { id, changes }, action, "account", id, json!({}))
-        .await?;
+    apply_audited(state, user, address, Change::UpdateAccount { id, changes, action }).await?;
     state.store.account(id).await?.ok_or_else(|| AppError::not_found("account"))
 }

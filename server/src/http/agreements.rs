@@ -11,17 +11,18 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::AuthUser;
 use super::cases::{CaseInContext, judicial_deadline, load_case, parties_for};
-use super::{ClientAddr, Json, Path, input, staff_actor};
+use super::{ClientAddr, Json, Path, staff_actor};
 use crate::AppState;
 use crate::access::CaseAccess;
-use crate::auth::AuthUser;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};
-use crate::cases::confirm::{ConfirmRequest, awaiting, confirmation_changes, live_confirmations};
-use crate::cases::{self, Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Party, Signer};
+use crate::cases::changes::Change;
+use crate::cases::confirm::{ConfirmRequest, already_confirmed, awaiting, confirmation_changes, live_confirmations};
+use crate::cases::{Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Party, Signer};
 use crate::error::{AppError, AppResult};
-use crate::store::Timestamp;
-use crate::store::changes::Change;
+use crate::time::Timestamp;
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,16 +50,6 @@ struct AgreementView {
     judicial_confirmation_deadline: Option<NaiveDate>,
 }
 
-fn parts(agreement: &Agreement) -> AgreementParts<'_> {
-    AgreementParts {
-        facts: &agreement.facts,
-        responsibilities: &agreement.responsibilities,
-        terms: &agreement.terms,
-        performance_manner: &agreement.performance_manner,
-        performance_deadline: agreement.performance_deadline,
-    }
-}
-
 fn awaiting_list(parties: &[Party], live: &[Confirmation]) -> Vec<Awaiting> {
     let (missing, mediator_missing) = awaiting(parties, live);
     let mut list: Vec<Awaiting> = missing
@@ -77,7 +68,7 @@ async fn view(state: &AppState, context: &CaseInContext) -> AppResult<AgreementV
     let confirmations = state.store.confirmations(context.case.id).await?;
     let live = live_confirmations(&confirmations, &agreement);
     Ok(AgreementView {
-        text: render(&context.case, &parties, &parts(&agreement)),
+        text: render(&context.case, &parties, &AgreementParts::of(&agreement)),
         awaiting: if agreement.state == AgreementState::Effective {
             Vec::new()
         } else {
@@ -136,7 +127,8 @@ async fn save(
     context.require_manage()?;
     context.require_state("draft a written agreement", CaseState::is_open)?;
     let now = Timestamp::now();
-    let deadline = input::not_before("performance_deadline", body.performance_deadline, cases::local_date(now))?;
+    let deadline =
+        validate::not_before("performance_deadline", body.performance_deadline, crate::time::local_date(now))?;
     let existing = state.store.agreement(id).await?;
     if existing.as_ref().is_some_and(|a| a.state == AgreementState::Effective) {
         return Err(AppError::InvalidState("the agreement has taken effect and can no longer be edited".into()));
@@ -146,10 +138,10 @@ async fn save(
         case_id: id,
         state: AgreementState::Draft,
         version: existing.as_ref().map_or(1, |a| a.version + 1),
-        facts: input::required_text("facts", &body.facts, 10_000)?,
-        responsibilities: input::required_text("responsibilities", &body.responsibilities, 10_000)?,
-        terms: input::required_text("terms", &body.terms, 10_000)?,
-        performance_manner: input::required_text("performance_manner", &body.performance_manner, 5_000)?,
+        facts: validate::required_text("facts", &body.facts, 10_000)?,
+        responsibilities: validate::required_text("responsibilities", &body.responsibilities, 10_000)?,
+        terms: validate::required_text("terms", &body.terms, 10_000)?,
+        performance_manner: validate::required_text("performance_manner", &body.performance_manner, 5_000)?,
         performance_deadline: deadline,
         text_sha256: String::new(),
         created_by: existing.as_ref().map_or(user.account.id, |a| a.created_by),
@@ -158,7 +150,7 @@ async fn save(
         effective_at: None,
     };
     let parties = state.store.parties(id).await?;
-    agreement.text_sha256 = sha256_hex(&render(&context.case, &parties, &parts(&agreement)));
+    agreement.text_sha256 = sha256_hex(&render(&context.case, &parties, &AgreementParts::of(&agreement)));
     let voids = confirmations.iter().any(|c| c.voided_at.is_none());
     state.store.apply(&staff_actor(&user, address), &[Change::SaveAgreement { agreement, voids }]).await?;
     Ok(Json(view(&state, &context).await?))
@@ -195,7 +187,7 @@ async fn confirm(
     Json(body): Json<Confirm>,
 ) -> AppResult<(StatusCode, Json<AgreementView>)> {
     let context = load_case(&state, &user, id).await?;
-    let station = context.access == CaseAccess::Read && context.caller.role == crate::store::Role::Station;
+    let station = context.access == CaseAccess::Read && context.caller.role == crate::tree::Role::Station;
     if context.access < CaseAccess::Manage && !station {
         return Err(AppError::forbidden());
     }
@@ -214,9 +206,6 @@ async fn confirm(
     }
     let agreement = state.store.agreement(id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
     let parties = state.store.parties(id).await?;
-    if sha256_hex(&render(&context.case, &parties, &parts(&agreement))) != agreement.text_sha256 {
-        return Err(AppError::Stale("the case's details changed since the agreement was saved; save it again".into()));
-    }
     let confirmations = state.store.confirmations(id).await?;
     let request = ConfirmRequest {
         signer: body.signer,
@@ -227,19 +216,11 @@ async fn confirm(
         signer_account_id: (body.signer == Signer::Mediator).then_some(user.account.id),
     };
     let changes = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
-    state.store.apply(&staff_actor(&user, address), &changes).await.map_err(already_confirmed)?;
+    if let Err(error) = state.store.apply(&staff_actor(&user, address), &changes).await {
+        return Err(already_confirmed(error).map_or_else(AppError::from, AppError::from));
+    }
     let context = load_case(&state, &user, id).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))
-}
-
-/// A second live confirmation by the same signer is refused by the schema.
-pub fn already_confirmed(error: crate::store::StoreError) -> AppError {
-    match error {
-        crate::store::StoreError::Conflict => {
-            AppError::Conflict("this signer has already confirmed the current text".into())
-        }
-        other => other.into(),
-    }
 }
 
 fn escape(text: &str) -> String {
@@ -269,13 +250,13 @@ async fn document(State(state): State<AppState>, user: AuthUser, Path(id): Path<
         signatures.push_str(&format!(
             "<div class=\"sign\"><span>当事人：{}</span><span class=\"line\">签名（指印）</span><span>{}</span></div>",
             escape(&party.name),
-            confirmed.map_or(String::new(), |c| format!("已于 {} 确认", cases::local_date(c.confirmed_at)))
+            confirmed.map_or(String::new(), |c| format!("已于 {} 确认", crate::time::local_date(c.confirmed_at)))
         ));
     }
     let status = match view.agreement.state {
         AgreementState::Effective => format!(
             "已生效（{}）",
-            view.agreement.effective_at.map(cases::local_date).map(|d| d.to_string()).unwrap_or_default()
+            view.agreement.effective_at.map(crate::time::local_date).map(|d| d.to_string()).unwrap_or_default()
         ),
         AgreementState::Signing => "签署中".to_owned(),
         AgreementState::Draft => "草稿".to_owned(),

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::AuthUser;
 use super::{Json, Query};
 use crate::AppState;
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult};
-use crate::store::Role;
 use crate::store::audit::{AuditEvent, VerifyReport, verify_chain};
+use crate::tree::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list)).route("/audit/verify", get(verify))

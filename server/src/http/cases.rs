@@ -10,17 +10,20 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ClientAddr, Json, Path, Query, input, staff_actor};
+use super::AuthUser;
+use super::{ClientAddr, Json, Path, Query, staff_actor};
 use crate::AppState;
 use crate::access::{Caller, CaseAccess};
-use crate::auth::AuthUser;
+use crate::cases::changes::Change;
 use crate::cases::{
     self, Agreement, AgreementState, Case, CaseSource, CaseState, Category, Channel, FollowUp, JudicialConfirmation,
     JudicialResult, Outcome, OutcomeKind, Party, PartySide, Performance, Route, Satisfaction, Session, id_number,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::changes::{CaseFilter, Change};
-use crate::store::{Timestamp, UnitKind};
+use crate::store::filters::CaseFilter;
+use crate::time::Timestamp;
+use crate::tree::UnitKind;
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,7 +70,7 @@ pub async fn load_case(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult
     let case = state.store.case(id).await?.ok_or_else(|| AppError::not_found("case"))?;
     let caller = user.caller();
     let on_a_session = match caller.role {
-        crate::store::Role::Station | crate::store::Role::Adviser => {
+        crate::tree::Role::Station | crate::tree::Role::Adviser => {
             state.store.is_case_participant(case.id, caller.id).await?
         }
         _ => false,
@@ -143,7 +146,7 @@ async fn register(
     };
     let may_register = matches!(
         caller.role,
-        crate::store::Role::Admin | crate::store::Role::DistrictAdmin | crate::store::Role::Mediator
+        crate::tree::Role::Admin | crate::tree::Role::DistrictAdmin | crate::tree::Role::Mediator
     ) && caller.reach().contains(&village.chain());
     if !may_register {
         return Err(AppError::Forbidden(
@@ -155,7 +158,7 @@ async fn register(
     }
     let town_id = village.town_id.expect("a village is in a town");
     let town = state.store.unit(town_id).await?.ok_or_else(|| AppError::not_found("town"))?;
-    let summary = input::required_text("summary", &body.summary, 5000)?;
+    let summary = validate::required_text("summary", &body.summary, 5000)?;
     let amount_fen = parse_amount(body.amount_yuan.as_deref())?;
     if body.parties.len() < 2 {
         return Err(AppError::validation("parties", "a dispute has at least two parties"));
@@ -204,7 +207,7 @@ async fn register(
         village_id: village.id,
         village_name: village.name.clone(),
         office_name: town.office_name.clone().unwrap_or_default(),
-        year: cases::local_year(now),
+        year: crate::time::local_year(now),
         number: 0,
         category: body.category,
         source: body.source,
@@ -243,7 +246,7 @@ struct ListQuery {
 
 /// The moment a local date begins.
 pub fn start_of_local_day(date: NaiveDate) -> Timestamp {
-    cases::end_of_local_day(date.pred_opt().unwrap_or(date))
+    crate::time::end_of_local_day(date.pred_opt().unwrap_or(date))
 }
 
 #[utoipa::path(
@@ -269,7 +272,7 @@ async fn list(
         category: query.category,
         text: query.q.filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_owned()),
         registered_from: query.from.map(start_of_local_day),
-        registered_to: query.to.map(cases::end_of_local_day),
+        registered_to: query.to.map(crate::time::end_of_local_day),
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
         offset: query.offset.unwrap_or(0).max(0),
     };
@@ -296,7 +299,7 @@ pub struct CaseFile {
 
 pub fn judicial_deadline(agreement: Option<&Agreement>) -> Option<NaiveDate> {
     let effective = agreement?.effective_at?;
-    Some(cases::local_date(effective) + chrono::Duration::days(30))
+    Some(crate::time::local_date(effective) + chrono::Duration::days(30))
 }
 
 async fn case_file(state: &AppState, context: &CaseInContext) -> AppResult<CaseFile> {
@@ -341,8 +344,8 @@ fn set_party_details(
     phone: Option<&str>,
     id_number: Option<Option<&str>>,
 ) -> AppResult<()> {
-    party.name = input::required_text(&field("name"), name, 50)?;
-    party.phone = input::phone(&field("phone"), phone)?;
+    party.name = validate::required_text(&field("name"), name, 50)?;
+    party.phone = validate::phone(&field("phone"), phone)?;
     if let Some(number) = id_number {
         let number = match number.map(str::trim).filter(|n| !n.is_empty()) {
             Some(number) if id_number::is_valid(number) => Some(number.to_ascii_uppercase()),
@@ -361,10 +364,10 @@ fn set_party_details(
 #[serde(deny_unknown_fields)]
 struct UpdateParty {
     name: Option<String>,
-    #[serde(default, deserialize_with = "input::present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "input::present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     id_number: Option<Option<String>>,
 }
@@ -414,7 +417,7 @@ async fn update_party(
 struct UpdateCase {
     category: Option<Category>,
     summary: Option<String>,
-    #[serde(default, deserialize_with = "input::present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     amount_yuan: Option<Option<String>>,
     public_session: Option<bool>,
@@ -445,7 +448,7 @@ async fn update(
         case.category = category;
     }
     if let Some(summary) = &body.summary {
-        case.summary = input::required_text("summary", summary, 5000)?;
+        case.summary = validate::required_text("summary", summary, 5000)?;
     }
     if let Some(amount) = &body.amount_yuan {
         case.amount_fen = parse_amount(amount.as_deref())?;
@@ -504,7 +507,7 @@ async fn withdraw(
     let context = load_case(&state, &user, id).await?;
     context.require_manage()?;
     let mut outcome = Outcome::new(id, OutcomeKind::Withdrawn, user.account.id, Timestamp::now());
-    outcome.reason = Some(input::required_text("reason", &body.reason, 2000)?);
+    outcome.reason = Some(validate::required_text("reason", &body.reason, 2000)?);
     settle(&state, &user, address, &context, outcome).await?;
     let context = load_case(&state, &user, id).await?;
     Ok(Json(case_file(&state, &context).await?))
@@ -579,7 +582,7 @@ async fn record_outcome(
             absent("reason", &body.reason, kind)?;
             absent("routes_told", &body.routes_told, kind)?;
             absent("referred_to", &body.referred_to, kind)?;
-            outcome.terms = Some(input::required_text("terms", required("terms", body.terms.as_deref())?, 5000)?);
+            outcome.terms = Some(validate::required_text("terms", required("terms", body.terms.as_deref())?, 5000)?);
             outcome.reached_via = Some(*required("reached_via", body.reached_via.as_ref())?);
             let reached_at = body.reached_at.unwrap_or(now);
             if reached_at > now {
@@ -594,7 +597,8 @@ async fn record_outcome(
             absent("terms", &body.terms, kind)?;
             absent("reached_via", &body.reached_via, kind)?;
             absent("referred_to", &body.referred_to, kind)?;
-            outcome.reason = Some(input::required_text("reason", required("reason", body.reason.as_deref())?, 2000)?);
+            outcome.reason =
+                Some(validate::required_text("reason", required("reason", body.reason.as_deref())?, 2000)?);
             let mut routes = required("routes_told", body.routes_told.as_ref())?.clone();
             routes.sort();
             routes.dedup();
@@ -611,9 +615,10 @@ async fn record_outcome(
             absent("reached_via", &body.reached_via, kind)?;
             absent("routes_told", &body.routes_told, kind)?;
             let to = required("referred_to", body.referred_to.as_deref())?;
-            outcome.referred_to = Some(input::required_text("referred_to", to, 100)?);
-            outcome.reference_number = input::optional_text("reference_number", body.reference_number.as_deref(), 100)?;
-            outcome.reason = input::optional_text("reason", body.reason.as_deref(), 2000)?;
+            outcome.referred_to = Some(validate::required_text("referred_to", to, 100)?);
+            outcome.reference_number =
+                validate::optional_text("reference_number", body.reference_number.as_deref(), 100)?;
+            outcome.reason = validate::optional_text("reason", body.reason.as_deref(), 2000)?;
         }
     }
     settle(&state, &user, address, &context, outcome).await?;
@@ -661,9 +666,9 @@ async fn judicial_confirmation(
             context.case.case_number
         )));
     };
-    let today = cases::local_date(Timestamp::now());
-    let applied_on = input::not_after("applied_on", body.applied_on, today.min(deadline))?;
-    input::not_before("applied_on", applied_on, cases::local_date(effective))?;
+    let today = crate::time::local_date(Timestamp::now());
+    let applied_on = validate::not_after("applied_on", body.applied_on, today.min(deadline))?;
+    validate::not_before("applied_on", applied_on, crate::time::local_date(effective))?;
     let result = body.result.unwrap_or(JudicialResult::Pending);
     let result_on = match (result, body.result_on) {
         (JudicialResult::Pending, None) => None,
@@ -675,13 +680,13 @@ async fn judicial_confirmation(
         }
         (_, None) => return Err(AppError::validation("result_on", "is required with a result")),
         (_, Some(date)) => {
-            Some(input::not_before("result_on", input::not_after("result_on", date, today)?, applied_on)?)
+            Some(validate::not_before("result_on", validate::not_after("result_on", date, today)?, applied_on)?)
         }
     };
     let judicial = JudicialConfirmation {
         case_id: id,
         applied_on,
-        court: input::required_text("court", &body.court, 100)?,
+        court: validate::required_text("court", &body.court, 100)?,
         result,
         result_on,
         recorded_by: user.account.id,
@@ -725,18 +730,18 @@ async fn follow_up(
     context.require_manage()?;
     context.require_state("record a follow-up", |s| s.is_outcome() || s == CaseState::FollowedUp)?;
     let now = Timestamp::now();
-    let outcome_day = context.case.outcome_at.map(cases::local_date).unwrap_or(cases::local_date(now));
-    let visited_on = input::not_after("visited_on", body.visited_on, cases::local_date(now))?;
-    input::not_before("visited_on", visited_on, outcome_day)?;
+    let outcome_day = context.case.outcome_at.map(crate::time::local_date).unwrap_or(crate::time::local_date(now));
+    let visited_on = validate::not_after("visited_on", body.visited_on, crate::time::local_date(now))?;
+    validate::not_before("visited_on", visited_on, outcome_day)?;
     let follow_up = FollowUp {
         id: Uuid::new_v4(),
         case_id: id,
         visited_on,
-        visited_by: input::required_text("visited_by", &body.visited_by, 100)?,
+        visited_by: validate::required_text("visited_by", &body.visited_by, 100)?,
         performance: body.performance,
         satisfaction: body.satisfaction,
-        remaining_risk: input::optional_text("remaining_risk", body.remaining_risk.as_deref(), 2000)?,
-        next_step: input::optional_text("next_step", body.next_step.as_deref(), 2000)?,
+        remaining_risk: validate::optional_text("remaining_risk", body.remaining_risk.as_deref(), 2000)?,
+        next_step: validate::optional_text("next_step", body.next_step.as_deref(), 2000)?,
         recorded_by: user.account.id,
         recorded_at: now,
     };

@@ -9,14 +9,17 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::AuthUser;
 use super::cases::start_of_local_day;
-use super::{ClientAddr, Json, Query, input, staff_actor};
+use super::{ClientAddr, Json, Query, staff_actor};
 use crate::AppState;
-use crate::auth::AuthUser;
-use crate::cases::{self, Category, Channel, Consultation};
+use crate::cases::changes::Change;
+use crate::cases::{Category, Channel, Consultation};
 use crate::error::{AppError, AppResult};
-use crate::store::changes::{Change, ConsultationFilter};
-use crate::store::{Role, Timestamp, UnitKind};
+use crate::store::filters::ConsultationFilter;
+use crate::time::Timestamp;
+use crate::tree::{Role, UnitKind};
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/consultations", get(list).post(record))
@@ -97,8 +100,8 @@ async fn record(
         town_id: village.town_id.expect("a village is in a town"),
         village_id: village.id,
         topic: body.topic,
-        question: input::required_text("question", &body.question, 5000)?,
-        answer_summary: input::required_text("answer_summary", &body.answer_summary, 5000)?,
+        question: validate::required_text("question", &body.question, 5000)?,
+        answer_summary: validate::required_text("answer_summary", &body.answer_summary, 5000)?,
         adviser_id,
         minutes_taken: body.minutes_taken,
         via: body.via,
@@ -142,7 +145,7 @@ async fn list(
         within: caller.case_reach(),
         adviser_id: (caller.role == Role::Adviser).then_some(caller.id),
         from: query.from.map(start_of_local_day),
-        to: query.to.map(cases::end_of_local_day),
+        to: query.to.map(crate::time::end_of_local_day),
     };
     Ok(Json(state.store.consultations(&filter).await?))
 }

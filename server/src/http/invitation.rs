@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::{ClientAddr, Json};
 use crate::AppState;
 use crate::auth::authenticate_invitation;
+use crate::cases::changes::Change;
 use crate::cases::{Category, SessionMode, SessionState};
 use crate::error::{AppError, AppResult};
-use crate::store::Timestamp;
-use crate::store::changes::Change;
+use crate::time::Timestamp;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/invitation", get(open))
@@ -62,7 +62,7 @@ async fn open(
     address: ClientAddr,
     headers: HeaderMap,
 ) -> AppResult<Json<InvitationSummary>> {
-    let party = authenticate_invitation(&state, bearer(&headers)?).await?;
+    let party = authenticate_invitation(state.store.as_ref(), &state.tokens, bearer(&headers)?).await?;
     let case = state.store.case(party.session.case_id).await?.ok_or_else(|| AppError::not_found("case"))?;
     let actor = party.actor(Some(address.0.to_string()));
     state

@@ -3,12 +3,10 @@
 
 mod accounts;
 mod agreements;
-pub use agreements::already_confirmed;
 mod audit;
 mod cases;
 mod consultations;
 mod health;
-pub mod input;
 mod invitation;
 mod session;
 mod sessions;
@@ -20,14 +18,17 @@ use std::net::{IpAddr, SocketAddr};
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
+use crate::access::Caller;
+use crate::cases::changes::{Actor, Change};
 use crate::error::AppError;
+use crate::tree::Account;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -143,38 +144,51 @@ impl From<QueryRejection> for AppError {
     }
 }
 
-/// The audit trail's actor for a signed-in staff member.
-pub fn staff_actor(user: &crate::auth::AuthUser, address: ClientAddr) -> crate::store::audit::Actor {
-    crate::store::audit::Actor {
-        account_id: Some(user.account.id),
-        role: user.account.role.to_string(),
-        name: user.account.display_name.clone(),
-        client_addr: Some(address.0.to_string()),
+/// The signed-in staff member behind a request: the bearer token checked
+/// against the account as it is now, on every request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub account: Account,
+}
+
+impl AuthUser {
+    pub fn caller(&self) -> Caller {
+        Caller::from(&self.account)
     }
 }
 
-/// Writes a unit or account change and its audit event in one transaction;
-/// `action` names what happened (`account.deactivate`, ...).
-#[allow(clippy::too_many_arguments)]
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(AppError::Unauthorized("sign in first: the Authorization header is missing"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(AppError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let account = state.tokens.authenticate(state.store.as_ref(), token.trim()).await?;
+        Ok(AuthUser { account })
+    }
+}
+
+/// The audit trail's actor for a signed-in staff member.
+pub fn staff_actor(user: &AuthUser, address: ClientAddr) -> Actor {
+    Actor::staff(&user.account, Some(address.0.to_string()))
+}
+
+/// Writes one change as the signed-in staff member; the store appends its
+/// audit event in the same transaction.
 pub async fn apply_audited(
     state: &AppState,
-    user: &crate::auth::AuthUser,
+    user: &AuthUser,
     address: ClientAddr,
-    change: crate::store::changes::Change,
-    action: &str,
-    object_type: &'static str,
-    object_id: uuid::Uuid,
-    details: serde_json::Value,
+    change: Change,
 ) -> Result<(), crate::store::StoreError> {
-    let entry = crate::store::audit::AuditEntry {
-        action: action.to_owned(),
-        object_type,
-        object_id: object_id.to_string(),
-        result: "ok",
-        details,
-    };
-    let note = crate::store::changes::Change::Note { entry };
-    state.store.apply(&staff_actor(user, address), &[change, note]).await?;
+    state.store.apply(&staff_actor(user, address), &[change]).await?;
     Ok(())
 }
 

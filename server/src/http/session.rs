@@ -7,16 +7,19 @@ use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ClientAddr, Json, input};
+use super::AuthUser;
+use super::{ClientAddr, Json};
 use crate::AppState;
-use crate::auth::{self, AuthUser};
+use crate::auth;
 use crate::error::{AppError, AppResult};
+use crate::validate;
 use std::net::IpAddr;
 
-use crate::store::audit::{Actor, AuditEntry};
-use crate::store::changes::Change;
-use crate::store::{Account, AccountChanges, Timestamp};
+use crate::cases::changes::Change;
+use crate::cases::changes::{Actor, AuditEntry};
 use crate::throttle::AttemptKeys;
+use crate::time::Timestamp;
+use crate::tree::{Account, AccountChanges};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/auth/login", post(login)).route("/me", get(me)).route("/me/password", put(change_password))
@@ -86,19 +89,13 @@ async fn record_login(
     address: IpAddr,
     result: &'static str,
 ) -> AppResult<()> {
-    let actor = Actor {
-        account_id: account.map(|a| a.id),
-        role: account.map_or("anonymous".to_owned(), |a| a.role.to_string()),
-        name: account.map_or("unknown".to_owned(), |a| a.display_name.clone()),
-        client_addr: Some(address.to_string()),
+    let client_addr = Some(address.to_string());
+    let actor = match account {
+        Some(account) => Actor::staff(account, client_addr),
+        None => Actor { account_id: None, role: "anonymous".into(), name: "unknown".into(), client_addr },
     };
-    let entry = AuditEntry {
-        action: "auth.login".into(),
-        object_type: "account",
-        object_id: account.map_or(String::new(), |a| a.id.to_string()),
-        result,
-        details: json!({}),
-    };
+    let object_id = account.map_or(String::new(), |a| a.id.to_string());
+    let entry = AuditEntry { result, ..AuditEntry::new("auth.login", "account", object_id, json!({})) };
     state.store.apply(&actor, &[Change::Note { entry }]).await?;
     Ok(())
 }
@@ -139,7 +136,7 @@ async fn change_password(
     address: ClientAddr,
     Json(request): Json<ChangePassword>,
 ) -> AppResult<Json<Value>> {
-    let new_password = input::password("new_password", &request.new_password)?;
+    let new_password = validate::password("new_password", &request.new_password)?;
     let (_, hash) =
         state.store.account_for_login(&user.account.username).await?.ok_or_else(|| AppError::not_found("account"))?;
     if !auth::verify_password(request.current_password, hash).await {

@@ -12,18 +12,21 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::AuthUser;
 use super::cases::{CaseInContext, load_case, start_of_local_day};
-use super::{ClientAddr, Json, Path, Query, input, staff_actor};
+use super::{ClientAddr, Json, Path, Query, staff_actor};
 use crate::AppState;
 use crate::access::CaseAccess;
-use crate::auth::AuthUser;
+use crate::cases::changes::Change;
 use crate::cases::{
     self, Attendance, CaseState, Invitation, Participant, ParticipantKind, Reschedule, Session, SessionMode,
     SessionState,
 };
 use crate::error::{AppError, AppResult};
-use crate::store::changes::{Change, SessionFilter, SessionListing};
-use crate::store::{Role, Timestamp};
+use crate::store::filters::{SessionFilter, SessionListing};
+use crate::time::Timestamp;
+use crate::tree::Role;
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -301,12 +304,12 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Json<Vec<SessionListing>>> {
     let caller = user.caller();
-    let from = query.from.unwrap_or_else(|| cases::local_date(Timestamp::now()));
+    let from = query.from.unwrap_or_else(|| crate::time::local_date(Timestamp::now()));
     let filter = SessionFilter {
         within: caller.case_reach(),
         participant: Some(caller.id),
         from: Some(start_of_local_day(from)),
-        to: query.to.map(cases::end_of_local_day),
+        to: query.to.map(crate::time::end_of_local_day),
         state: query.state,
     };
     Ok(Json(state.store.sessions(&filter).await?))
@@ -376,7 +379,7 @@ async fn reschedule(
         previous_minutes: session.planned_minutes,
         new_start: check_start("planned_start", body.planned_start)?,
         new_minutes: check_minutes(body.planned_minutes.unwrap_or(session.planned_minutes))?,
-        reason: input::optional_text("reason", body.reason.as_deref(), 500)?,
+        reason: validate::optional_text("reason", body.reason.as_deref(), 500)?,
         changed_by: user.account.id,
         changed_at: now,
     };
@@ -418,7 +421,7 @@ async fn cancel(
     Path(id): Path<Uuid>,
     Json(body): Json<CancelBody>,
 ) -> AppResult<Json<SessionDetail>> {
-    let reason = input::required_text("reason", &body.reason, 500)?;
+    let reason = validate::required_text("reason", &body.reason, 500)?;
     transition(&state, &user, address, id, SessionState::Cancelled, Some(reason)).await
 }
 
@@ -468,8 +471,7 @@ async fn transition(
 ) -> AppResult<Json<SessionDetail>> {
     let (session, context) = load_session(state, user, id).await?;
     context.require_manage()?;
-    let changes = cases::session_transition(&session, context.case.state, to, Timestamp::now(), reason)
-        .map_err(AppError::InvalidState)?;
+    let changes = cases::session_transition(&session, context.case.state, to, Timestamp::now(), reason)?;
     state.store.apply(&staff_actor(user, address), &changes).await?;
     match to {
         SessionState::Ended => state.rooms.close(id, "the mediator ended the session").await,

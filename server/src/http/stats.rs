@@ -10,14 +10,14 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::AuthUser;
 use super::cases::start_of_local_day;
 use super::{Json, Query};
 use crate::AppState;
-use crate::auth::AuthUser;
-use crate::cases::{self, stats};
+use crate::cases::stats;
 use crate::error::{AppError, AppResult};
-use crate::store::Timestamp;
-use crate::store::changes::{CaseFilter, ConsultationFilter};
+use crate::store::filters::{CaseFilter, ConsultationFilter};
+use crate::time::Timestamp;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/stats", get(statistics))
@@ -72,7 +72,7 @@ async fn statistics(
         within.village_id = chain.village_id.or(within.village_id);
     }
     let registered_from = query.from.map(start_of_local_day);
-    let registered_to = query.to.map(cases::end_of_local_day);
+    let registered_to = query.to.map(crate::time::end_of_local_day);
     let rows = state
         .store
         .stats_rows(&CaseFilter { within: Some(within), registered_from, registered_to, ..Default::default() })

@@ -8,12 +8,17 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ClientAddr, Json, Path, Query, apply_audited, input};
+use super::AuthUser;
+use super::{ClientAddr, Json, Path, Query, apply_audited};
 use crate::AppState;
-use crate::auth::AuthUser;
+use crate::access::Caller;
+use crate::cases::changes::Change;
 use crate::error::{AppError, AppResult};
-use crate::store::changes::Change;
-use crate::store::{Chain, StoreError, Timestamp, Unit, UnitFilter, UnitKind};
+use crate::store::StoreError;
+use crate::store::filters::UnitFilter;
+use crate::time::Timestamp;
+use crate::tree::{Unit, UnitKind};
+use crate::validate;
 
 pub fn router() -> Router<AppState> {
     UnitKind::ALL.iter().fold(Router::new(), |router, &kind| router.merge(routes_for(kind)))
@@ -184,23 +189,29 @@ async fn create(
     Json(body): Json<CreateUnit>,
 ) -> AppResult<(StatusCode, Json<Unit>)> {
     let caller = user.caller();
-    let name = input::required_text("name", &body.name, 100)?;
-    let now = Timestamp::now();
-    let id = Uuid::new_v4();
-    let mut unit = Unit {
-        id,
-        kind,
-        name,
-        district_id: id,
-        town_id: None,
-        office_name: None,
-        case_prefix: None,
-        station_name: None,
-        active: true,
-        created_at: now,
-        updated_at: now,
-    };
+    let name = validate::required_text("name", &body.name, 100)?;
+    let parent = parent_of_new(&state, &caller, kind, &body).await?;
+    let parent_chain = parent.as_ref().map(Unit::chain).unwrap_or_default();
+    if !caller.can_manage_unit(kind, &parent_chain) {
+        return Err(AppError::forbidden());
+    }
+    let mut unit = Unit::new(kind, name, parent.as_ref());
+    fill_kind_fields(&mut unit, &body)?;
 
+    let change = Change::InsertUnit { unit: unit.clone() };
+    apply_audited(&state, &user, address, change).await.map_err(name_taken(&unit))?;
+    tracing::info!(unit = %unit.id, kind = %kind, by = %user.account.id, "unit created");
+    Ok((StatusCode::CREATED, Json(unit)))
+}
+
+/// The parent named in a create request: required for towns and villages,
+/// of the right kind, visible to the caller and active.
+async fn parent_of_new(
+    state: &AppState,
+    caller: &Caller,
+    kind: UnitKind,
+    body: &CreateUnit,
+) -> AppResult<Option<Unit>> {
     let (parent_field, parent_id) = match kind {
         UnitKind::District => ("", None),
         UnitKind::Town => ("district_id", body.district_id),
@@ -211,32 +222,25 @@ async fn create(
             return Err(refuse_field(field, kind));
         }
     }
-
-    let parent_chain = match (kind.parent_kind(), parent_id) {
-        (None, _) => Chain::default(),
-        (Some(_), None) => return Err(AppError::validation(parent_field, "is required")),
-        (Some(parent_kind), Some(parent_id)) => {
-            let parent = match state.store.unit(parent_id).await? {
-                Some(parent) if parent.kind == parent_kind => parent,
-                _ => {
-                    return Err(AppError::validation(parent_field, format!("no such {}", noun(parent_kind))));
-                }
-            };
-            if !caller.can_view_unit(&parent) {
-                return Err(AppError::forbidden());
-            }
-            if !parent.active {
-                return Err(AppError::validation(parent_field, format!("the {} is deactivated", noun(parent_kind))));
-            }
-            unit.district_id = parent.district_id;
-            unit.town_id = Some(if kind == UnitKind::Town { id } else { parent.id });
-            parent.chain()
-        }
+    let Some(parent_kind) = kind.parent_kind() else { return Ok(None) };
+    let parent_id = parent_id.ok_or_else(|| AppError::validation(parent_field, "is required"))?;
+    let parent = match state.store.unit(parent_id).await? {
+        Some(parent) if parent.kind == parent_kind => parent,
+        _ => return Err(AppError::validation(parent_field, format!("no such {}", noun(parent_kind)))),
     };
-    if !caller.can_manage_unit(kind, &parent_chain) {
+    if !caller.can_view_unit(&parent) {
         return Err(AppError::forbidden());
     }
+    if !parent.active {
+        return Err(AppError::validation(parent_field, format!("the {} is deactivated", noun(parent_kind))));
+    }
+    Ok(Some(parent))
+}
 
+/// The fields only some kinds have: a town's office and case prefix, a
+/// village's station; each refused where it does not apply.
+fn fill_kind_fields(unit: &mut Unit, body: &CreateUnit) -> AppResult<()> {
+    let kind = unit.kind;
     match kind {
         UnitKind::District => {
             for (field, present) in [
@@ -255,9 +259,9 @@ async fn create(
             }
             let office =
                 body.office_name.as_deref().ok_or_else(|| AppError::validation("office_name", "is required"))?;
-            unit.office_name = Some(input::required_text("office_name", office, 100)?);
+            unit.office_name = Some(validate::required_text("office_name", office, 100)?);
             unit.case_prefix = Some(match body.case_prefix.as_deref() {
-                Some(prefix) => input::required_text("case_prefix", prefix, 20)?,
+                Some(prefix) => validate::required_text("case_prefix", prefix, 20)?,
                 None => default_case_prefix(&unit.name),
             });
         }
@@ -268,16 +272,10 @@ async fn create(
             if body.case_prefix.is_some() {
                 return Err(refuse_field("case_prefix", kind));
             }
-            unit.station_name = input::optional_text("station_name", body.station_name.as_deref(), 100)?;
+            unit.station_name = validate::optional_text("station_name", body.station_name.as_deref(), 100)?;
         }
     }
-
-    let change = Change::InsertUnit { unit: unit.clone() };
-    apply_audited(&state, &user, address, change, "unit.create", "unit", unit.id, serde_json::json!({ "kind": kind }))
-        .await
-        .map_err(name_taken(&unit))?;
-    tracing::info!(unit = %unit.id, kind = %kind, by = %user.account.id, "unit created");
-    Ok((StatusCode::CREATED, Json(unit)))
+    Ok(())
 }
 
 /// Turns a unique-key conflict into a message naming the unit.
@@ -296,7 +294,7 @@ struct UpdateUnit {
     name: Option<String>,
     office_name: Option<String>,
     case_prefix: Option<String>,
-    #[serde(default, deserialize_with = "input::present")]
+    #[serde(default, deserialize_with = "validate::present")]
     #[schema(value_type = Option<String>)]
     station_name: Option<Option<String>>,
 }
@@ -325,7 +323,7 @@ async fn update(
         return Err(AppError::forbidden());
     }
     if let Some(name) = &body.name {
-        unit.name = input::required_text("name", name, 100)?;
+        unit.name = validate::required_text("name", name, 100)?;
     }
     match kind {
         UnitKind::Town => {
@@ -333,10 +331,10 @@ async fn update(
                 return Err(refuse_field("station_name", kind));
             }
             if let Some(office) = &body.office_name {
-                unit.office_name = Some(input::required_text("office_name", office, 100)?);
+                unit.office_name = Some(validate::required_text("office_name", office, 100)?);
             }
             if let Some(prefix) = &body.case_prefix {
-                unit.case_prefix = Some(input::required_text("case_prefix", prefix, 20)?);
+                unit.case_prefix = Some(validate::required_text("case_prefix", prefix, 20)?);
             }
         }
         UnitKind::District | UnitKind::Village => {
@@ -348,7 +346,7 @@ async fn update(
             }
             match (&body.station_name, kind) {
                 (Some(station), UnitKind::Village) => {
-                    unit.station_name = input::optional_text("station_name", station.as_deref(), 100)?;
+                    unit.station_name = validate::optional_text("station_name", station.as_deref(), 100)?;
                 }
                 (Some(_), _) => return Err(refuse_field("station_name", kind)),
                 (None, _) => {}
@@ -356,10 +354,8 @@ async fn update(
         }
     }
     unit.updated_at = Timestamp::now();
-    let change = Change::UpdateUnit { unit: unit.clone() };
-    apply_audited(&state, &user, address, change, "unit.update", "unit", unit.id, serde_json::json!({}))
-        .await
-        .map_err(name_taken(&unit))?;
+    let change = Change::UpdateUnit { unit: unit.clone(), action: "unit.update" };
+    apply_audited(&state, &user, address, change).await.map_err(name_taken(&unit))?;
     Ok(Json(unit))
 }
 
@@ -388,8 +384,7 @@ async fn set_active(
     unit.active = active;
     unit.updated_at = Timestamp::now();
     let action = if active { "unit.activate" } else { "unit.deactivate" };
-    let change = Change::UpdateUnit { unit: unit.clone() };
-    apply_audited(&state, &user, address, change, action, "unit", unit.id, serde_json::json!({})).await?;
+    apply_audited(&state, &user, address, Change::UpdateUnit { unit: unit.clone(), action }).await?;
     tracing::info!(unit = %unit.id, active, by = %user.account.id, "unit activation changed");
     Ok(Json(unit))
 }

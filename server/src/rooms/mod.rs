@@ -6,7 +6,6 @@
 
 mod recorder;
 mod room;
-mod rules;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,21 +16,58 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 pub use recorder::Recorder;
-pub use rules::MediaRules;
 
+use crate::cases::changes::Actor;
+use crate::cases::error::RuleError;
 use crate::cases::{Participant, Session};
-use crate::store::DynStore;
-use crate::store::audit::Actor;
+use crate::sfu::MediaRules;
+use crate::store::{DynStore, StoreError};
 
 /// What a room sends down one connection.
 #[derive(Debug)]
 pub enum Outgoing {
     Message(ServerMessage),
+    /// A request that was not carried out; the signaling edge words it as
+    /// an `error` message with the protocol's code.
+    Failure {
+        request_id: Option<RequestId>,
+        failure: Failure,
+    },
     /// Close the WebSocket with this code and reason.
     Close {
         code: u16,
         reason: &'static str,
     },
+}
+
+/// Why a participant's request was not carried out.
+#[derive(Debug)]
+pub enum Failure {
+    /// Refused by the room itself, already in the protocol's words (not
+    /// admitted, only the mediator may, no such participant, ...).
+    Room(ErrorCode, String),
+    /// Refused by a rule of the case records (a stale agreement, ...).
+    Rule(RuleError),
+    /// The records could not be read or written.
+    Store(StoreError),
+}
+
+impl Failure {
+    pub fn room(code: ErrorCode, message: impl Into<String>) -> Self {
+        Failure::Room(code, message.into())
+    }
+}
+
+impl From<RuleError> for Failure {
+    fn from(error: RuleError) -> Self {
+        Failure::Rule(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
 }
 
 /// One WebSocket connection as the room sees it. Sends never wait: a

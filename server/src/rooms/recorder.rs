@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 
+use crate::cases::changes::Actor;
+use crate::cases::changes::Change;
 use crate::store::DynStore;
-use crate::store::audit::Actor;
-use crate::store::changes::Change;
 
 #[derive(Clone)]
 pub struct Recorder {

@@ -15,14 +15,15 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::{
-    Connection, Expel, JoinTicket, MediaRules, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings,
+    Connection, Expel, Failure, JoinTicket, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings,
 };
-use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
+use crate::cases::agreement::current_text;
+use crate::cases::changes::{Actor, AuditEntry, Change};
+use crate::cases::confirm::{ConfirmRequest, already_confirmed, confirmation_changes};
 use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
-use crate::error::AppError;
-use crate::store::audit::{Actor, AuditEntry};
-use crate::store::changes::Change;
-use crate::store::{DynStore, Timestamp};
+use crate::sfu::MediaRules;
+use crate::store::DynStore;
+use crate::time::Timestamp;
 
 pub(super) struct RoomContext {
     pub session: Session,
@@ -104,38 +105,7 @@ fn new_resume_token() -> String {
     hex::encode(bytes)
 }
 
-/// A request refused with a code and a reason.
-struct Problem(ErrorCode, String);
-
-impl Problem {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Problem(code, message.into())
-    }
-}
-
-impl From<AppError> for Problem {
-    fn from(error: AppError) -> Self {
-        let code = match &error {
-            AppError::Stale(_) => ErrorCode::StaleAgreement,
-            AppError::Forbidden(_) => ErrorCode::Forbidden,
-            AppError::NotFound(_) => ErrorCode::NotFound,
-            AppError::Internal(_) => ErrorCode::Internal,
-            _ => ErrorCode::InvalidField,
-        };
-        if let AppError::Internal(cause) = &error {
-            tracing::error!(error = ?cause, "room request failed");
-        }
-        Problem(code, error.to_string())
-    }
-}
-
-impl From<crate::store::StoreError> for Problem {
-    fn from(error: crate::store::StoreError) -> Self {
-        Problem::from(AppError::from(error))
-    }
-}
-
-type Handled = Result<(), Problem>;
+type Handled = Result<(), Failure>;
 
 pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>) {
     let session_id = ctx.session.id;
@@ -210,8 +180,8 @@ impl Room {
                     return;
                 }
                 let request_id = message.request_id().cloned();
-                if let Err(Problem(code, message)) = self.on_message(participant_id, message).await {
-                    self.send(participant_id, ServerMessage::Error { request_id, code, message });
+                if let Err(failure) = self.on_message(participant_id, message).await {
+                    self.deliver(participant_id, Outgoing::Failure { request_id, failure });
                 }
             }
             RoomCommand::Expel { who, reason } => {
@@ -422,13 +392,7 @@ impl Room {
     }
 
     fn note(&self, actor: &Actor, action: &str, details: serde_json::Value) {
-        let entry = AuditEntry {
-            action: action.to_owned(),
-            object_type: "session",
-            object_id: self.session_id().to_string(),
-            result: "ok",
-            details,
-        };
+        let entry = AuditEntry::new(action, "session", self.session_id(), details);
         self.ctx.recorder.record(actor, vec![Change::Note { entry }]);
     }
 
@@ -456,9 +420,13 @@ impl Room {
     }
 
     fn send(&mut self, participant_id: Uuid, message: ServerMessage) {
+        self.deliver(participant_id, Outgoing::Message(message));
+    }
+
+    fn deliver(&mut self, participant_id: Uuid, outgoing: Outgoing) {
         let Some(member) = self.members.get_mut(&participant_id) else { return };
         let Some(connection) = &member.connection else { return };
-        if connection.tx.try_send(Outgoing::Message(message)).is_err() {
+        if connection.tx.try_send(outgoing).is_err() {
             // The client does not keep up (or is gone): close that socket and
             // keep the place, so that it can come back with its resume token.
             tracing::warn!(participant = %participant_id, "connection too slow; dropped");
@@ -539,17 +507,17 @@ impl Room {
 
     fn require_host(&self, participant_id: Uuid) -> Handled {
         if !self.members[&participant_id].is_host() {
-            return Err(Problem::new(ErrorCode::Forbidden, "only the mediator may do this"));
+            return Err(Failure::room(ErrorCode::Forbidden, "only the mediator may do this"));
         }
         Ok(())
     }
 
     /// A member other than the caller, visible to the caller (same space).
-    fn target(&self, caller: Uuid, target: Uuid) -> Result<&Member, Problem> {
+    fn target(&self, caller: Uuid, target: Uuid) -> Result<&Member, Failure> {
         let me = &self.members[&caller];
         match self.members.get(&target) {
             Some(member) if target != caller && (!member.admitted() || member.caucus == me.caucus) => Ok(member),
-            _ => Err(Problem::new(ErrorCode::NotFound, "no such participant here")),
+            _ => Err(Failure::room(ErrorCode::NotFound, "no such participant here")),
         }
     }
 
@@ -576,12 +544,12 @@ impl Room {
         let admitted = self.members[&me].admitted();
         let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. });
         if !admitted && !allowed_in_lobby {
-            return Err(Problem::new(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
+            return Err(Failure::room(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
         }
         let actor = self.members[&me].actor.clone();
         match message {
             ClientMessage::Join { .. } => {
-                Err(Problem::new(ErrorCode::AlreadyJoined, "this connection has already joined"))
+                Err(Failure::room(ErrorCode::AlreadyJoined, "this connection has already joined"))
             }
             ClientMessage::Ping { request_id } => {
                 self.send(me, ServerMessage::Pong { request_id });
@@ -594,50 +562,15 @@ impl Room {
                 Ok(())
             }
             ClientMessage::Admit { request_id, participant_id } => {
-                self.require_host(me)?;
-                if self.target(me, participant_id)?.admitted() {
-                    return Err(Problem::new(ErrorCode::InvalidField, "that participant is not in the lobby"));
-                }
-                self.admit(participant_id);
-                self.note(&actor, "session.admit", json!({ "participant_id": participant_id }));
-                self.greet(participant_id, None);
-                self.ack(me, request_id);
-                Ok(())
+                self.admit_from_lobby(me, request_id, participant_id)
             }
             ClientMessage::Refuse { request_id, participant_id, reason } => {
-                self.require_host(me)?;
-                if self.target(me, participant_id)?.admitted() {
-                    return Err(Problem::new(ErrorCode::InvalidField, "that participant is not in the lobby"));
-                }
-                self.send_away(&actor, participant_id, ServerMessage::Refused { reason }, "refused");
-                self.ack(me, request_id);
-                Ok(())
+                self.refuse_from_lobby(me, request_id, participant_id, reason)
             }
             ClientMessage::Remove { request_id, participant_id, reason } => {
-                self.require_host(me)?;
-                if self.target(me, participant_id)?.is_host() {
-                    return Err(Problem::new(ErrorCode::Forbidden, "a mediator cannot remove another mediator"));
-                }
-                self.send_away(&actor, participant_id, ServerMessage::Removed { reason }, "removed");
-                self.ack(me, request_id);
-                Ok(())
+                self.remove(me, request_id, participant_id, reason)
             }
-            ClientMessage::Mute { request_id, participant_id, kind } => {
-                self.require_host(me)?;
-                if !self.target(me, participant_id)?.admitted() {
-                    return Err(Problem::new(ErrorCode::NotFound, "that participant is not in the room"));
-                }
-                let by = self.members[&me].participant.display_name.clone();
-                let member = self.members.get_mut(&participant_id).expect("target present");
-                match kind {
-                    MediaKind::Audio => member.audio_enabled = false,
-                    MediaKind::Video => member.video_enabled = false,
-                }
-                self.send(participant_id, ServerMessage::MutedBy { kind, by });
-                self.note(&actor, "session.mute", json!({ "participant_id": participant_id, "kind": kind }));
-                self.ack(me, request_id);
-                Ok(())
-            }
+            ClientMessage::Mute { request_id, participant_id, kind } => self.mute(me, request_id, participant_id, kind),
             ClientMessage::SetMedia { request_id, kind, enabled } => {
                 let member = self.members.get_mut(&me).expect("caller present");
                 match kind {
@@ -655,189 +588,28 @@ impl Room {
                 Ok(())
             }
             ClientMessage::OpenCaucus { request_id, participant_ids } => {
-                self.require_host(me)?;
-                if self.members[&me].caucus.is_some() {
-                    return Err(Problem::new(ErrorCode::InvalidField, "close your current caucus first"));
-                }
-                let mut inside: BTreeSet<Uuid> = BTreeSet::from([me]);
-                for id in participant_ids {
-                    let member = self.target(me, id)?;
-                    if !member.admitted() {
-                        return Err(Problem::new(ErrorCode::InvalidField, "admit them before a caucus"));
-                    }
-                    inside.insert(id);
-                }
-                if inside.len() < 2 {
-                    return Err(Problem::new(ErrorCode::InvalidField, "choose at least one participant"));
-                }
-                let caucus_id = Uuid::new_v4();
-                for id in &inside {
-                    self.members.get_mut(id).expect("member present").caucus = Some(caucus_id);
-                }
-                self.caucuses.insert(caucus_id, inside.clone());
-                let ids: Vec<Uuid> = inside.iter().copied().collect();
-                for id in &ids {
-                    let request_id = if *id == me { request_id.clone() } else { None };
-                    self.send(*id, ServerMessage::CaucusOpened { request_id, caucus_id, participant_ids: ids.clone() });
-                }
-                self.note(&actor, "session.caucus_open", json!({ "caucus_id": caucus_id, "participants": ids }));
-                Ok(())
+                self.open_caucus(me, request_id, participant_ids)
             }
             ClientMessage::CloseCaucus { request_id, caucus_id } => {
                 self.require_host(me)?;
                 if !self.caucuses.contains_key(&caucus_id) {
-                    return Err(Problem::new(ErrorCode::NotFound, "no such caucus"));
+                    return Err(Failure::room(ErrorCode::NotFound, "no such caucus"));
                 }
                 self.close_caucus(caucus_id);
                 self.note(&actor, "session.caucus_close", json!({ "caucus_id": caucus_id }));
                 self.ack(me, request_id);
                 Ok(())
             }
-            ClientMessage::Chat { request_id, to, text } => {
-                let text = text.trim().to_owned();
-                if text.is_empty() || text.chars().count() > signaling_proto::MAX_CHAT_CHARS {
-                    return Err(Problem::new(ErrorCode::InvalidField, "chat text must be 1 to 2000 characters"));
-                }
-                let from_name = self.members[&me].participant.display_name.clone();
-                let message =
-                    ServerMessage::Chat { from: me, from_name, to, text, sent_at_ms: Timestamp::now().millis() };
-                let recipients: Vec<Uuid> = match to {
-                    Some(target) => {
-                        if !self.target(me, target)?.admitted() {
-                            return Err(Problem::new(ErrorCode::NotFound, "no such participant here"));
-                        }
-                        vec![me, target]
-                    }
-                    None => self.space_of(me),
-                };
-                for id in recipients {
-                    self.send(id, message.clone());
-                }
-                self.ack(me, request_id);
-                Ok(())
-            }
+            ClientMessage::Chat { request_id, to, text } => self.chat(me, request_id, to, text),
             ClientMessage::PartiesPresent { request_id, party_ids } => {
-                if self.members[&me].role != Role::Station {
-                    return Err(Problem::new(
-                        ErrorCode::Forbidden,
-                        "only a village station says which parties are present",
-                    ));
-                }
-                let parties = self.ctx.store.parties(self.ctx.session.case_id).await?;
-                let mut present = Vec::new();
-                for id in party_ids {
-                    let party = parties
-                        .iter()
-                        .find(|p| p.id == id)
-                        .ok_or_else(|| Problem::new(ErrorCode::InvalidField, "not a party to this case"))?;
-                    present.push((party.id, party.name.clone()));
-                }
-                self.members.get_mut(&me).expect("caller present").parties_present = present;
-                self.ack(me, request_id);
-                Ok(())
+                self.set_parties_present(me, request_id, party_ids).await
             }
-            ClientMessage::PushAgreement { request_id } => {
-                self.require_host(me)?;
-                let case_id = self.ctx.session.case_id;
-                let case =
-                    self.ctx.store.case(case_id).await?.ok_or_else(|| Problem::new(ErrorCode::NotFound, "no case"))?;
-                let agreement = self
-                    .ctx
-                    .store
-                    .agreement(case_id)
-                    .await?
-                    .ok_or_else(|| Problem::new(ErrorCode::NotFound, "no written agreement has been drafted"))?;
-                let parties = self.ctx.store.parties(case_id).await?;
-                let parts = cases::agreement::AgreementParts {
-                    facts: &agreement.facts,
-                    responsibilities: &agreement.responsibilities,
-                    terms: &agreement.terms,
-                    performance_manner: &agreement.performance_manner,
-                    performance_deadline: agreement.performance_deadline,
-                };
-                let text = cases::agreement::render(&case, &parties, &parts);
-                if cases::agreement::sha256_hex(&text) != agreement.text_sha256 {
-                    return Err(Problem::new(
-                        ErrorCode::StaleAgreement,
-                        "the case's details changed since the agreement was saved; save it again before pushing",
-                    ));
-                }
-                let message = ServerMessage::AgreementPushed {
-                    case_number: case.case_number.clone(),
-                    version: agreement.version,
-                    text,
-                    text_sha256: agreement.text_sha256.clone(),
-                };
-                for id in self.space_of(me) {
-                    self.send(id, message.clone());
-                }
-                self.note(&actor, "agreement.push", json!({ "version": agreement.version }));
-                self.ack(me, request_id);
-                Ok(())
-            }
+            ClientMessage::PushAgreement { request_id } => self.push_agreement(me, request_id).await,
             ClientMessage::ConfirmAgreement { request_id, text_sha256, party_id } => {
-                let member = &self.members[&me];
-                let (party_id, method) = match member.role {
-                    Role::Party => (member.participant.party_id, ConfirmMethod::VideoRoom),
-                    // A station confirms only for a party it said is sitting in its room.
-                    Role::Station
-                        if party_id.is_some_and(|id| member.parties_present.iter().any(|(p, _)| *p == id)) =>
-                    {
-                        (party_id, ConfirmMethod::VillageStation)
-                    }
-                    Role::Station => {
-                        return Err(Problem::new(
-                            ErrorCode::InvalidField,
-                            "name a party the station said is present (parties_present) to confirm for them",
-                        ));
-                    }
-                    _ => {
-                        return Err(Problem::new(
-                            ErrorCode::Forbidden,
-                            "parties and stations confirm; the mediator signs",
-                        ));
-                    }
-                };
-                let recorded_by = member.participant.account_id;
-                let case_id = self.ctx.session.case_id;
-                let store = &self.ctx.store;
-                let case = store.case(case_id).await?.ok_or_else(|| Problem::new(ErrorCode::NotFound, "no case"))?;
-                let agreement = store
-                    .agreement(case_id)
-                    .await?
-                    .ok_or_else(|| Problem::new(ErrorCode::NotFound, "no written agreement has been drafted"))?;
-                let parties = store.parties(case_id).await?;
-                let confirmations = store.confirmations(case_id).await?;
-                let request = ConfirmRequest {
-                    signer: Signer::Party,
-                    party_id,
-                    method,
-                    text_sha256,
-                    recorded_by,
-                    signer_account_id: None,
-                };
-                let changes = confirmation_changes(&case, &agreement, &parties, &confirmations, request)?;
-                // Written at once (not through the recorder): the party must
-                // know their confirmation is on record.
-                let applied = store.apply(&actor, &changes).await.map_err(crate::http::already_confirmed)?;
-                let effective = applied.agreement_effective;
-                let party_id = party_id.expect("checked by confirmation_changes");
-                for id in self.space_of(me) {
-                    self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });
-                }
-                self.ack(me, request_id);
-                Ok(())
+                self.confirm_agreement(me, request_id, text_sha256, party_id).await
             }
             ClientMessage::SetAudioOnly { request_id, participant_id, audio_only } => {
-                let target = participant_id.unwrap_or(me);
-                if target != me {
-                    self.require_host(me)?;
-                    self.target(me, target)?;
-                }
-                self.members.get_mut(&target).expect("target present").audio_only = audio_only;
-                self.send(target, ServerMessage::AudioOnly { audio_only });
-                self.ack(me, request_id);
-                Ok(())
+                self.set_audio_only(me, request_id, participant_id, audio_only)
             }
             ClientMessage::Sdp { request_id, target, description } => {
                 let rules = self.ctx.rules.subscribe();
@@ -857,5 +629,246 @@ impl Room {
                 Ok(())
             }
         }
+    }
+
+    fn admit_from_lobby(&mut self, me: Uuid, request_id: Option<RequestId>, participant_id: Uuid) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        if self.target(me, participant_id)?.admitted() {
+            return Err(Failure::room(ErrorCode::InvalidField, "that participant is not in the lobby"));
+        }
+        self.admit(participant_id);
+        self.note(&actor, "session.admit", json!({ "participant_id": participant_id }));
+        self.greet(participant_id, None);
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn refuse_from_lobby(
+        &mut self,
+        me: Uuid,
+        request_id: Option<RequestId>,
+        participant_id: Uuid,
+        reason: Option<String>,
+    ) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        if self.target(me, participant_id)?.admitted() {
+            return Err(Failure::room(ErrorCode::InvalidField, "that participant is not in the lobby"));
+        }
+        self.send_away(&actor, participant_id, ServerMessage::Refused { reason }, "refused");
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn remove(
+        &mut self,
+        me: Uuid,
+        request_id: Option<RequestId>,
+        participant_id: Uuid,
+        reason: Option<String>,
+    ) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        if self.target(me, participant_id)?.is_host() {
+            return Err(Failure::room(ErrorCode::Forbidden, "a mediator cannot remove another mediator"));
+        }
+        self.send_away(&actor, participant_id, ServerMessage::Removed { reason }, "removed");
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn mute(&mut self, me: Uuid, request_id: Option<RequestId>, participant_id: Uuid, kind: MediaKind) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        if !self.target(me, participant_id)?.admitted() {
+            return Err(Failure::room(ErrorCode::NotFound, "that participant is not in the room"));
+        }
+        let by = self.members[&me].participant.display_name.clone();
+        let member = self.members.get_mut(&participant_id).expect("target present");
+        match kind {
+            MediaKind::Audio => member.audio_enabled = false,
+            MediaKind::Video => member.video_enabled = false,
+        }
+        self.send(participant_id, ServerMessage::MutedBy { kind, by });
+        self.note(&actor, "session.mute", json!({ "participant_id": participant_id, "kind": kind }));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn open_caucus(&mut self, me: Uuid, request_id: Option<RequestId>, participant_ids: Vec<Uuid>) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        if self.members[&me].caucus.is_some() {
+            return Err(Failure::room(ErrorCode::InvalidField, "close your current caucus first"));
+        }
+        let mut inside: BTreeSet<Uuid> = BTreeSet::from([me]);
+        for id in participant_ids {
+            let member = self.target(me, id)?;
+            if !member.admitted() {
+                return Err(Failure::room(ErrorCode::InvalidField, "admit them before a caucus"));
+            }
+            inside.insert(id);
+        }
+        if inside.len() < 2 {
+            return Err(Failure::room(ErrorCode::InvalidField, "choose at least one participant"));
+        }
+        let caucus_id = Uuid::new_v4();
+        for id in &inside {
+            self.members.get_mut(id).expect("member present").caucus = Some(caucus_id);
+        }
+        self.caucuses.insert(caucus_id, inside.clone());
+        let ids: Vec<Uuid> = inside.iter().copied().collect();
+        for id in &ids {
+            let request_id = if *id == me { request_id.clone() } else { None };
+            self.send(*id, ServerMessage::CaucusOpened { request_id, caucus_id, participant_ids: ids.clone() });
+        }
+        self.note(&actor, "session.caucus_open", json!({ "caucus_id": caucus_id, "participants": ids }));
+        Ok(())
+    }
+
+    fn chat(&mut self, me: Uuid, request_id: Option<RequestId>, to: Option<Uuid>, text: String) -> Handled {
+        let text = text.trim().to_owned();
+        if text.is_empty() || text.chars().count() > signaling_proto::MAX_CHAT_CHARS {
+            return Err(Failure::room(ErrorCode::InvalidField, "chat text must be 1 to 2000 characters"));
+        }
+        let from_name = self.members[&me].participant.display_name.clone();
+        let message = ServerMessage::Chat { from: me, from_name, to, text, sent_at_ms: Timestamp::now().millis() };
+        let recipients: Vec<Uuid> = match to {
+            Some(target) => {
+                if !self.target(me, target)?.admitted() {
+                    return Err(Failure::room(ErrorCode::NotFound, "no such participant here"));
+                }
+                vec![me, target]
+            }
+            None => self.space_of(me),
+        };
+        for id in recipients {
+            self.send(id, message.clone());
+        }
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    async fn set_parties_present(&mut self, me: Uuid, request_id: Option<RequestId>, party_ids: Vec<Uuid>) -> Handled {
+        if self.members[&me].role != Role::Station {
+            return Err(Failure::room(ErrorCode::Forbidden, "only a village station says which parties are present"));
+        }
+        let parties = self.ctx.store.parties(self.ctx.session.case_id).await?;
+        let mut present = Vec::new();
+        for id in party_ids {
+            let party = parties
+                .iter()
+                .find(|p| p.id == id)
+                .ok_or_else(|| Failure::room(ErrorCode::InvalidField, "not a party to this case"))?;
+            present.push((party.id, party.name.clone()));
+        }
+        self.members.get_mut(&me).expect("caller present").parties_present = present;
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    async fn push_agreement(&mut self, me: Uuid, request_id: Option<RequestId>) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        let case_id = self.ctx.session.case_id;
+        let case = self.ctx.store.case(case_id).await?.ok_or_else(|| Failure::room(ErrorCode::NotFound, "no case"))?;
+        let agreement = self
+            .ctx
+            .store
+            .agreement(case_id)
+            .await?
+            .ok_or_else(|| Failure::room(ErrorCode::NotFound, "no written agreement has been drafted"))?;
+        let parties = self.ctx.store.parties(case_id).await?;
+        let text = current_text(&case, &parties, &agreement)?;
+        let message = ServerMessage::AgreementPushed {
+            case_number: case.case_number.clone(),
+            version: agreement.version,
+            text,
+            text_sha256: agreement.text_sha256.clone(),
+        };
+        for id in self.space_of(me) {
+            self.send(id, message.clone());
+        }
+        self.note(&actor, "agreement.push", json!({ "version": agreement.version }));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    async fn confirm_agreement(
+        &mut self,
+        me: Uuid,
+        request_id: Option<RequestId>,
+        text_sha256: String,
+        party_id: Option<Uuid>,
+    ) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        let member = &self.members[&me];
+        let (party_id, method) = match member.role {
+            Role::Party => (member.participant.party_id, ConfirmMethod::VideoRoom),
+            // A station confirms only for a party it said is sitting in its room.
+            Role::Station if party_id.is_some_and(|id| member.parties_present.iter().any(|(p, _)| *p == id)) => {
+                (party_id, ConfirmMethod::VillageStation)
+            }
+            Role::Station => {
+                return Err(Failure::room(
+                    ErrorCode::InvalidField,
+                    "name a party the station said is present (parties_present) to confirm for them",
+                ));
+            }
+            _ => {
+                return Err(Failure::room(ErrorCode::Forbidden, "parties and stations confirm; the mediator signs"));
+            }
+        };
+        let recorded_by = member.participant.account_id;
+        let case_id = self.ctx.session.case_id;
+        let store = &self.ctx.store;
+        let case = store.case(case_id).await?.ok_or_else(|| Failure::room(ErrorCode::NotFound, "no case"))?;
+        let agreement = store
+            .agreement(case_id)
+            .await?
+            .ok_or_else(|| Failure::room(ErrorCode::NotFound, "no written agreement has been drafted"))?;
+        let parties = store.parties(case_id).await?;
+        let confirmations = store.confirmations(case_id).await?;
+        let request = ConfirmRequest {
+            signer: Signer::Party,
+            party_id,
+            method,
+            text_sha256,
+            recorded_by,
+            signer_account_id: None,
+        };
+        let changes = confirmation_changes(&case, &agreement, &parties, &confirmations, request)?;
+        // Written at once (not through the recorder): the party must
+        // know their confirmation is on record.
+        let applied = match store.apply(&actor, &changes).await {
+            Ok(applied) => applied,
+            Err(error) => return Err(already_confirmed(error).map_or_else(Failure::from, Failure::from)),
+        };
+        let effective = applied.agreement_effective;
+        let party_id = party_id.expect("checked by confirmation_changes");
+        for id in self.space_of(me) {
+            self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });
+        }
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn set_audio_only(
+        &mut self,
+        me: Uuid,
+        request_id: Option<RequestId>,
+        participant_id: Option<Uuid>,
+        audio_only: bool,
+    ) -> Handled {
+        let target = participant_id.unwrap_or(me);
+        if target != me {
+            self.require_host(me)?;
+            self.target(me, target)?;
+        }
+        self.members.get_mut(&target).expect("target present").audio_only = audio_only;
+        self.send(target, ServerMessage::AudioOnly { audio_only });
+        self.ack(me, request_id);
+        Ok(())
     }
 }

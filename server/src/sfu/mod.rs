@@ -11,6 +11,7 @@ pub mod ice_tcp;
 pub mod keyframes;
 mod peer;
 pub mod ports;
+mod rules;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use signaling_proto::{MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use tokio::sync::{Mutex, mpsc, watch};
 use uuid::Uuid;
 
-use crate::rooms::MediaRules;
+pub use rules::MediaRules;
 
 pub use peer::MediaError;
 

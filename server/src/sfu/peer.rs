@@ -33,10 +33,10 @@ use webrtc::peer_connection::{
 };
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::MediaRules;
 use super::keyframes;
 use super::ports::PortPool;
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
-use crate::rooms::MediaRules;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

@@ -19,12 +19,13 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::authenticate_invitation;
+use crate::auth::{InvitationError, InvitationRefusal, authenticate_invitation};
+use crate::cases::changes::Actor;
+use crate::cases::error::RuleError;
 use crate::cases::{ParticipantKind, SessionState};
-use crate::error::AppError;
 use crate::http::ClientAddr;
-use crate::rooms::{Connection, JoinTicket, Outgoing, RoomCommand};
-use crate::store::audit::Actor;
+use crate::rooms::{Connection, Failure, JoinTicket, Outgoing, RoomCommand};
+use crate::store::StoreError;
 
 /// Frames above this are cut off by the WebSocket layer itself; between
 /// this and `MAX_MESSAGE_BYTES` they get a `message_too_large` reply.
@@ -63,7 +64,7 @@ async fn upgrade(
 
 /// Who the token says the caller is, before the session is known.
 enum Caller {
-    Staff(crate::store::Account),
+    Staff(crate::tree::Account),
     Party(crate::auth::InvitedParty),
 }
 
@@ -83,21 +84,58 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Closing> 
     if token.is_empty() {
         return Err(Closing::new(ErrorCode::Unauthorized, "pass the token as ?access_token=", 4401));
     }
-    if let Ok(account) = state.tokens.authenticate(state, token).await {
+    if let Ok(account) = state.tokens.authenticate(state.store.as_ref(), token).await {
         return Ok(Caller::Staff(account));
     }
-    match authenticate_invitation(state, token).await {
-        Ok(party) => Ok(Caller::Party(party)),
-        Err(AppError::Refused { code: "invitation_not_yet_valid", message, .. }) => {
-            Err(Closing::new(ErrorCode::InvitationNotYetValid, message, 4401))
+    let refusal = match authenticate_invitation(state.store.as_ref(), &state.tokens, token).await {
+        Ok(party) => return Ok(Caller::Party(party)),
+        Err(InvitationError::Refused(refusal)) => refusal,
+        Err(InvitationError::Store(_)) => InvitationRefusal::Invalid,
+    };
+    Err(match refusal {
+        InvitationRefusal::NotYetValid => Closing::new(ErrorCode::InvitationNotYetValid, refusal.message(), 4401),
+        InvitationRefusal::SessionClosed => Closing::new(ErrorCode::SessionClosed, refusal.message(), 4410),
+        InvitationRefusal::Revoked | InvitationRefusal::Expired => {
+            Closing::new(ErrorCode::Unauthorized, refusal.message(), 4401)
         }
-        Err(AppError::Refused { code: "session_closed", message, .. }) => {
-            Err(Closing::new(ErrorCode::SessionClosed, message, 4410))
+        InvitationRefusal::Invalid => {
+            Closing::new(ErrorCode::Unauthorized, "the token is invalid, expired or revoked", 4401)
         }
-        Err(AppError::Refused { code: "invitation_revoked" | "invitation_expired", message, .. }) => {
-            Err(Closing::new(ErrorCode::Unauthorized, message, 4401))
+    })
+}
+
+/// The protocol's words for a request the room did not carry out.
+fn failure_message(request_id: Option<String>, failure: Failure) -> ServerMessage {
+    let (code, message) = match failure {
+        Failure::Room(code, message) => (code, message),
+        Failure::Rule(error) => {
+            let code = match &error {
+                RuleError::Stale(_) => ErrorCode::StaleAgreement,
+                RuleError::Forbidden(_) => ErrorCode::Forbidden,
+                RuleError::InvalidState(_) | RuleError::Conflict(_) | RuleError::Invalid(_) => ErrorCode::InvalidField,
+            };
+            (code, error.to_string())
         }
-        Err(_) => Err(Closing::new(ErrorCode::Unauthorized, "the token is invalid, expired or revoked", 4401)),
+        Failure::Store(error) => store_failure(error),
+    };
+    ServerMessage::Error { request_id, code, message }
+}
+
+fn store_failure(error: StoreError) -> (ErrorCode, String) {
+    match error {
+        StoreError::NotFound => (ErrorCode::NotFound, "record not found".into()),
+        StoreError::Stale(what) => {
+            (ErrorCode::StaleAgreement, format!("{what} was changed by someone else meanwhile; reload and try again"))
+        }
+        StoreError::Conflict => (ErrorCode::InvalidField, "a record with the same name or key already exists".into()),
+        StoreError::Constraint(detail) => {
+            tracing::warn!(%detail, "room write refused by a schema constraint");
+            (ErrorCode::InvalidField, "the request breaks a rule of the records".into())
+        }
+        other => {
+            tracing::error!(error = ?other, "room request failed");
+            (ErrorCode::Internal, "internal error".into())
+        }
     }
 }
 
@@ -137,12 +175,7 @@ async fn admit_to_session(
             let participants = state.store.participants(session.id).await.map_err(internal)?;
             let participant =
                 participants.into_iter().find(|p| p.account_id == Some(account.id)).ok_or_else(not_on_session)?;
-            let actor = Actor {
-                account_id: Some(account.id),
-                role: account.role.to_string(),
-                name: account.display_name.clone(),
-                client_addr: Some(address.to_owned()),
-            };
+            let actor = Actor::staff(account, Some(address.to_owned()));
             (participant, actor)
         }
         Caller::Party(party) => (party.participant.clone(), party.actor(Some(address.to_owned()))),
@@ -195,8 +228,12 @@ async fn write_loop(
         tokio::select! {
             next = outgoing.recv() => match next {
                 Some(Outgoing::Message(message)) => {
-                    let text = serde_json::to_string(&message).expect("server messages serialize");
-                    if sink.send(Message::Text(Utf8Bytes::from(text))).await.is_err() {
+                    if !send_json(&mut sink, &message).await {
+                        break;
+                    }
+                }
+                Some(Outgoing::Failure { request_id, failure }) => {
+                    if !send_json(&mut sink, &failure_message(request_id, failure)).await {
                         break;
                     }
                 }
@@ -215,6 +252,12 @@ async fn write_loop(
     }
     let _ = sink.close().await;
     let _ = closed.send(());
+}
+
+/// Sends one message as a text frame; false when the socket is gone.
+async fn send_json(sink: &mut futures::stream::SplitSink<WebSocket, Message>, message: &ServerMessage) -> bool {
+    let text = serde_json::to_string(message).expect("server messages serialize");
+    sink.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
 }
 
 type Incoming = futures::stream::SplitStream<WebSocket>;

@@ -8,36 +8,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::Timestamp;
+use crate::time::Timestamp;
 
 /// The hash that stands before the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Who did something: a staff account, a party with an invitation, or the
-/// system itself.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Actor {
-    pub account_id: Option<Uuid>,
-    pub role: String,
-    pub name: String,
-    pub client_addr: Option<String>,
-}
-
-impl Actor {
-    pub fn system() -> Self {
-        Actor { account_id: None, role: "system".into(), name: "system".into(), client_addr: None }
-    }
-}
-
-/// What an event says happened, before it is numbered and chained.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub action: String,
-    pub object_type: &'static str,
-    pub object_id: String,
-    pub result: &'static str,
-    pub details: Value,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEvent {

@@ -29,7 +29,7 @@ macro_rules! account_select {
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty, $backend:expr) => {
         impl $store {
-            async fn insert_unit_with<'e, E>(executor: E, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()>
+            async fn insert_unit_with<'e, E>(executor: E, unit: &$crate::tree::Unit) -> $crate::store::StoreResult<()>
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
@@ -56,12 +56,12 @@ macro_rules! impl_sql_store {
 
             async fn insert_account_with<'e, E>(
                 executor: E,
-                account: &$crate::store::NewAccount,
+                account: &$crate::tree::NewAccount,
             ) -> $crate::store::StoreResult<()>
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
-                let now = $crate::store::Timestamp::now();
+                let now = $crate::time::Timestamp::now();
                 sqlx::query(
                     "INSERT INTO accounts (id, username, display_name, role, unit_id, phone, password_hash, \
                      token_version, active, created_at, updated_at) \
@@ -82,7 +82,7 @@ macro_rules! impl_sql_store {
         }
 
         impl $store {
-            async fn update_unit_with<'e, E>(executor: E, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()>
+            async fn update_unit_with<'e, E>(executor: E, unit: &$crate::tree::Unit) -> $crate::store::StoreResult<()>
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
@@ -108,7 +108,7 @@ macro_rules! impl_sql_store {
             async fn update_account_with<'e, E>(
                 executor: E,
                 id: uuid::Uuid,
-                changes: &$crate::store::AccountChanges,
+                changes: &$crate::tree::AccountChanges,
             ) -> $crate::store::StoreResult<()>
             where
                 E: sqlx::Executor<'e, Database = $db>,
@@ -135,7 +135,7 @@ macro_rules! impl_sql_store {
                 .bind(changes.active)
                 .bind(&changes.password_hash)
                 .bind(revokes)
-                .bind($crate::store::Timestamp::now())
+                .bind($crate::time::Timestamp::now())
                 .execute(executor)
                 .await?;
                 if result.rows_affected() == 0 {
@@ -164,31 +164,15 @@ macro_rules! impl_sql_store {
                 Ok(units == 0 && accounts == 0)
             }
 
-            async fn seed(&self, seed: &$crate::store::Seed) -> $crate::store::StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                for unit in &seed.units {
-                    Self::insert_unit_with(&mut *tx, unit).await?;
-                }
-                for account in &seed.accounts {
-                    Self::insert_account_with(&mut *tx, account).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn insert_unit(&self, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()> {
-                Self::insert_unit_with(&self.pool, unit).await
-            }
-
-            async fn unit(&self, id: uuid::Uuid) -> $crate::store::StoreResult<Option<$crate::store::Unit>> {
+            async fn unit(&self, id: uuid::Uuid) -> $crate::store::StoreResult<Option<$crate::tree::Unit>> {
                 let sql = concat!("SELECT ", unit_columns!(), " FROM units WHERE id = $1");
                 Ok(sqlx::query_as(sql).bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn units(
                 &self,
-                filter: &$crate::store::UnitFilter,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::Unit>> {
+                filter: &$crate::store::filters::UnitFilter,
+            ) -> $crate::store::StoreResult<Vec<$crate::tree::Unit>> {
                 let sql = concat!(
                     "SELECT ",
                     unit_columns!(),
@@ -209,19 +193,7 @@ macro_rules! impl_sql_store {
                     .await?)
             }
 
-            async fn update_unit(&self, unit: &$crate::store::Unit) -> $crate::store::StoreResult<()> {
-                Self::update_unit_with(&self.pool, unit).await
-            }
-
-            async fn insert_account(
-                &self,
-                account: &$crate::store::NewAccount,
-            ) -> $crate::store::StoreResult<$crate::store::Account> {
-                Self::insert_account_with(&self.pool, account).await?;
-                self.account(account.id).await?.ok_or($crate::store::StoreError::NotFound)
-            }
-
-            async fn account(&self, id: uuid::Uuid) -> $crate::store::StoreResult<Option<$crate::store::Account>> {
+            async fn account(&self, id: uuid::Uuid) -> $crate::store::StoreResult<Option<$crate::tree::Account>> {
                 let sql = concat!(account_select!(), " WHERE a.id = $1");
                 Ok(sqlx::query_as(sql).bind(id).fetch_optional(&self.pool).await?)
             }
@@ -229,7 +201,7 @@ macro_rules! impl_sql_store {
             async fn account_for_login(
                 &self,
                 username: &str,
-            ) -> $crate::store::StoreResult<Option<($crate::store::Account, String)>> {
+            ) -> $crate::store::StoreResult<Option<($crate::tree::Account, String)>> {
                 let Some((id, hash)): Option<(uuid::Uuid, String)> =
                     sqlx::query_as("SELECT id, password_hash FROM accounts WHERE username = $1")
                         .bind(username)
@@ -243,8 +215,8 @@ macro_rules! impl_sql_store {
 
             async fn accounts(
                 &self,
-                filter: &$crate::store::AccountFilter,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::Account>> {
+                filter: &$crate::store::filters::AccountFilter,
+            ) -> $crate::store::StoreResult<Vec<$crate::tree::Account>> {
                 let sql = concat!(
                     account_select!(),
                     " WHERE ((a.unit_id IS NULL AND $1) OR (a.unit_id IS NOT NULL \
@@ -266,15 +238,6 @@ macro_rules! impl_sql_store {
                     .bind(filter.active)
                     .fetch_all(&self.pool)
                     .await?)
-            }
-
-            async fn update_account(
-                &self,
-                id: uuid::Uuid,
-                changes: &$crate::store::AccountChanges,
-            ) -> $crate::store::StoreResult<$crate::store::Account> {
-                Self::update_account_with(&self.pool, id, changes).await?;
-                self.account(id).await?.ok_or($crate::store::StoreError::NotFound)
             }
         }
     };

@@ -1,35 +1,40 @@
-//! Every write to the case records, as one enum. `Store::apply` runs a list
+//! Every write to the records (units, accounts and the case records), as
+//! one enum, with who made it (`Actor`) and what the audit trail says of it
+//! (`AuditEntry`). `Store::apply` runs a list
 //! of changes in one transaction and appends an audit event for each, so a
 //! write and its audit record stand or fall together. State changes carry
 //! the state they expect to find; if another request got there first, the
 //! whole transaction is refused as stale.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::Timestamp;
-use super::audit::AuditEntry;
-use crate::cases::{
+use super::{
     Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
     Outcome, Participant, Party, Reschedule, Session, SessionState,
 };
+use crate::time::Timestamp;
+use crate::tree::{Account, AccountChanges, NewAccount, Unit};
 
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// Units and accounts (their audit event comes as a `Note` in the same
-    /// `apply`, which names the action).
+    /// Units and accounts; updates name their action for the audit trail
+    /// (`unit.deactivate`, `account.password_reset`, ...).
     InsertUnit {
-        unit: super::Unit,
+        unit: Unit,
     },
     UpdateUnit {
-        unit: super::Unit,
+        unit: Unit,
+        action: &'static str,
     },
     InsertAccount {
-        account: super::NewAccount,
+        account: NewAccount,
     },
     UpdateAccount {
         id: Uuid,
-        changes: super::AccountChanges,
+        changes: AccountChanges,
+        action: &'static str,
     },
     /// A new case with its parties. `case.number` and `case.case_number` are
     /// assigned by the store from the town's counter for the year.
@@ -129,19 +134,15 @@ impl Change {
     /// What the audit trail says of this change. Never personal data: no ID
     /// numbers, phones or agreement text, only ids, states and hashes.
     pub fn audit_entry(&self) -> Option<AuditEntry> {
-        let entry = |action: &str, object_type: &'static str, object_id: Uuid, details: Value| AuditEntry {
-            action: action.to_owned(),
-            object_type,
-            object_id: object_id.to_string(),
-            result: "ok",
-            details,
-        };
+        let entry = AuditEntry::new;
         Some(match self {
-            Change::SettleAgreementIfComplete { .. }
-            | Change::InsertUnit { .. }
-            | Change::UpdateUnit { .. }
-            | Change::InsertAccount { .. }
-            | Change::UpdateAccount { .. } => return None,
+            Change::SettleAgreementIfComplete { .. } => return None,
+            Change::InsertUnit { unit } => entry("unit.create", "unit", unit.id, json!({ "kind": unit.kind })),
+            Change::UpdateUnit { unit, action } => entry(action, "unit", unit.id, json!({})),
+            Change::InsertAccount { account } => {
+                entry("account.create", "account", account.id, json!({ "role": account.role }))
+            }
+            Change::UpdateAccount { id, action, .. } => entry(action, "account", *id, json!({})),
             Change::CreateCase { case, parties, .. } => entry(
                 "case.register",
                 "case",
@@ -232,64 +233,51 @@ pub struct Applied {
     pub agreement_effective: bool,
 }
 
-/// Which cases to list. A case is visible when it lies `within` the caller's
-/// reach, or when `participant` takes part in one of its sessions.
-#[derive(Debug, Clone, Default)]
-pub struct CaseFilter {
-    pub within: Option<super::Chain>,
-    pub participant: Option<Uuid>,
-    pub state: Option<CaseState>,
-    pub village_id: Option<Uuid>,
-    pub category: Option<crate::cases::Category>,
-    /// Matches the case number or the summary.
-    pub text: Option<String>,
-    pub registered_from: Option<Timestamp>,
-    pub registered_to: Option<Timestamp>,
-    pub limit: i64,
-    pub offset: i64,
+/// Who did something: a staff account, a party with an invitation, or the
+/// system itself.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Actor {
+    pub account_id: Option<Uuid>,
+    pub role: String,
+    pub name: String,
+    pub client_addr: Option<String>,
 }
 
-/// Which sessions to list: visible cases as in `CaseFilter`, planned from/to.
-#[derive(Debug, Clone, Default)]
-pub struct SessionFilter {
-    pub within: Option<super::Chain>,
-    pub participant: Option<Uuid>,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-    pub state: Option<SessionState>,
+impl Actor {
+    /// The server itself (the shell commands, the demo seed, the recorder's own notes).
+    pub fn system() -> Self {
+        Actor { account_id: None, role: "system".into(), name: "system".into(), client_addr: None }
+    }
+
+    /// A staff member, by their account.
+    pub fn staff(account: &Account, client_addr: Option<String>) -> Self {
+        Actor {
+            account_id: Some(account.id),
+            role: account.role.to_string(),
+            name: account.display_name.clone(),
+            client_addr,
+        }
+    }
+
+    /// A party on their own device, by the name on their invitation.
+    pub fn party(name: &str, client_addr: Option<String>) -> Self {
+        Actor { account_id: None, role: "party".into(), name: name.to_owned(), client_addr }
+    }
 }
 
-/// A session with what a list shows of its case.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct SessionListing {
-    #[sqlx(flatten)]
-    #[serde(flatten)]
-    pub session: Session,
-    pub case_number: String,
-    pub village_id: Uuid,
-    pub village_name: String,
-    pub category: crate::cases::Category,
+/// What an event says happened, before it is numbered and chained.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: String,
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub result: &'static str,
+    pub details: Value,
 }
 
-/// Which consultations to list or count.
-#[derive(Debug, Clone, Default)]
-pub struct ConsultationFilter {
-    pub within: Option<super::Chain>,
-    pub adviser_id: Option<Uuid>,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-}
-
-/// One case as the statistics see it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StatsRow {
-    pub village_id: Uuid,
-    pub village_name: String,
-    pub category: crate::cases::Category,
-    pub state: CaseState,
-    pub registered_at: Timestamp,
-    pub outcome_kind: Option<crate::cases::OutcomeKind>,
-    pub reached_via: Option<crate::cases::Channel>,
-    pub outcome_at: Option<Timestamp>,
-    pub has_video: bool,
+impl AuditEntry {
+    /// A successful action on an object.
+    pub fn new(action: &str, object_type: &'static str, object_id: impl ToString, details: Value) -> Self {
+        AuditEntry { action: action.to_owned(), object_type, object_id: object_id.to_string(), result: "ok", details }
+    }
 }

@@ -1,5 +1,6 @@
-//! Who may hear and see whom: the room publishes these rules after every
-//! change, and the media plane forwards only what they allow.
+//! Who may hear and see whom: the media plane's one question, asked per
+//! packet. Whoever runs a room (the rooms module) publishes these rules on a
+//! watch channel after every change; the forwarding path reads them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
