@@ -116,7 +116,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
 }
 
 pub fn app(state: AppState) -> Router {
-    http::router(state)
+    http::router(state, signaling::router())
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.

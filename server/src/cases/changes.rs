@@ -160,7 +160,12 @@ impl Change {
                 "session.schedule",
                 "session",
                 session.id,
-                json!({ "case_id": session.case_id, "mode": session.mode, "planned_start": session.planned_start.to_string(), "participants": participants.len() }),
+                json!({
+                    "case_id": session.case_id,
+                    "mode": session.mode,
+                    "planned_start": session.planned_start.to_string(),
+                    "participants": participants.len(),
+                }),
             ),
             Change::RescheduleSession { reschedule, .. } => entry(
                 "session.reschedule",
@@ -199,7 +204,12 @@ impl Change {
                 "agreement.confirm",
                 "case",
                 confirmation.case_id,
-                json!({ "signer": confirmation.signer, "party_id": confirmation.party_id, "method": confirmation.method, "text_sha256": confirmation.text_sha256 }),
+                json!({
+                    "signer": confirmation.signer,
+                    "party_id": confirmation.party_id,
+                    "method": confirmation.method,
+                    "text_sha256": confirmation.text_sha256,
+                }),
             ),
             Change::MakeAgreementEffective { case_id, .. } => entry("agreement.effective", "case", *case_id, json!({})),
             Change::SaveJudicialConfirmation { judicial } => entry(

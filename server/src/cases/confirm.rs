@@ -9,7 +9,6 @@ use super::agreement::current_text;
 use super::changes::Change;
 use super::error::RuleError;
 use super::{Agreement, AgreementState, Case, CaseState, ConfirmMethod, Confirmation, Party, Signer};
-use crate::store::StoreError;
 use crate::time::Timestamp;
 
 /// One confirmation as asked for.
@@ -112,14 +111,4 @@ pub fn confirmation_changes(
         Change::SettleAgreementIfComplete { case_id: case.id, version: agreement.version, recorded_by, at: now },
     ];
     Ok(changes)
-}
-
-/// A second live confirmation by the same signer is refused by the schema's
-/// unique index: that is the domain's conflict, anything else stays a
-/// store error.
-pub fn already_confirmed(error: StoreError) -> Result<RuleError, StoreError> {
-    match error {
-        StoreError::Conflict => Ok(RuleError::Conflict("this signer has already confirmed the current text".into())),
-        other => Err(other),
-    }
 }

@@ -115,11 +115,10 @@ pub fn compute(
     }
 }
 
-fn csv_field(text: &str) -> String {
-    // A leading =, +, -, @ or tab would make a spreadsheet run the cell as a
-    // formula (a village name is typed by people).
-    let text = if text.starts_with(['=', '+', '-', '@', '\t']) { format!("'{text}") } else { text.to_owned() };
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+/// A cell a spreadsheet would run as a formula (a leading =, +, -, @ or
+/// tab: village names are typed by people) is made text with a quote.
+fn defused(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t']) { format!("'{text}") } else { text.to_owned() }
 }
 
 /// The same figures as CSV: `metric,key,value`, one row per figure.
@@ -156,11 +155,18 @@ pub fn to_csv(stats: &Statistics) -> String {
     for Count { key, count } in &stats.by_month {
         rows.push(("by_month".into(), key.clone(), count.to_string()));
     }
-    let mut csv = String::from("metric,key,value\n");
-    for (metric, key, value) in rows {
-        csv.push_str(&format!("{},{},{}\n", csv_field(&metric), csv_field(&key), csv_field(&value)));
+    write_rows(rows)
+}
+
+/// `metric,key,value` rows as CSV; the csv crate quotes commas, quotes and
+/// line breaks, `defused` keeps formulas out.
+fn write_rows(rows: Vec<(String, String, String)>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = ["metric", "key", "value"].map(String::from);
+    for row in std::iter::once(header).chain(rows.into_iter().map(|(metric, key, value)| [metric, key, value])) {
+        writer.write_record(row.iter().map(|cell| defused(cell))).expect("writing to memory");
     }
-    csv
+    String::from_utf8(writer.into_inner().expect("writing to memory")).expect("the cells are UTF-8")
 }
 
 /// One case as the statistics see it.
@@ -175,4 +181,20 @@ pub struct StatsRow {
     pub reached_via: Option<super::Channel>,
     pub outcome_at: Option<Timestamp>,
     pub has_video: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_rows;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        let row = |key: &str| ("by_village".to_owned(), key.to_owned(), "1".to_owned());
+        let csv = write_rows(vec![row("东平,村"), row("=HYPERLINK(\"x\")"), row("-1+2"), row("后孙村")]);
+        assert_eq!(
+            csv,
+            "metric,key,value\nby_village,\"东平,村\",1\nby_village,\"'=HYPERLINK(\"\"x\"\")\",1\n\
+             by_village,'-1+2,1\nby_village,后孙村,1\n"
+        );
+    }
 }

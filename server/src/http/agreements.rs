@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::access::CaseAccess;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};
 use crate::cases::changes::Change;
-use crate::cases::confirm::{ConfirmRequest, already_confirmed, awaiting, confirmation_changes, live_confirmations};
+use crate::cases::confirm::{ConfirmRequest, awaiting, confirmation_changes, live_confirmations};
 use crate::cases::{Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Party, Signer};
 use crate::error::{AppError, AppResult};
 use crate::time::Timestamp;
@@ -217,14 +217,10 @@ async fn confirm(
     };
     let changes = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
     if let Err(error) = state.store.apply(&staff_actor(&user, address), &changes).await {
-        return Err(already_confirmed(error).map_or_else(AppError::from, AppError::from));
+        return Err(error.as_second_confirmation().map_or_else(AppError::from, AppError::from));
     }
     let context = load_case(&state, &user, id).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The agreement as a printable A4 page with signature lines.
@@ -241,61 +237,7 @@ async fn document(State(state): State<AppState>, user: AuthUser, Path(id): Path<
     let context = load_case(&state, &user, id).await?;
     let view = view(&state, &context).await?;
     let parties = state.store.parties(id).await?;
-    let mut signatures = String::new();
-    for party in &parties {
-        let confirmed = view
-            .confirmations
-            .iter()
-            .find(|c| c.party_id == Some(party.id) && c.voided_at.is_none() && c.version == view.agreement.version);
-        signatures.push_str(&format!(
-            "<div class=\"sign\"><span>当事人：{}</span><span class=\"line\">签名（指印）</span><span>{}</span></div>",
-            escape(&party.name),
-            confirmed.map_or(String::new(), |c| format!("已于 {} 确认", crate::time::local_date(c.confirmed_at)))
-        ));
-    }
-    let status = match view.agreement.state {
-        AgreementState::Effective => format!(
-            "已生效（{}）",
-            view.agreement.effective_at.map(crate::time::local_date).map(|d| d.to_string()).unwrap_or_default()
-        ),
-        AgreementState::Signing => "签署中".to_owned(),
-        AgreementState::Draft => "草稿".to_owned(),
-    };
-    let paragraphs: String =
-        view.text.lines().map(|line| format!("<p>{}</p>", escape(line))).collect::<Vec<_>>().join("\n");
-    let html = format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>调解协议书 {number}</title>
-<style>
-@page {{ size: A4; margin: 25mm 20mm; }}
-body {{ font-family: "SimSun", "Songti SC", "Noto Serif CJK SC", serif; font-size: 14pt; line-height: 1.8; color: #000; max-width: 170mm; margin: 0 auto; }}
-h1 {{ text-align: center; font-size: 22pt; letter-spacing: 0.5em; margin-bottom: 0; }}
-.meta {{ text-align: center; margin-top: 0; }}
-p {{ margin: 0.2em 0; white-space: pre-wrap; }}
-.sign {{ display: flex; justify-content: space-between; margin-top: 1.2em; }}
-.line {{ border-bottom: 1px solid #000; min-width: 45mm; text-align: right; color: #555; font-size: 10pt; }}
-.stamp {{ margin-top: 2em; text-align: right; }}
-.status {{ font-size: 10pt; color: #555; text-align: right; }}
-.hash {{ font-family: monospace; font-size: 8pt; color: #555; word-break: break-all; margin-top: 2em; }}
-</style></head>
-<body>
-<h1>人民调解协议书</h1>
-<p class="meta">{office}　{number}</p>
-<p class="status">状态：{status}　第 {version} 稿</p>
-{paragraphs}
-{signatures}
-<div class="sign"><span>调解员：</span><span class="line">签名</span><span></span></div>
-<div class="stamp">人民调解委员会（印章）<br>　　年　　月　　日</div>
-<p class="hash">文本 SHA-256：{hash}</p>
-</body></html>"#,
-        number = escape(&context.case.case_number),
-        office = escape(&context.case.office_name),
-        status = status,
-        version = view.agreement.version,
-        paragraphs = paragraphs,
-        signatures = signatures,
-        hash = view.agreement.text_sha256,
-    );
+    let html = printable(&context.case, &parties, &view).into_string();
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)))
 }
 
@@ -303,3 +245,66 @@ p {{ margin: 0.2em 0; white-space: pre-wrap; }}
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(read, save, confirm, document))]
 pub(super) struct Api;
+
+/// The print style of the agreement page (A4, serif, signature lines).
+const PRINT_STYLE: &str = r#"
+@page { size: A4; margin: 25mm 20mm; }
+body { font-family: "SimSun", "Songti SC", "Noto Serif CJK SC", serif; font-size: 14pt; line-height: 1.8;
+       color: #000; max-width: 170mm; margin: 0 auto; }
+h1 { text-align: center; font-size: 22pt; letter-spacing: 0.5em; margin-bottom: 0; }
+.meta { text-align: center; margin-top: 0; }
+p { margin: 0.2em 0; white-space: pre-wrap; }
+.sign { display: flex; justify-content: space-between; margin-top: 1.2em; }
+.line { border-bottom: 1px solid #000; min-width: 45mm; text-align: right; color: #555; font-size: 10pt; }
+.stamp { margin-top: 2em; text-align: right; }
+.status { font-size: 10pt; color: #555; text-align: right; }
+.hash { font-family: monospace; font-size: 8pt; color: #555; word-break: break-all; margin-top: 2em; }
+"#;
+
+/// The agreement document (调解协议书) as a printable page. maud escapes every
+/// value it inserts (party names and the text are typed by people).
+fn printable(case: &crate::cases::Case, parties: &[Party], view: &AgreementView) -> maud::Markup {
+    let agreement = &view.agreement;
+    let status = match agreement.state {
+        AgreementState::Effective => {
+            let day = agreement.effective_at.map(crate::time::local_date).map(|d| d.to_string()).unwrap_or_default();
+            format!("已生效（{day}）")
+        }
+        AgreementState::Signing => "签署中".to_owned(),
+        AgreementState::Draft => "草稿".to_owned(),
+    };
+    let confirmed_on = |party: &Party| {
+        view.confirmations
+            .iter()
+            .find(|c| c.party_id == Some(party.id) && c.voided_at.is_none() && c.version == agreement.version)
+            .map(|c| format!("已于 {} 确认", crate::time::local_date(c.confirmed_at)))
+    };
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { "调解协议书 " (case.case_number) }
+                style { (maud::PreEscaped(PRINT_STYLE)) }
+            }
+            body {
+                h1 { "人民调解协议书" }
+                p.meta { (case.office_name) "　" (case.case_number) }
+                p.status { "状态：" (status) "　第 " (agreement.version) " 稿" }
+                @for line in view.text.lines() {
+                    p { (line) }
+                }
+                @for party in parties {
+                    div.sign {
+                        span { "当事人：" (party.name) }
+                        span.line { "签名（指印）" }
+                        span { (confirmed_on(party).unwrap_or_default()) }
+                    }
+                }
+                div.sign { span { "调解员：" } span.line { "签名" } span {} }
+                div.stamp { "人民调解委员会（印章）" br; "　　年　　月　　日" }
+                p.hash { "文本 SHA-256：" (agreement.text_sha256) }
+            }
+        }
+    }
+}

@@ -16,54 +16,65 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
-/// Prometheus text format: rooms, peer connections, forwarded and dropped
-/// packets, for the server and per room. Keep it off the public internet
+/// The labels of a series: none for the server's total, `session` for one
+/// room's share.
+type SeriesLabels = Vec<(&'static str, String)>;
+
+/// Metrics in the OpenMetrics text format (written by prometheus-client):
+/// rooms, peer connections, forwarded and dropped packets, for the server
+/// (no labels) and per room (`session`). Keep it off the public internet
 /// (see deploy/nginx.conf).
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    use std::fmt::Write;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
     use std::sync::atomic::Ordering::Relaxed;
+
     let sfu = &state.sfu.metrics;
-    let mut text = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, u64)>| {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in lines {
-            let _ = writeln!(text, "{name}{labels} {value}");
-        }
-    };
     let rooms = state.sfu.rooms().await;
-    // The server's total first, then one line per room.
-    let series = |total: u64, pick: fn(&crate::sfu::RoomFigures) -> u64| {
-        let mut lines = vec![(String::new(), total)];
-        lines.extend(rooms.iter().map(|room| (format!("{{session=\"{}\"}}", room.session_id), pick(room))));
-        lines
+    let mut registry = prometheus_client::registry::Registry::default();
+    let live_rooms = Gauge::<i64>::default();
+    live_rooms.set(i64::try_from(state.rooms.live_rooms()).unwrap_or(i64::MAX));
+    registry.register("mediation_live_rooms", "Rooms with a running signaling task", live_rooms);
+
+    // The server's total first, then one series per room.
+    let per_room = |total: u64, pick: fn(&crate::sfu::RoomFigures) -> u64| {
+        let mut series: Vec<(SeriesLabels, u64)> = vec![(Vec::new(), total)];
+        series.extend(rooms.iter().map(|room| (vec![("session", room.session_id.to_string())], pick(room))));
+        series
     };
-    let live_rooms = vec![(String::new(), state.rooms.live_rooms() as u64)];
-    metric("mediation_live_rooms", "gauge", "Rooms with a running signaling task.", live_rooms);
-    metric(
-        "mediation_peer_connections",
-        "gauge",
-        "Live WebRTC peer connections.",
-        series(sfu.peer_connections.load(Relaxed), |room| room.peer_connections),
-    );
-    metric(
-        "mediation_forwarded_packets_total",
-        "counter",
-        "RTP packets forwarded to subscribers.",
-        series(sfu.forwarded_packets.load(Relaxed), |room| room.forwarded_packets),
-    );
-    metric(
-        "mediation_forwarded_bytes_total",
-        "counter",
-        "RTP payload bytes forwarded.",
-        series(sfu.forwarded_bytes.load(Relaxed), |room| room.forwarded_bytes),
-    );
-    metric(
-        "mediation_dropped_packets_total",
-        "counter",
-        "Packets dropped for subscribers that fell behind.",
-        series(sfu.dropped_packets.load(Relaxed), |room| room.dropped_packets),
-    );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+    let peers = Family::<SeriesLabels, Gauge<i64>>::default();
+    for (labels, value) in per_room(sfu.peer_connections.load(Relaxed), |room| room.peer_connections) {
+        peers.get_or_create(&labels).set(i64::try_from(value).unwrap_or(i64::MAX));
+    }
+    registry.register("mediation_peer_connections", "Live WebRTC peer connections", peers);
+    for (name, help, total, pick) in [
+        (
+            "mediation_forwarded_packets",
+            "RTP packets forwarded to subscribers",
+            sfu.forwarded_packets.load(Relaxed),
+            (|room| room.forwarded_packets) as fn(&crate::sfu::RoomFigures) -> u64,
+        ),
+        ("mediation_forwarded_bytes", "RTP payload bytes forwarded", sfu.forwarded_bytes.load(Relaxed), |room| {
+            room.forwarded_bytes
+        }),
+        (
+            "mediation_dropped_packets",
+            "Packets dropped for subscribers that fell behind",
+            sfu.dropped_packets.load(Relaxed),
+            |room| room.dropped_packets,
+        ),
+    ] {
+        let family = Family::<SeriesLabels, Counter>::default();
+        for (labels, value) in per_room(total, pick) {
+            family.get_or_create(&labels).inc_by(value);
+        }
+        registry.register(name, help, family);
+    }
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a string");
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(axum::http::header::CONTENT_TYPE, content_type)], text)
 }
 
 /// The process is up and serving.

@@ -33,7 +33,9 @@ use crate::tree::Account;
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface; `live` adds the live-session routes (the
+/// WebSocket edge) under `/api/v1` without this module knowing them.
+pub fn router(state: AppState, live: Router<AppState>) -> Router {
     let api = Router::new()
         .merge(session::router())
         .merge(units::router())
@@ -45,7 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(consultations::router())
         .merge(stats::router())
         .merge(audit::router())
-        .merge(crate::signaling::router())
+        .merge(live)
         .route("/openapi.json", axum::routing::get(|| async { Json(openapi()) }))
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) });
 
@@ -74,7 +76,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     #[openapi(
         info(
             title = "Rural Remote Mediation API",
-            description = "Cases, sessions, invitations, agreements, consultations, statistics and audit of a people's mediation service. See docs/api.md."
+            description = "Cases, sessions, invitations, agreements, consultations, statistics and audit \
+                           of a people's mediation service. See docs/api.md."
         ),
         components(schemas(crate::error::ErrorBody))
     )]

@@ -43,7 +43,10 @@ struct StatsQuery {
     tag = "statistics",
     summary = "Statistics for a period and place (JSON or CSV)",
     params(StatsQuery),
-    responses((status = 200, body = crate::cases::stats::Statistics), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    responses(
+        (status = 200, body = crate::cases::stats::Statistics),
+        (status = "4XX", description = "the API error", body = crate::error::ErrorBody)
+    ),
     security(("bearer" = []))
 )]
 async fn statistics(

@@ -364,7 +364,11 @@ async fn update(
     path = "/api/v1/{collection}/{id}/{activation}",
     tag = "units",
     summary = "Deactivate or activate a unit",
-    params(("collection" = UnitCollection, Path, description = "districts, towns or villages"), ("id" = Uuid, Path, description = "the id"), ("activation" = String, Path, description = "deactivate or activate")),
+    params(
+        ("collection" = UnitCollection, Path, description = "districts, towns or villages"),
+        ("id" = Uuid, Path, description = "the id"),
+        ("activation" = String, Path, description = "deactivate or activate")
+    ),
     responses((status = 200, body = Unit), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
     security(("bearer" = []))
 )]

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::cases::agreement::current_text;
 use crate::cases::changes::{Actor, AuditEntry, Change};
-use crate::cases::confirm::{ConfirmRequest, already_confirmed, confirmation_changes};
+use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
 use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
 use crate::sfu::MediaRules;
 use crate::store::DynStore;
@@ -843,7 +843,7 @@ impl Room {
         // know their confirmation is on record.
         let applied = match store.apply(&actor, &changes).await {
             Ok(applied) => applied,
-            Err(error) => return Err(already_confirmed(error).map_or_else(Failure::from, Failure::from)),
+            Err(error) => return Err(error.as_second_confirmation().map_or_else(Failure::from, Failure::from)),
         };
         let effective = applied.agreement_effective;
         let party_id = party_id.expect("checked by confirmation_changes");

@@ -305,8 +305,37 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
         Err(closing) => return refuse(out_tx, writer, &mut stream, None, closing).await,
     };
 
-    // The first message must be `join` (control frames such as the pong to
-    // our heartbeat ping do not count).
+    let joined = match read_join(&mut stream).await {
+        Ok((request_id, session_id, resume_token)) => {
+            let link = Connection { id: connection_id, tx: out_tx.clone(), kick: kick.clone() };
+            let ticket =
+                admit_to_session(&state, &caller, session_id, resume_token, request_id.clone(), &address).await;
+            match ticket {
+                Ok((session, ticket)) => enter_room(&state, session, ticket, link).await,
+                Err(closing) => Err(closing),
+            }
+            .map_err(|closing| (request_id, closing))
+        }
+        Err(refused) => Err(refused),
+    };
+    let (room, participant_id) = match joined {
+        Ok(joined) => joined,
+        Err((request_id, closing)) => return refuse(out_tx, writer, &mut stream, request_id, closing).await,
+    };
+    let link = Link { room: &room, participant_id, connection_id, out_tx: &out_tx, kick: &kick };
+    let closing_sent = pump(&mut stream, link, &settings, &mut closed_rx).await;
+    let _ = room.send(RoomCommand::Disconnected { participant_id, connection_id }).await;
+    drop(out_tx);
+    if closing_sent {
+        drain(&mut stream).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+/// Waits for the first message, which must be a `join` in this server's
+/// protocol version (control frames such as the pong to our heartbeat ping
+/// do not count); returns its request id, session and resume token.
+async fn read_join(stream: &mut Incoming) -> Result<(Option<String>, Uuid, Option<String>), (Option<String>, Closing)> {
     let first = tokio::time::timeout(JOIN_TIMEOUT, async {
         loop {
             match stream.next().await {
@@ -324,33 +353,52 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
     };
     let Some(ClientMessage::Join { request_id, protocol_version, session_id, resume_token }) = join else {
         let closing = Closing::new(ErrorCode::JoinFirst, "the first message must be a join naming the session", 1008);
-        return refuse(out_tx, writer, &mut stream, None, closing).await;
+        return Err((None, closing));
     };
     if protocol_version != PROTOCOL_VERSION {
         let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
-        let closing = Closing::new(ErrorCode::UnsupportedVersion, message, 1008);
-        return refuse(out_tx, writer, &mut stream, request_id, closing).await;
+        return Err((request_id, Closing::new(ErrorCode::UnsupportedVersion, message, 1008)));
     }
-    let joined = match admit_to_session(&state, &caller, session_id, resume_token, request_id.clone(), &address).await {
-        Ok((session, ticket)) => {
-            let participant_id = ticket.participant.id;
-            let link = Connection { id: connection_id, tx: out_tx.clone(), kick: kick.clone() };
-            state.rooms.join(&session, ticket, link).await.map(|room| (room, participant_id)).map_err(|r| {
-                let close_code = match r.code {
-                    ErrorCode::RoomFull | ErrorCode::RoomLocked => 4409,
-                    ErrorCode::SessionClosed => 4410,
-                    _ => 1011,
-                };
-                Closing::new(r.code, r.message, close_code)
-            })
-        }
-        Err(closing) => Err(closing),
-    };
-    let (room, participant_id) = match joined {
-        Ok(joined) => joined,
-        Err(closing) => return refuse(out_tx, writer, &mut stream, request_id, closing).await,
-    };
+    Ok((request_id, session_id, resume_token))
+}
 
+/// Hands the ticket to the session's room; a refusal gets its close code.
+async fn enter_room(
+    state: &AppState,
+    session: crate::cases::Session,
+    ticket: JoinTicket,
+    link: Connection,
+) -> Result<(mpsc::Sender<RoomCommand>, Uuid), Closing> {
+    let participant_id = ticket.participant.id;
+    state.rooms.join(&session, ticket, link).await.map(|room| (room, participant_id)).map_err(|refusal| {
+        let close_code = match refusal.code {
+            ErrorCode::RoomFull | ErrorCode::RoomLocked => 4409,
+            ErrorCode::SessionClosed => 4410,
+            _ => 1011,
+        };
+        Closing::new(refusal.code, refusal.message, close_code)
+    })
+}
+
+/// A joined connection as the pump sees it.
+struct Link<'a> {
+    room: &'a mpsc::Sender<RoomCommand>,
+    participant_id: Uuid,
+    connection_id: u64,
+    out_tx: &'a mpsc::Sender<Outgoing>,
+    kick: &'a tokio::sync::Notify,
+}
+
+/// Pumps client frames into the room with the rate limit, the bad-message
+/// limit and the heartbeat watchdog, until the socket ends; true when a
+/// close frame was sent (so the caller drains the client's reply).
+async fn pump(
+    stream: &mut Incoming,
+    link: Link<'_>,
+    settings: &SignalingSettings,
+    closed_rx: &mut tokio::sync::oneshot::Receiver<()>,
+) -> bool {
+    let Link { room, participant_id, connection_id, out_tx, kick } = link;
     let mut limiter = RateLimiter::new(settings.messages_per_second);
     let mut bad_messages = 0u32;
     let mut last_heard = Instant::now();
@@ -409,7 +457,7 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
                     break;
                 }
             }
-            _ = &mut closed_rx => {
+            _ = &mut *closed_rx => {
                 closing_sent = true;
                 break;
             }
@@ -419,12 +467,7 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
             }
         }
     }
-    let _ = room.send(RoomCommand::Disconnected { participant_id, connection_id }).await;
-    drop(out_tx);
-    if closing_sent {
-        drain(&mut stream).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    closing_sent
 }
 
 /// The WebSocket settings every connection shares.

@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 use self::filters::{AccountFilter, CaseFilter, ConsultationFilter, SessionFilter, SessionListing, UnitFilter};
 use crate::cases::changes::{Actor, Applied, Change};
+use crate::cases::error::RuleError;
 use crate::cases::stats::StatsRow;
 use crate::cases::{
     Agreement, Attendance, Case, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation, Outcome,
@@ -67,6 +68,20 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::NotFound;
         }
         StoreError::Database(error)
+    }
+}
+
+impl StoreError {
+    /// A second live confirmation by the same signer is refused by the
+    /// schema's unique index: that is the domain's conflict; anything else
+    /// stays a store error.
+    pub fn as_second_confirmation(self) -> Result<RuleError, StoreError> {
+        match self {
+            StoreError::Conflict => {
+                Ok(RuleError::Conflict("this signer has already confirmed the current text".into()))
+            }
+            other => Err(other),
+        }
     }
 }
 

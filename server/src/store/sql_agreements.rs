@@ -8,11 +8,19 @@ macro_rules! impl_agreement_writes {
         impl $store {
             async fn settle_agreement_if_complete(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                case_id: &uuid::Uuid, version: &i32, recorded_by: &uuid::Uuid, at: &$crate::time::Timestamp, applied: &mut $crate::cases::changes::Applied,
+                case_id: &uuid::Uuid,
+                version: &i32,
+                recorded_by: &uuid::Uuid,
+                at: &$crate::time::Timestamp,
+                applied: &mut $crate::cases::changes::Applied,
             ) -> $crate::store::StoreResult<Vec<$crate::cases::changes::Change>> {
                 use $crate::cases::changes::Change;
                 let (parties, confirmed, signed): (i64, i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM case_parties WHERE case_id = $1),                              (SELECT COUNT(DISTINCT party_id) FROM agreement_confirmations WHERE case_id = $1                               AND version = $2 AND voided_at IS NULL AND party_id IS NOT NULL),                              (SELECT COUNT(*) FROM agreement_confirmations WHERE case_id = $1 AND version = $2                               AND voided_at IS NULL AND signer = 'mediator')",
+                    "SELECT (SELECT COUNT(*) FROM case_parties WHERE case_id = $1), \
+                     (SELECT COUNT(DISTINCT party_id) FROM agreement_confirmations WHERE case_id = $1 \
+                     AND version = $2 AND voided_at IS NULL AND party_id IS NOT NULL), \
+                     (SELECT COUNT(*) FROM agreement_confirmations WHERE case_id = $1 AND version = $2 \
+                     AND voided_at IS NULL AND signer = 'mediator')",
                 )
                 .bind(case_id)
                 .bind(version)
@@ -24,7 +32,8 @@ macro_rules! impl_agreement_writes {
                     return Ok(Vec::new());
                 }
                 applied.agreement_effective = true;
-                let outcome = $crate::cases::Outcome::new(*case_id, $crate::cases::OutcomeKind::Written, *recorded_by, *at);
+                let outcome =
+                    $crate::cases::Outcome::new(*case_id, $crate::cases::OutcomeKind::Written, *recorded_by, *at);
                 Ok(vec![
                     Change::MakeAgreementEffective { case_id: *case_id, at: *at },
                     Change::RecordOutcome { outcome },
@@ -36,7 +45,6 @@ macro_rules! impl_agreement_writes {
                     },
                 ])
             }
-
 
             async fn record_outcome(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -63,10 +71,10 @@ macro_rules! impl_agreement_writes {
                 Ok(())
             }
 
-
             async fn save_agreement(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                agreement: &$crate::cases::Agreement, voids: &bool,
+                agreement: &$crate::cases::Agreement,
+                voids: &bool,
             ) -> $crate::store::StoreResult<()> {
                 if *voids {
                     sqlx::query(
@@ -108,7 +116,6 @@ macro_rules! impl_agreement_writes {
                 Ok(())
             }
 
-
             async fn add_confirmation(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 confirmation: &$crate::cases::Confirmation,
@@ -144,10 +151,10 @@ macro_rules! impl_agreement_writes {
                 Ok(())
             }
 
-
             async fn make_agreement_effective(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                case_id: &uuid::Uuid, at: &$crate::time::Timestamp,
+                case_id: &uuid::Uuid,
+                at: &$crate::time::Timestamp,
             ) -> $crate::store::StoreResult<()> {
                 let result = sqlx::query(
                     "UPDATE agreements SET state = 'effective', effective_at = $2, updated_at = $2 \
@@ -160,7 +167,6 @@ macro_rules! impl_agreement_writes {
                 Self::expect_one(result, "the agreement")?;
                 Ok(())
             }
-
 
             async fn save_judicial_confirmation(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -184,7 +190,6 @@ macro_rules! impl_agreement_writes {
                 .await?;
                 Ok(())
             }
-
 
             async fn add_follow_up(
                 tx: &mut sqlx::Transaction<'_, $db>,

@@ -7,7 +7,9 @@ macro_rules! impl_session_writes {
         impl $store {
             async fn create_session(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                session: &$crate::cases::Session, participants: &[$crate::cases::Participant], invitations: &[$crate::cases::Invitation],
+                session: &$crate::cases::Session,
+                participants: &[$crate::cases::Participant],
+                invitations: &[$crate::cases::Invitation],
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO sessions (id, case_id, planned_start, planned_minutes, mode, state, \
@@ -46,7 +48,9 @@ macro_rules! impl_session_writes {
 
             async fn reschedule_session(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                reschedule: &$crate::cases::Reschedule, revoke_invitations: &bool, new_invitations: &[$crate::cases::Invitation],
+                reschedule: &$crate::cases::Reschedule,
+                revoke_invitations: &bool,
+                new_invitations: &[$crate::cases::Invitation],
             ) -> $crate::store::StoreResult<()> {
                 let result = sqlx::query(
                     "UPDATE sessions SET planned_start = $2, planned_minutes = $3, updated_at = $4 \
@@ -95,7 +99,11 @@ macro_rules! impl_session_writes {
 
             async fn set_session_state(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                session_id: &uuid::Uuid, from: &$crate::cases::SessionState, to: &$crate::cases::SessionState, at: &$crate::time::Timestamp, reason: &Option<String>,
+                session_id: &uuid::Uuid,
+                from: &$crate::cases::SessionState,
+                to: &$crate::cases::SessionState,
+                at: &$crate::time::Timestamp,
+                reason: &Option<String>,
             ) -> $crate::store::StoreResult<()> {
                 let result = sqlx::query(
                     "UPDATE sessions SET state = $3, updated_at = $4, \
@@ -127,7 +135,8 @@ macro_rules! impl_session_writes {
 
             async fn revoke_invitation(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                invitation_id: &uuid::Uuid, at: &$crate::time::Timestamp,
+                invitation_id: &uuid::Uuid,
+                at: &$crate::time::Timestamp,
             ) -> $crate::store::StoreResult<()> {
                 let result = sqlx::query(
                     "UPDATE invitations SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -143,7 +152,8 @@ macro_rules! impl_session_writes {
 
             async fn open_invitation(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                invitation_id: &uuid::Uuid, at: &$crate::time::Timestamp,
+                invitation_id: &uuid::Uuid,
+                at: &$crate::time::Timestamp,
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query(
                     "UPDATE invitations SET first_opened_at = COALESCE(first_opened_at, $2) WHERE id = $1",
@@ -176,7 +186,8 @@ macro_rules! impl_session_writes {
 
             async fn leave(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                attendance_id: &uuid::Uuid, at: &$crate::time::Timestamp,
+                attendance_id: &uuid::Uuid,
+                at: &$crate::time::Timestamp,
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query("UPDATE attendance SET left_at = $2 WHERE id = $1 AND left_at IS NULL")
                     .bind(attendance_id)
