@@ -15,6 +15,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use rtc::stun::attributes::ATTR_USERNAME;
+use rtc::stun::message::Message as StunMessage;
+use rtc::stun::textattrs::TextAttribute;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,8 +32,6 @@ const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_PENDING: usize = 256;
 /// A STUN binding request is far smaller; anything bigger is not ICE.
 const MAX_FIRST_FRAME: usize = 1500;
-const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
-const STUN_USERNAME: u16 = 0x0006;
 
 pub struct IceTcpMux {
     port: u16,
@@ -61,51 +62,24 @@ impl IceTcpMux {
     /// the mux's port, and remembers where connections naming its username
     /// fragment go.
     pub fn announce(&self, sdp: &str, public_ip: IpAddr) -> String {
-        let Some(ufrag) = ice_ufrag(sdp) else { return sdp.to_owned() };
-        let mut target = None;
-        let rewritten = sdp
-            .split("\r\n")
-            .map(|line| {
-                let mut parts: Vec<&str> = line.split(' ').collect();
-                let is_tcp =
-                    line.starts_with("a=candidate:") && parts.len() > 5 && parts[2].eq_ignore_ascii_case("tcp");
-                if !is_tcp {
-                    return line.to_owned();
-                }
-                // Active candidates carry the placeholder port 9; the passive one is the listener.
-                if line.contains("tcptype passive")
-                    && let (Ok(ip), Ok(port)) = (parts[4].parse::<IpAddr>(), parts[5].parse::<u16>())
-                {
-                    target = Some(SocketAddr::new(ip, port));
-                }
-                let (ip, port) = (public_ip.to_string(), self.port.to_string());
-                parts[4] = &ip;
-                parts[5] = &port;
-                parts.join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join("\r\n");
-        if let Some(target) = target {
-            self.routes.lock().expect("ICE TCP routes poisoned").insert(ufrag.to_owned(), target);
+        let Some(ufrag) = super::sdp::ice_ufrag(sdp) else { return sdp.to_owned() };
+        let (announced, listener) = super::sdp::announce_tcp(sdp, public_ip, self.port);
+        if let Some(listener) = listener {
+            self.routes.lock().expect("ICE TCP routes poisoned").insert(ufrag, listener);
         }
-        rewritten
+        announced
     }
 
     /// Forgets the route of a local description (its connection closed).
     pub fn forget(&self, sdp: &str) {
-        if let Some(ufrag) = ice_ufrag(sdp) {
-            self.routes.lock().expect("ICE TCP routes poisoned").remove(ufrag);
+        if let Some(ufrag) = super::sdp::ice_ufrag(sdp) {
+            self.routes.lock().expect("ICE TCP routes poisoned").remove(&ufrag);
         }
     }
 
     fn route(&self, ufrag: &str) -> Option<SocketAddr> {
         self.routes.lock().expect("ICE TCP routes poisoned").get(ufrag).copied()
     }
-}
-
-/// The first `a=ice-ufrag:` of a description (the server uses one per connection).
-fn ice_ufrag(sdp: &str) -> Option<&str> {
-    sdp.split("\r\n").find_map(|line| line.strip_prefix("a=ice-ufrag:")).map(str::trim)
 }
 
 async fn accept(listener: TcpListener, mux: Weak<IceTcpMux>) {
@@ -165,28 +139,18 @@ async fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
 }
 
 /// The USERNAME attribute of a STUN message, if it is one.
-fn stun_username(message: &[u8]) -> Option<String> {
-    if message.len() < 20 || message[0] & 0xC0 != 0 || message[4..8] != STUN_MAGIC_COOKIE {
-        return None;
-    }
-    let body_length = u16::from_be_bytes([message[2], message[3]]) as usize;
-    let body = message.get(20..20 + body_length)?;
-    let mut at = 0;
-    while at + 4 <= body.len() {
-        let kind = u16::from_be_bytes([body[at], body[at + 1]]);
-        let length = u16::from_be_bytes([body[at + 2], body[at + 3]]) as usize;
-        let value = body.get(at + 4..at + 4 + length)?;
-        if kind == STUN_USERNAME {
-            return String::from_utf8(value.to_vec()).ok();
-        }
-        at += 4 + length.div_ceil(4) * 4;
-    }
-    None
+fn stun_username(frame: &[u8]) -> Option<String> {
+    let mut message = StunMessage::new();
+    message.unmarshal_binary(frame).ok()?;
+    TextAttribute::get_from_as(&message, ATTR_USERNAME).ok().map(|username| username.text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    const STUN_USERNAME: u16 = 0x0006;
 
     fn binding_request(username: &str) -> Vec<u8> {
         let mut attributes = Vec::new();
@@ -206,6 +170,13 @@ mod tests {
         message
     }
 
+    /// A minimal description with one audio section holding `attributes`.
+    fn description(attributes: &str) -> String {
+        format!(
+            "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n{attributes}"
+        )
+    }
+
     #[test]
     fn reads_the_username_of_a_binding_request() {
         assert_eq!(stun_username(&binding_request("srvA:cli")).as_deref(), Some("srvA:cli"));
@@ -218,9 +189,12 @@ mod tests {
     #[tokio::test]
     async fn announces_the_public_port_and_routes_by_ufrag() {
         let mux = IceTcpMux::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let sdp = "v=0\r\na=ice-ufrag:AbCd\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50001 typ host\r\n\
-                   a=candidate:2 1 tcp 1671430143 127.0.0.1 41234 typ host tcptype passive\r\n\
-                   a=candidate:3 1 tcp 1675624447 127.0.0.1 9 typ host tcptype active\r\n";
+        let sdp = description(
+            "a=ice-ufrag:AbCd\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50001 typ host\r\n\
+             a=candidate:2 1 tcp 1671430143 127.0.0.1 41234 typ host tcptype passive\r\n\
+             a=candidate:3 1 tcp 1675624447 127.0.0.1 9 typ host tcptype active\r\n",
+        );
+        let sdp = sdp.as_str();
         let public: IpAddr = "203.0.113.7".parse().unwrap();
         let announced = mux.announce(sdp, public);
         assert!(
@@ -241,7 +215,9 @@ mod tests {
         let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let backend_port = backend.local_addr().unwrap().port();
         mux.announce(
-            &format!("a=ice-ufrag:srvA\r\na=candidate:2 1 tcp 1 127.0.0.1 {backend_port} typ host tcptype passive\r\n"),
+            &description(&format!(
+                "a=ice-ufrag:srvA\r\na=candidate:2 1 tcp 1 127.0.0.1 {backend_port} typ host tcptype passive\r\n"
+            )),
             LOOPBACK,
         );
         let mut client = TcpStream::connect(("127.0.0.1", mux.port())).await.unwrap();

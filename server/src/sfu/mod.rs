@@ -12,6 +12,7 @@ pub mod keyframes;
 mod peer;
 pub mod ports;
 mod rules;
+pub mod sdp;
 pub mod turn;
 
 use std::collections::HashMap;
@@ -301,24 +302,8 @@ impl Sfu {
             None => sdp,
         };
         let Some(public) = self.public_ip else { return sdp };
-        rewrite_address(&sdp, self.bind_ip, public)
+        sdp::announce_address(&sdp, self.bind_ip, public)
     }
-}
-
-fn rewrite_address(sdp: &str, from: IpAddr, to: IpAddr) -> String {
-    let (from, to) = (from.to_string(), to.to_string());
-    sdp.split("\r\n")
-        .map(|line| {
-            if line.starts_with("a=candidate:") {
-                line.replace(&format!(" {from} "), &format!(" {to} "))
-            } else if line.starts_with("c=IN ") && line.ends_with(&format!(" {from}")) {
-                format!("{}{to}", &line[..line.len() - from.len()])
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
 }
 
 fn sdp_message(target: PeerTarget, kind: &str, sdp: String) -> ServerMessage {
@@ -328,20 +313,4 @@ fn sdp_message(target: PeerTarget, kind: &str, sdp: String) -> ServerMessage {
 /// Media kind of a codec MIME type.
 fn kind_of(mime_type: &str) -> MediaKind {
     if mime_type.to_ascii_lowercase().starts_with("audio/") { MediaKind::Audio } else { MediaKind::Video }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announces_the_public_address_behind_nat() {
-        let sdp = "v=0\r\nc=IN IP4 10.0.0.5\r\na=candidate:1 1 udp 2130706431 10.0.0.5 50001 typ host\r\na=mid:0\r\n";
-        let public: IpAddr = "203.0.113.7".parse().unwrap();
-        let rewritten = rewrite_address(sdp, "10.0.0.5".parse().unwrap(), public);
-        assert_eq!(
-            rewritten,
-            "v=0\r\nc=IN IP4 203.0.113.7\r\na=candidate:1 1 udp 2130706431 203.0.113.7 50001 typ host\r\na=mid:0\r\n"
-        );
-    }
 }
