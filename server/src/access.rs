@@ -9,7 +9,8 @@
 
 use uuid::Uuid;
 
-use crate::cases::Case;
+use crate::cases::error::RuleError;
+use crate::cases::{Case, ConfirmMethod, ParticipantKind, Signer};
 use crate::store::filters::AccountFilter;
 use crate::tree::{Account, Chain, Role, Unit, UnitKind};
 
@@ -131,6 +132,118 @@ impl Caller {
     pub fn may_see_statistics(&self) -> bool {
         matches!(self.role, Role::Admin | Role::DistrictAdmin | Role::Mediator)
     }
+
+    /// Stations and advisers also see the cases whose sessions they are on;
+    /// the others see cases by place only.
+    pub fn sees_cases_through_sessions(&self) -> bool {
+        matches!(self.role, Role::Station | Role::Adviser)
+    }
+
+    /// Mediators and administrators register disputes of villages in their reach.
+    pub fn may_register_case_in(&self, village: &Unit) -> bool {
+        matches!(self.role, Role::Admin | Role::DistrictAdmin | Role::Mediator)
+            && self.reach().contains(&village.chain())
+    }
+
+    /// Advisers, mediators and administrators record legal consultations.
+    pub fn may_record_consultations(&self) -> bool {
+        matches!(self.role, Role::Adviser | Role::Mediator | Role::DistrictAdmin | Role::Admin)
+    }
+
+    /// ... given to a village in their reach.
+    pub fn may_record_consultation_in(&self, village: &Unit) -> Result<(), RuleError> {
+        if !self.may_record_consultations() {
+            return Err(RuleError::Forbidden("advisers and mediators record consultations".into()));
+        }
+        if !self.reach().contains(&village.chain()) {
+            return Err(RuleError::Forbidden("this is outside what your account may see or change".into()));
+        }
+        Ok(())
+    }
+
+    /// The adviser a consultation is recorded for: an adviser records only
+    /// their own; others name the adviser who answered.
+    pub fn consultation_adviser(&self, named: Option<Uuid>) -> Result<Uuid, RuleError> {
+        match (self.role, named) {
+            (Role::Adviser, None) => Ok(self.id),
+            (Role::Adviser, Some(id)) if id == self.id => Ok(id),
+            (Role::Adviser, Some(_)) => {
+                Err(RuleError::invalid("adviser_id", "an adviser records only their own consultations"))
+            }
+            (_, Some(id)) => Ok(id),
+            (_, None) => Err(RuleError::invalid("adviser_id", "name the adviser who answered")),
+        }
+    }
+
+    /// Who may record a confirmation of a case's agreement through the API:
+    /// its managers for anyone; its own village's station only a party's
+    /// confirmation given at the station; only a mediator of its office signs.
+    pub fn may_record_confirmation(
+        &self,
+        case: &Case,
+        access: CaseAccess,
+        signer: Signer,
+        method: ConfirmMethod,
+    ) -> Result<(), RuleError> {
+        let station = access == CaseAccess::Read && self.role == Role::Station;
+        if access < CaseAccess::Manage && !station {
+            return Err(RuleError::Forbidden("this is outside what your account may see or change".into()));
+        }
+        if station && (signer != Signer::Party || method != ConfirmMethod::VillageStation) {
+            return Err(RuleError::Forbidden(
+                "a village station records only parties' confirmations given at the station".into(),
+            ));
+        }
+        if station && self.home.village_id != Some(case.village_id) {
+            return Err(RuleError::Forbidden(
+                "only the station of the case's own village records confirmations here".into(),
+            ));
+        }
+        if signer == Signer::Mediator && !self.is_case_mediator(case) {
+            return Err(RuleError::Forbidden("only a mediator of the case's office signs the agreement".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a staff account may be put on a session of `case` as `kind`: an
+/// active account of the matching role serving the case's town (mediators,
+/// stations) or district (advisers).
+pub fn may_take_part(account: &Account, kind: ParticipantKind, case: &Case) -> bool {
+    let (role, serves) = match kind {
+        ParticipantKind::Mediator => (Role::Mediator, account.town_id == Some(case.town_id)),
+        ParticipantKind::Station => (Role::Station, account.town_id == Some(case.town_id)),
+        ParticipantKind::Adviser => (Role::Adviser, account.district_id == Some(case.district_id)),
+        ParticipantKind::Party => return false,
+    };
+    account.role == role && account.may_sign_in() && serves
+}
+
+/// Who confirms the agreement in the video room, and how: a party for
+/// themself; a station for a party it said is sitting in its room.
+pub enum RoomConfirmer<'a> {
+    Party { own_party: Option<Uuid> },
+    Station { present: &'a [Uuid] },
+    Other,
+}
+
+impl RoomConfirmer<'_> {
+    /// The party confirmed for and the method, or why not.
+    pub fn confirms(&self, named: Option<Uuid>) -> Result<(Option<Uuid>, ConfirmMethod), RuleError> {
+        match self {
+            RoomConfirmer::Party { own_party } => Ok((*own_party, ConfirmMethod::VideoRoom)),
+            RoomConfirmer::Station { present } if named.is_some_and(|id| present.contains(&id)) => {
+                Ok((named, ConfirmMethod::VillageStation))
+            }
+            RoomConfirmer::Station { .. } => Err(RuleError::invalid(
+                "party_id",
+                "name a party the station said is present (parties_present) to confirm for them",
+            )),
+            RoomConfirmer::Other => {
+                Err(RuleError::Forbidden("parties and stations confirm; the mediator signs".into()))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +269,17 @@ mod tests {
         assert!(!mediator.can_manage_unit(UnitKind::Town, &own_village));
         assert!(!mediator.can_manage_account(Role::Mediator, &own_village));
         assert!(mediator.can_manage_account(Role::Station, &own_village));
+    }
+
+    #[test]
+    fn in_the_room_a_party_confirms_for_themself_and_a_station_for_those_present() {
+        let (own, present, absent) = (Uuid::from_u128(7), Uuid::from_u128(8), Uuid::from_u128(9));
+        let party = RoomConfirmer::Party { own_party: Some(own) };
+        assert_eq!(party.confirms(Some(absent)).unwrap(), (Some(own), ConfirmMethod::VideoRoom), "never for another");
+        let station = RoomConfirmer::Station { present: &[present] };
+        assert_eq!(station.confirms(Some(present)).unwrap(), (Some(present), ConfirmMethod::VillageStation));
+        assert!(matches!(station.confirms(Some(absent)), Err(RuleError::Invalid(_))));
+        assert!(matches!(station.confirms(None), Err(RuleError::Invalid(_))));
+        assert!(matches!(RoomConfirmer::Other.confirms(Some(own)), Err(RuleError::Forbidden(_))));
     }
 }

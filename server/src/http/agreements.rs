@@ -15,7 +15,6 @@ use super::AuthUser;
 use super::cases::{CaseInContext, judicial_deadline, load_case, parties_for};
 use super::{ClientAddr, Json, Path, staff_actor};
 use crate::AppState;
-use crate::access::CaseAccess;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};
 use crate::cases::changes::Change;
 use crate::cases::confirm::{ConfirmRequest, awaiting, confirmation_changes, live_confirmations};
@@ -187,23 +186,7 @@ async fn confirm(
     Json(body): Json<Confirm>,
 ) -> AppResult<(StatusCode, Json<AgreementView>)> {
     let context = load_case(&state, &user, id).await?;
-    let station = context.access == CaseAccess::Read && context.caller.role == crate::tree::Role::Station;
-    if context.access < CaseAccess::Manage && !station {
-        return Err(AppError::forbidden());
-    }
-    if station && (body.signer != Signer::Party || body.method != ConfirmMethod::VillageStation) {
-        return Err(AppError::Forbidden(
-            "a village station records only parties' confirmations given at the station".into(),
-        ));
-    }
-    if station && context.caller.home.village_id != Some(context.case.village_id) {
-        return Err(AppError::Forbidden(
-            "only the station of the case's own village records confirmations here".into(),
-        ));
-    }
-    if body.signer == Signer::Mediator && !context.caller.is_case_mediator(&context.case) {
-        return Err(AppError::Forbidden("only a mediator of the case's office signs the agreement".into()));
-    }
+    context.caller.may_record_confirmation(&context.case, context.access, body.signer, body.method)?;
     let agreement = state.store.agreement(id).await?.ok_or_else(|| AppError::not_found("agreement"))?;
     let parties = state.store.parties(id).await?;
     let confirmations = state.store.confirmations(id).await?;

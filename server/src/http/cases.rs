@@ -69,12 +69,8 @@ impl CaseInContext {
 pub async fn load_case(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<CaseInContext> {
     let case = state.store.case(id).await?.ok_or_else(|| AppError::not_found("case"))?;
     let caller = user.caller();
-    let on_a_session = match caller.role {
-        crate::tree::Role::Station | crate::tree::Role::Adviser => {
-            state.store.is_case_participant(case.id, caller.id).await?
-        }
-        _ => false,
-    };
+    let on_a_session =
+        caller.sees_cases_through_sessions() && state.store.is_case_participant(case.id, caller.id).await?;
     let access = caller.case_access(&case, on_a_session);
     if access == CaseAccess::None {
         return Err(AppError::forbidden());
@@ -144,11 +140,7 @@ async fn register(
         Some(unit) if unit.kind == UnitKind::Village => unit,
         _ => return Err(AppError::validation("village_id", "no such village")),
     };
-    let may_register = matches!(
-        caller.role,
-        crate::tree::Role::Admin | crate::tree::Role::DistrictAdmin | crate::tree::Role::Mediator
-    ) && caller.reach().contains(&village.chain());
-    if !may_register {
+    if !caller.may_register_case_in(&village) {
         return Err(AppError::Forbidden(
             "only mediators and administrators of the village's town register cases".into(),
         ));

@@ -57,25 +57,15 @@ async fn record(
     Json(body): Json<RecordConsultation>,
 ) -> AppResult<(StatusCode, Json<Consultation>)> {
     let caller = user.caller();
-    if !matches!(caller.role, Role::Adviser | Role::Mediator | Role::DistrictAdmin | Role::Admin) {
+    if !caller.may_record_consultations() {
         return Err(AppError::Forbidden("advisers and mediators record consultations".into()));
     }
     let village = match state.store.unit(body.village_id).await? {
         Some(unit) if unit.kind == UnitKind::Village => unit,
         _ => return Err(AppError::validation("village_id", "no such village")),
     };
-    if !caller.reach().contains(&village.chain()) {
-        return Err(AppError::forbidden());
-    }
-    let adviser_id = match (caller.role, body.adviser_id) {
-        (Role::Adviser, None) => caller.id,
-        (Role::Adviser, Some(id)) if id == caller.id => id,
-        (Role::Adviser, Some(_)) => {
-            return Err(AppError::validation("adviser_id", "an adviser records only their own consultations"));
-        }
-        (_, Some(id)) => id,
-        (_, None) => return Err(AppError::validation("adviser_id", "name the adviser who answered")),
-    };
+    caller.may_record_consultation_in(&village)?;
+    let adviser_id = caller.consultation_adviser(body.adviser_id)?;
     let adviser = state.store.account(adviser_id).await?;
     if !adviser.as_ref().is_some_and(|a| a.role == Role::Adviser && a.district_id == Some(village.district_id)) {
         return Err(AppError::validation("adviser_id", "is not a legal adviser serving the village's district"));

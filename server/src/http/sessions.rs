@@ -220,14 +220,7 @@ async fn schedule(
     for (field, kind, role, ids) in staff {
         for id in ids {
             let account = state.store.account(id).await?;
-            let fits = account.as_ref().is_some_and(|a| {
-                a.role == role
-                    && a.may_sign_in()
-                    && match role {
-                        Role::Adviser => a.district_id == Some(case.district_id),
-                        _ => a.town_id == Some(case.town_id),
-                    }
-            });
+            let fits = account.as_ref().is_some_and(|a| crate::access::may_take_part(a, kind, case));
             let Some(account) = account.filter(|_| fits) else {
                 return Err(AppError::validation(
                     field,

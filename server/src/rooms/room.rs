@@ -17,10 +17,11 @@ use uuid::Uuid;
 use super::{
     Connection, Expel, Failure, JoinTicket, Outgoing, Recorder, Refusal, RoomCommand, RoomRegistry, RoomSettings,
 };
+use crate::access::RoomConfirmer;
 use crate::cases::agreement::current_text;
 use crate::cases::changes::{Actor, AuditEntry, Change};
 use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
-use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
+use crate::cases::{self, Attendance, CaseState, Participant, Session, SessionState, Signer};
 use crate::sfu::MediaRules;
 use crate::store::DynStore;
 use crate::time::Timestamp;
@@ -804,22 +805,13 @@ impl Room {
     ) -> Handled {
         let actor = self.members[&me].actor.clone();
         let member = &self.members[&me];
-        let (party_id, method) = match member.role {
-            Role::Party => (member.participant.party_id, ConfirmMethod::VideoRoom),
-            // A station confirms only for a party it said is sitting in its room.
-            Role::Station if party_id.is_some_and(|id| member.parties_present.iter().any(|(p, _)| *p == id)) => {
-                (party_id, ConfirmMethod::VillageStation)
-            }
-            Role::Station => {
-                return Err(Failure::room(
-                    ErrorCode::InvalidField,
-                    "name a party the station said is present (parties_present) to confirm for them",
-                ));
-            }
-            _ => {
-                return Err(Failure::room(ErrorCode::Forbidden, "parties and stations confirm; the mediator signs"));
-            }
+        let present: Vec<Uuid> = member.parties_present.iter().map(|(id, _)| *id).collect();
+        let confirmer = match member.role {
+            Role::Party => RoomConfirmer::Party { own_party: member.participant.party_id },
+            Role::Station => RoomConfirmer::Station { present: &present },
+            _ => RoomConfirmer::Other,
         };
+        let (party_id, method) = confirmer.confirms(party_id)?;
         let recorded_by = member.participant.account_id;
         let case_id = self.ctx.session.case_id;
         let store = &self.ctx.store;
