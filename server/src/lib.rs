@@ -37,7 +37,9 @@ use crate::signaling::SignalingSettings;
 use crate::store::DynStore;
 use crate::throttle::LoginThrottle;
 
-/// Cheap handles shared by every request.
+/// Cheap handles shared by every request. None of them is a lock: each
+/// handle guards its own state (see the fields of `RoomRegistry`, `Sfu`,
+/// `LoginThrottle`), and the store serialises its audited writes itself.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,

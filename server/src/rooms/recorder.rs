@@ -13,7 +13,10 @@ use crate::store::DynStore;
 
 #[derive(Clone)]
 pub struct Recorder {
+    /// Batches in the order the rooms made them; one task writes them.
     tx: mpsc::UnboundedSender<(Actor, Vec<Change>)>,
+    /// Batches queued and not yet written (an atomic: no lock, read by
+    /// tests and the registry).
     pending: Arc<AtomicUsize>,
 }
 

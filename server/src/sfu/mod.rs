@@ -64,6 +64,9 @@ pub type SignalSink = mpsc::Sender<(Uuid, ServerMessage)>;
 
 /// The media side of one live room.
 struct MediaRoom {
+    /// Set when the room leaves the SFU's map; a task that was waiting for
+    /// its lock then starts over with a fresh room.
+    closed: bool,
     metrics: Arc<SfuMetrics>,
     rules: watch::Receiver<MediaRules>,
     signal: SignalSink,
@@ -79,9 +82,15 @@ pub struct Sfu {
     pub(crate) ports: ports::PortPool,
     /// ICE over TCP on one port, when configured.
     pub ice_tcp: Option<Arc<ice_tcp::IceTcpMux>>,
-    rooms: Mutex<HashMap<Uuid, MediaRoom>>,
+    /// The media rooms by session. The std Mutex guards only the map (find,
+    /// insert, remove) and is never held across an await; each room has its
+    /// own async lock, held across peer creation and subscription so that
+    /// one room's joins are serialised without stalling other rooms.
+    rooms: std::sync::Mutex<HashMap<Uuid, SharedRoom>>,
     pub metrics: Arc<SfuMetrics>,
 }
+
+type SharedRoom = Arc<Mutex<MediaRoom>>;
 
 impl Sfu {
     pub fn new(
@@ -95,7 +104,7 @@ impl Sfu {
             public_ip,
             ports: ports::PortPool::new(port_range),
             ice_tcp,
-            rooms: Mutex::new(HashMap::new()),
+            rooms: std::sync::Mutex::default(),
             metrics: Arc::default(),
         })
     }
@@ -143,18 +152,15 @@ impl Sfu {
         sink: SignalSink,
         sdp: String,
     ) -> Result<(), MediaError> {
-        let peer = {
-            let mut rooms = self.rooms.lock().await;
-            let room = rooms.entry(session_id).or_insert_with(|| MediaRoom {
-                metrics: Arc::default(),
-                rules: rules.clone(),
-                signal: sink.clone(),
-                peers: HashMap::new(),
-                publications: Vec::new(),
-            });
+        let peer = loop {
+            let shared = self.room_or_new(session_id, &rules, &sink);
+            let mut room = shared.lock().await;
+            if room.closed {
+                continue;
+            }
             if room.rules.has_changed().is_err() {
                 // Left over from a room of this session that has ended.
-                room.rules = rules;
+                room.rules = rules.clone();
                 room.signal = sink.clone();
             }
             // The room may have let them go (or ended) since the offer was sent.
@@ -162,32 +168,10 @@ impl Sfu {
             if !present {
                 return Err(MediaError::Protocol("you are not in the room".into()));
             }
-            match room.peers.get(&participant_id) {
+            break match room.peers.get(&participant_id) {
                 Some(peer) => peer.clone(),
-                None => {
-                    let peer = peer::Peer::new(
-                        participant_id,
-                        self.bind_ip,
-                        self.clone(),
-                        session_id,
-                        room.rules.clone(),
-                        room.signal.clone(),
-                        room.metrics.clone(),
-                    )
-                    .await?;
-                    self.metrics.peer_connections.fetch_add(2, Ordering::Relaxed);
-                    // Everything already published reaches the newcomer.
-                    for publication in room.publications.iter().filter(|p| p.from != participant_id) {
-                        if let Err(error) = peer.subscribe_to(publication.clone()).await {
-                            peer.close().await;
-                            self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
-                            return Err(error);
-                        }
-                    }
-                    room.peers.insert(participant_id, peer.clone());
-                    peer
-                }
-            }
+                None => self.add_peer(session_id, participant_id, &mut room).await?,
+            };
         };
         let answer = self.announce(peer.answer_publish(sdp).await?);
         sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
@@ -196,20 +180,73 @@ impl Sfu {
         peer.renegotiate().await
     }
 
+    /// The session's media room, made when it has none yet.
+    fn room_or_new(&self, session_id: Uuid, rules: &watch::Receiver<MediaRules>, sink: &SignalSink) -> SharedRoom {
+        let mut rooms = self.rooms.lock().expect("media rooms poisoned");
+        let room = rooms.entry(session_id).or_insert_with(|| {
+            Arc::new(Mutex::new(MediaRoom {
+                closed: false,
+                metrics: Arc::default(),
+                rules: rules.clone(),
+                signal: sink.clone(),
+                peers: HashMap::new(),
+                publications: Vec::new(),
+            }))
+        });
+        room.clone()
+    }
+
+    fn room(&self, session_id: Uuid) -> Option<SharedRoom> {
+        self.rooms.lock().expect("media rooms poisoned").get(&session_id).cloned()
+    }
+
+    /// Makes a participant's two connections, subscribed to everything
+    /// already published, and puts them in the room (whose lock the caller holds).
+    async fn add_peer(
+        self: &Arc<Self>,
+        session_id: Uuid,
+        participant_id: Uuid,
+        room: &mut MediaRoom,
+    ) -> Result<Arc<peer::Peer>, MediaError> {
+        let peer = peer::Peer::new(
+            participant_id,
+            self.bind_ip,
+            self.clone(),
+            session_id,
+            room.rules.clone(),
+            room.signal.clone(),
+            room.metrics.clone(),
+        )
+        .await?;
+        self.metrics.peer_connections.fetch_add(2, Ordering::Relaxed);
+        for publication in room.publications.iter().filter(|p| p.from != participant_id) {
+            if let Err(error) = peer.subscribe_to(publication.clone()).await {
+                peer.close().await;
+                self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+                return Err(error);
+            }
+        }
+        room.peers.insert(participant_id, peer.clone());
+        Ok(peer)
+    }
+
+    async fn peer_of(&self, session_id: Uuid, participant_id: Uuid) -> Option<Arc<peer::Peer>> {
+        let room = self.room(session_id)?;
+        let peer = room.lock().await.peers.get(&participant_id).cloned();
+        peer
+    }
+
     async fn subscribe_answer(&self, session_id: Uuid, participant_id: Uuid, sdp: String) -> Result<(), MediaError> {
         let peer = self
-            .rooms
-            .lock()
+            .peer_of(session_id, participant_id)
             .await
-            .get(&session_id)
-            .and_then(|room| room.peers.get(&participant_id).cloned())
             .ok_or_else(|| MediaError::Protocol("no subscribe offer is outstanding".into()))?;
         peer.accept_subscribe_answer(sdp).await
     }
 
     /// A participant came back on a new connection: resend what was lost.
     pub async fn resume(&self, session_id: Uuid, participant_id: Uuid) {
-        let peer = self.rooms.lock().await.get(&session_id).and_then(|room| room.peers.get(&participant_id).cloned());
+        let peer = self.peer_of(session_id, participant_id).await;
         if let Some(peer) = peer
             && let Err(error) = peer.resend_pending_offer().await
         {
@@ -220,9 +257,9 @@ impl Sfu {
     /// A track arrived on someone's publish connection: every other peer
     /// in the room subscribes to it.
     async fn published(&self, session_id: Uuid, publication: Arc<peer::Publication>) {
+        let Some(shared) = self.room(session_id) else { return };
         let peers: Vec<Arc<peer::Peer>> = {
-            let mut rooms = self.rooms.lock().await;
-            let Some(room) = rooms.get_mut(&session_id) else { return };
+            let mut room = shared.lock().await;
             room.publications.push(publication.clone());
             room.peers.values().filter(|p| p.participant_id != publication.from).cloned().collect()
         };
@@ -240,14 +277,15 @@ impl Sfu {
 
     /// Closes a participant's connections and ends their tracks everywhere.
     pub async fn remove(&self, session_id: Uuid, participant_id: Uuid) {
+        let Some(shared) = self.room(session_id) else { return };
         let (peer, others) = {
-            let mut rooms = self.rooms.lock().await;
-            let Some(room) = rooms.get_mut(&session_id) else { return };
+            let mut room = shared.lock().await;
             let Some(peer) = room.peers.remove(&participant_id) else { return };
             room.publications.retain(|p| p.from != participant_id);
             let others: Vec<Arc<peer::Peer>> = room.peers.values().cloned().collect();
             if room.peers.is_empty() {
-                rooms.remove(&session_id);
+                room.closed = true;
+                self.forget_room(session_id, &shared);
             }
             (peer, others)
         };
@@ -260,29 +298,44 @@ impl Sfu {
 
     /// Closes every connection of a room.
     pub async fn close_room(&self, session_id: Uuid) {
-        let room = self.rooms.lock().await.remove(&session_id);
-        if let Some(room) = room {
-            for peer in room.peers.into_values() {
-                peer.close().await;
-                self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
-            }
+        let Some(shared) = self.room(session_id) else { return };
+        let peers: Vec<Arc<peer::Peer>> = {
+            let mut room = shared.lock().await;
+            room.closed = true;
+            self.forget_room(session_id, &shared);
+            room.publications.clear();
+            room.peers.drain().map(|(_, peer)| peer).collect()
+        };
+        for peer in peers {
+            peer.close().await;
+            self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a room out of the map, unless a newer room of the session took its place.
+    fn forget_room(&self, session_id: Uuid, room: &SharedRoom) {
+        let mut rooms = self.rooms.lock().expect("media rooms poisoned");
+        if rooms.get(&session_id).is_some_and(|current| Arc::ptr_eq(current, room)) {
+            rooms.remove(&session_id);
         }
     }
 
     /// Each room's figures.
     pub async fn rooms(&self) -> Vec<RoomFigures> {
-        self.rooms
-            .lock()
-            .await
-            .iter()
-            .map(|(session_id, room)| RoomFigures {
-                session_id: *session_id,
+        let rooms: Vec<(Uuid, SharedRoom)> =
+            self.rooms.lock().expect("media rooms poisoned").iter().map(|(id, room)| (*id, room.clone())).collect();
+        let mut figures = Vec::with_capacity(rooms.len());
+        for (session_id, shared) in rooms {
+            let room = shared.lock().await;
+            figures.push(RoomFigures {
+                session_id,
                 peer_connections: 2 * room.peers.len() as u64,
                 forwarded_packets: room.metrics.forwarded_packets.load(Ordering::Relaxed),
                 forwarded_bytes: room.metrics.forwarded_bytes.load(Ordering::Relaxed),
                 dropped_packets: room.metrics.dropped_packets.load(Ordering::Relaxed),
-            })
-            .collect()
+            });
+        }
+        figures
     }
 
     /// Live peer connections now.

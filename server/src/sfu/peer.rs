@@ -69,6 +69,7 @@ pub struct Publication {
     track: Arc<dyn TrackRemote>,
     media_ssrc: u32,
     /// When a keyframe was last asked for: at most one request a second.
+    /// A std Mutex: held to read and set the time, never across an await.
     last_keyframe_request: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -119,9 +120,16 @@ pub struct Peer {
     pub participant_id: Uuid,
     publish: Arc<dyn PeerConnection>,
     subscribe: Arc<dyn PeerConnection>,
+    /// Signals "ICE gathering complete" for each connection. Async locks,
+    /// held across the wait for that signal (one waiter at a time).
     publish_gathered: Mutex<mpsc::Receiver<()>>,
     subscribe_gathered: Mutex<mpsc::Receiver<()>>,
+    /// Whether a subscribe offer is out and whether another is queued.
+    /// Async lock, held only to read or flip the flags (no await under it).
     negotiation: Mutex<Negotiation>,
+    /// One writer per forwarded track. Async lock, held across the sender
+    /// queries of an answer (`get_parameters`), so a track added meanwhile
+    /// waits for the answer to be read.
     writers: Mutex<Vec<Writer>>,
     rules: watch::Receiver<MediaRules>,
     signal: SignalSink,
@@ -152,6 +160,7 @@ struct PublishHandler {
     sfu: Weak<Sfu>,
     /// One microphone and one camera per participant: further tracks are
     /// ignored, so one client cannot multiply the load on every subscriber.
+    /// A std Mutex, never held across an await.
     kinds_published: std::sync::Mutex<Vec<MediaKind>>,
 }
 

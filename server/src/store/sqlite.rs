@@ -12,7 +12,8 @@ use super::{Backend, StoreResult};
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Serialises audited writes in this process (no await on data under it).
+    /// Serialises audited writes in this process, so the audit chain stays
+    /// linear: an async lock held across the whole write transaction.
     writer: tokio::sync::Mutex<()>,
 }
 
