@@ -232,8 +232,8 @@ impl Sfu {
 
     async fn peer_of(&self, session_id: Uuid, participant_id: Uuid) -> Option<Arc<peer::Peer>> {
         let room = self.room(session_id)?;
-        let peer = room.lock().await.peers.get(&participant_id).cloned();
-        peer
+        let room = room.lock().await;
+        room.peers.get(&participant_id).cloned()
     }
 
     async fn subscribe_answer(&self, session_id: Uuid, participant_id: Uuid, sdp: String) -> Result<(), MediaError> {
