@@ -138,3 +138,8 @@ pub fn end_of_local_day(date: NaiveDate) -> Timestamp {
     let midnight = china_time().from_local_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight")).unwrap();
     Timestamp::from(midnight.with_timezone(&Utc))
 }
+
+/// The moment a local date begins.
+pub fn start_of_local_day(date: NaiveDate) -> Timestamp {
+    end_of_local_day(date.pred_opt().unwrap_or(date))
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AuthUser;
-use super::cases::{CaseInContext, judicial_deadline, load_case, parties_for};
+use super::case_context::{CaseInContext, judicial_deadline, load_case, parties_for};
 use super::{ClientAddr, Json, Path, staff_actor};
 use crate::AppState;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};

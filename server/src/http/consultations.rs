@@ -10,7 +10,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AuthUser;
-use super::cases::start_of_local_day;
 use super::{ClientAddr, Json, Query, staff_actor};
 use crate::AppState;
 use crate::cases::changes::Change;
@@ -18,6 +17,7 @@ use crate::cases::{Category, Channel, Consultation};
 use crate::error::{AppError, AppResult};
 use crate::store::filters::ConsultationFilter;
 use crate::time::Timestamp;
+use crate::time::start_of_local_day;
 use crate::tree::{Role, UnitKind};
 use crate::validate;
 

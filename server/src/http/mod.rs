@@ -4,10 +4,12 @@
 mod accounts;
 mod agreements;
 mod audit;
+mod case_context;
 mod cases;
 mod consultations;
 mod health;
 mod invitation;
+mod outcomes;
 mod session;
 mod sessions;
 mod stats;
@@ -41,6 +43,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .merge(units::router())
         .merge(accounts::router())
         .merge(cases::router())
+        .merge(outcomes::router())
         .merge(agreements::router())
         .merge(sessions::router())
         .merge(invitation::router())
@@ -90,6 +93,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         units::Api::openapi(),
         accounts::Api::openapi(),
         cases::Api::openapi(),
+        outcomes::Api::openapi(),
         agreements::Api::openapi(),
         sessions::Api::openapi(),
         invitation::Api::openapi(),

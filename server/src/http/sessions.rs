@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::AuthUser;
-use super::cases::{CaseInContext, load_case, start_of_local_day};
+use super::case_context::{CaseInContext, load_case};
 use super::{ClientAddr, Json, Path, Query, staff_actor};
 use crate::AppState;
 use crate::access::CaseAccess;
@@ -25,6 +25,7 @@ use crate::cases::{
 use crate::error::{AppError, AppResult};
 use crate::store::filters::{SessionFilter, SessionListing};
 use crate::time::Timestamp;
+use crate::time::start_of_local_day;
 use crate::tree::Role;
 use crate::validate;
 

@@ -11,13 +11,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AuthUser;
-use super::cases::start_of_local_day;
 use super::{Json, Query};
 use crate::AppState;
 use crate::cases::stats;
 use crate::error::{AppError, AppResult};
 use crate::store::filters::{CaseFilter, ConsultationFilter};
 use crate::time::Timestamp;
+use crate::time::start_of_local_day;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/stats", get(statistics))
