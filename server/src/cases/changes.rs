@@ -156,41 +156,13 @@ impl Change {
             Change::SetCaseState { case_id, from, to, .. } => {
                 entry("case.state", "case", *case_id, json!({ "from": from, "to": to }))
             }
-            Change::CreateSession { session, participants, .. } => entry(
-                "session.schedule",
-                "session",
-                session.id,
-                json!({
-                    "case_id": session.case_id,
-                    "mode": session.mode,
-                    "planned_start": session.planned_start.to_string(),
-                    "participants": participants.len(),
-                }),
-            ),
-            Change::RescheduleSession { reschedule, .. } => entry(
-                "session.reschedule",
-                "session",
-                reschedule.session_id,
-                json!({ "from": reschedule.previous_start.to_string(), "to": reschedule.new_start.to_string() }),
-            ),
-            Change::SetSessionState { session_id, from, to, .. } => {
-                entry("session.state", "session", *session_id, json!({ "from": from, "to": to }))
-            }
-            Change::RevokeInvitation { invitation_id, .. } => {
-                entry("invitation.revoke", "invitation", *invitation_id, json!({}))
-            }
-            Change::OpenInvitation { invitation_id, .. } => {
-                entry("invitation.open", "invitation", *invitation_id, json!({}))
-            }
-            Change::Join { attendance } => entry(
-                "session.join",
-                "session",
-                attendance.session_id,
-                json!({ "participant_id": attendance.participant_id }),
-            ),
-            Change::Leave { session_id, attendance_id, .. } => {
-                entry("session.leave", "session", *session_id, json!({ "attendance_id": attendance_id }))
-            }
+            Change::CreateSession { .. }
+            | Change::RescheduleSession { .. }
+            | Change::SetSessionState { .. }
+            | Change::RevokeInvitation { .. }
+            | Change::OpenInvitation { .. }
+            | Change::Join { .. }
+            | Change::Leave { .. } => return self.session_entry(),
             Change::RecordOutcome { outcome } => {
                 entry("case.outcome", "case", outcome.case_id, json!({ "kind": outcome.kind }))
             }
@@ -231,6 +203,49 @@ impl Change {
                 json!({ "village_id": consultation.village_id, "adviser_id": consultation.adviser_id }),
             ),
             Change::Note { entry } => entry.clone(),
+        })
+    }
+
+    /// The audit entries of sessions, invitations and attendance.
+    fn session_entry(&self) -> Option<AuditEntry> {
+        let entry = AuditEntry::new;
+        Some(match self {
+            Change::CreateSession { session, participants, .. } => entry(
+                "session.schedule",
+                "session",
+                session.id,
+                json!({
+                    "case_id": session.case_id,
+                    "mode": session.mode,
+                    "planned_start": session.planned_start.to_string(),
+                    "participants": participants.len(),
+                }),
+            ),
+            Change::RescheduleSession { reschedule, .. } => entry(
+                "session.reschedule",
+                "session",
+                reschedule.session_id,
+                json!({ "from": reschedule.previous_start.to_string(), "to": reschedule.new_start.to_string() }),
+            ),
+            Change::SetSessionState { session_id, from, to, .. } => {
+                entry("session.state", "session", *session_id, json!({ "from": from, "to": to }))
+            }
+            Change::RevokeInvitation { invitation_id, .. } => {
+                entry("invitation.revoke", "invitation", *invitation_id, json!({}))
+            }
+            Change::OpenInvitation { invitation_id, .. } => {
+                entry("invitation.open", "invitation", *invitation_id, json!({}))
+            }
+            Change::Join { attendance } => entry(
+                "session.join",
+                "session",
+                attendance.session_id,
+                json!({ "participant_id": attendance.participant_id }),
+            ),
+            Change::Leave { session_id, attendance_id, .. } => {
+                entry("session.leave", "session", *session_id, json!({ "attendance_id": attendance_id }))
+            }
+            _ => return None,
         })
     }
 }

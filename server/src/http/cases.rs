@@ -60,6 +60,47 @@ fn parse_amount(amount: Option<&str>) -> AppResult<Option<i64>> {
         .transpose()
 }
 
+/// The parties of a new case, each checked and with its ID number sealed:
+/// two to fifty, at least one applicant and one respondent.
+fn checked_parties(state: &AppState, case_id: Uuid, given: &[NewParty]) -> AppResult<Vec<Party>> {
+    if given.len() < 2 {
+        return Err(AppError::validation("parties", "a dispute has at least two parties"));
+    }
+    if given.len() > 50 {
+        return Err(AppError::validation("parties", "at most 50 parties"));
+    }
+    let mut parties = Vec::with_capacity(given.len());
+    for (position, party) in given.iter().enumerate() {
+        let field = |name: &str| format!("parties[{position}].{name}");
+        let mut checked = Party {
+            id: Uuid::new_v4(),
+            case_id,
+            position: position as i32,
+            side: party.side,
+            name: String::new(),
+            phone: None,
+            id_number_sealed: None,
+            id_number_masked: None,
+            id_number: None,
+        };
+        set_party_details(
+            state,
+            &mut checked,
+            &field,
+            &party.name,
+            party.phone.as_deref(),
+            Some(party.id_number.as_deref()),
+        )?;
+        parties.push(checked);
+    }
+    if !parties.iter().any(|p| p.side == PartySide::Applicant)
+        || !parties.iter().any(|p| p.side == PartySide::Respondent)
+    {
+        return Err(AppError::validation("parties", "name at least one applicant and one respondent"));
+    }
+    Ok(parties)
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/cases",
@@ -92,43 +133,8 @@ async fn register(
     let town = state.store.unit(town_id).await?.ok_or_else(|| AppError::not_found("town"))?;
     let summary = validate::required_text("summary", &body.summary, 5000)?;
     let amount_fen = parse_amount(body.amount_yuan.as_deref())?;
-    if body.parties.len() < 2 {
-        return Err(AppError::validation("parties", "a dispute has at least two parties"));
-    }
-    if body.parties.len() > 50 {
-        return Err(AppError::validation("parties", "at most 50 parties"));
-    }
-
     let case_id = Uuid::new_v4();
-    let mut parties = Vec::with_capacity(body.parties.len());
-    for (position, party) in body.parties.iter().enumerate() {
-        let field = |name: &str| format!("parties[{position}].{name}");
-        let mut checked = Party {
-            id: Uuid::new_v4(),
-            case_id,
-            position: position as i32,
-            side: party.side,
-            name: String::new(),
-            phone: None,
-            id_number_sealed: None,
-            id_number_masked: None,
-            id_number: None,
-        };
-        set_party_details(
-            &state,
-            &mut checked,
-            &field,
-            &party.name,
-            party.phone.as_deref(),
-            Some(party.id_number.as_deref()),
-        )?;
-        parties.push(checked);
-    }
-    if !parties.iter().any(|p| p.side == PartySide::Applicant)
-        || !parties.iter().any(|p| p.side == PartySide::Respondent)
-    {
-        return Err(AppError::validation("parties", "name at least one applicant and one respondent"));
-    }
+    let parties = checked_parties(&state, case_id, &body.parties)?;
 
     let now = Timestamp::now();
     let case = Case {

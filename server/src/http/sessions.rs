@@ -168,6 +168,55 @@ fn new_invitation(session: &Session, participant_id: Uuid, now: Timestamp) -> In
     }
 }
 
+/// The staff on a new session: the mediators (the scheduling mediator
+/// when none is named), stations and advisers, each an active account
+/// serving the case.
+async fn staff_participants(
+    state: &AppState,
+    user: &AuthUser,
+    body: &ScheduleSession,
+    session: &Session,
+    case: &crate::cases::Case,
+) -> AppResult<Vec<Participant>> {
+    let mut mediator_ids: BTreeSet<Uuid> = body.mediator_ids.iter().copied().collect();
+    if mediator_ids.is_empty() && user.account.role == Role::Mediator {
+        mediator_ids.insert(user.account.id);
+    }
+    if mediator_ids.is_empty() {
+        return Err(AppError::validation("mediator_ids", "a session needs at least one mediator"));
+    }
+    let staff = [
+        ("mediator_ids", ParticipantKind::Mediator, Role::Mediator, mediator_ids),
+        ("station_ids", ParticipantKind::Station, Role::Station, body.station_ids.iter().copied().collect()),
+        ("adviser_ids", ParticipantKind::Adviser, Role::Adviser, body.adviser_ids.iter().copied().collect()),
+    ];
+    let mut participants = Vec::new();
+    for (field, kind, role, ids) in staff {
+        for id in ids {
+            let account = state.store.account(id).await?;
+            let fits = account.as_ref().is_some_and(|a| crate::access::may_take_part(a, kind, case));
+            let Some(account) = account.filter(|_| fits) else {
+                return Err(AppError::validation(
+                    field,
+                    format!(
+                        "{id} is not an active {role} account serving this case's {}",
+                        if role == Role::Adviser { "district" } else { "town" }
+                    ),
+                ));
+            };
+            participants.push(Participant {
+                id: Uuid::new_v4(),
+                session_id: session.id,
+                kind,
+                account_id: Some(account.id),
+                party_id: None,
+                display_name: account.display_name,
+            });
+        }
+    }
+    Ok(participants)
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/sessions",
@@ -205,42 +254,7 @@ async fn schedule(
         updated_at: now,
     };
 
-    let mut mediator_ids: BTreeSet<Uuid> = body.mediator_ids.iter().copied().collect();
-    if mediator_ids.is_empty() && user.account.role == Role::Mediator {
-        mediator_ids.insert(user.account.id);
-    }
-    if mediator_ids.is_empty() {
-        return Err(AppError::validation("mediator_ids", "a session needs at least one mediator"));
-    }
-    let staff = [
-        ("mediator_ids", ParticipantKind::Mediator, Role::Mediator, mediator_ids),
-        ("station_ids", ParticipantKind::Station, Role::Station, body.station_ids.iter().copied().collect()),
-        ("adviser_ids", ParticipantKind::Adviser, Role::Adviser, body.adviser_ids.iter().copied().collect()),
-    ];
-    let mut participants = Vec::new();
-    for (field, kind, role, ids) in staff {
-        for id in ids {
-            let account = state.store.account(id).await?;
-            let fits = account.as_ref().is_some_and(|a| crate::access::may_take_part(a, kind, case));
-            let Some(account) = account.filter(|_| fits) else {
-                return Err(AppError::validation(
-                    field,
-                    format!(
-                        "{id} is not an active {role} account serving this case's {}",
-                        if role == Role::Adviser { "district" } else { "town" }
-                    ),
-                ));
-            };
-            participants.push(Participant {
-                id: Uuid::new_v4(),
-                session_id: session.id,
-                kind,
-                account_id: Some(account.id),
-                party_id: None,
-                display_name: account.display_name,
-            });
-        }
-    }
+    let mut participants = staff_participants(&state, &user, &body, &session, case).await?;
     let parties = state.store.parties(case_id).await?;
     let mut invitations = Vec::new();
     let party_ids: BTreeSet<Uuid> = body.party_ids.iter().copied().collect();
