@@ -410,6 +410,9 @@ pub enum ErrorCode {
     RateLimited,
     /// No media ports are free on the server.
     MediaPortsExhausted,
+    /// A publish offer's audio or video uses no codec the server forwards
+    /// (Opus; VP8 or H.264 constrained baseline).
+    UnsupportedCodec,
     /// Something failed on the server.
     Internal,
 }

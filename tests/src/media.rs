@@ -41,6 +41,11 @@ pub struct Flow {
     pub last_seq: u32,
     /// Packets whose marker sequence went backwards.
     pub out_of_order: u64,
+    /// The RTP sequence number of the last packet received.
+    pub last_rtp_seq: u16,
+    /// RTP sequence numbers skipped over (what a receiver would count as
+    /// lost and NACK): the sum of the gaps between consecutive packets.
+    pub rtp_gaps: u64,
 }
 
 pub type Received = Arc<Mutex<HashMap<(Uuid, MediaKind), Flow>>>;
@@ -87,6 +92,12 @@ impl PeerConnectionEventHandler for Handler {
                     if flow.packets > 0 && seq <= flow.last_seq {
                         flow.out_of_order += 1;
                     }
+                    let rtp_seq = packet.header.sequence_number;
+                    let step = rtp_seq.wrapping_sub(flow.last_rtp_seq);
+                    if flow.packets > 0 && step > 1 && step < 0x8000 {
+                        flow.rtp_gaps += u64::from(step - 1);
+                    }
+                    flow.last_rtp_seq = rtp_seq;
                     flow.packets += 1;
                     flow.last_seq = seq;
                 }
@@ -334,12 +345,16 @@ impl MediaPeer {
     async fn start_sending(&mut self) {
         for source in &self.sources {
             let (track, requests) = (source.track.clone(), self.keyframe_requests.clone());
+            // Set by a keyframe request; the next video frame is then a key frame.
+            let keyframe_wanted = Arc::new(AtomicBool::new(true));
+            let wanted = keyframe_wanted.clone();
             self.senders.push(tokio::spawn(async move {
                 while let Some(event) = track.poll().await {
                     if let TrackLocalEvent::OnRtcpPacket(packets) = event
                         && packets.iter().any(|p| keyframes::asks_for_keyframe(p.as_ref()))
                     {
                         requests.fetch_add(1, Ordering::Relaxed);
+                        wanted.store(true, Ordering::Relaxed);
                     }
                 }
             }));
@@ -359,8 +374,14 @@ impl MediaPeer {
                 let mut ticker = tokio::time::interval(Duration::from_millis(interval));
                 for seq in 1u32.. {
                     ticker.tick().await;
+                    let mut data = marker(me, kind, seq, size);
+                    if kind == MediaKind::Video {
+                        // The VP8 frame tag's lowest bit: 0 for a key frame.
+                        let key = keyframe_wanted.swap(false, Ordering::Relaxed);
+                        data.insert(0, if key { 0x00 } else { 0x01 });
+                    }
                     let sample = Sample {
-                        data: bytes::Bytes::from(marker(me, kind, seq, size)),
+                        data: bytes::Bytes::from(data),
                         duration: Duration::from_millis(interval),
                         ..Sample::new(Instant::now())
                     };

@@ -431,6 +431,7 @@ export class RoomScreen {
         break;
       case "error":
         if (message.code === "media_ports_exhausted") announce(t("error_media_ports"), "error");
+        if (message.code === "unsupported_codec") announce(roomErrorText(message), "error");
         break;
       default:
         break;

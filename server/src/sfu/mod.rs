@@ -7,6 +7,8 @@
 //! slow. What flows is decided per packet by the room's `MediaRules`.
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
+pub mod codecs;
+pub mod continuity;
 pub mod ice_tcp;
 pub mod keyframes;
 mod peer;
@@ -349,13 +351,17 @@ impl Sfu {
     /// address in candidates and connection lines becomes the public one.
     /// (webrtc-rs 0.21.1 stores a NAT 1:1 setting but does not apply it.)
     /// With ICE over TCP, TCP candidates name the one public TCP port.
+    /// Then the candidates are repeated in every section (`sdp::complete`).
     pub fn announce(&self, sdp: String) -> String {
         let sdp = match &self.ice_tcp {
             Some(mux) => mux.announce(&sdp, self.public_ip.unwrap_or(self.bind_ip)),
             None => sdp,
         };
-        let Some(public) = self.public_ip else { return sdp };
-        sdp::announce_address(&sdp, self.bind_ip, public)
+        let sdp = match self.public_ip {
+            Some(public) => sdp::announce_address(&sdp, self.bind_ip, public),
+            None => sdp,
+        };
+        sdp::complete(&sdp)
     }
 }
 

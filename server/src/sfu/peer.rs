@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
@@ -34,6 +34,8 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::MediaRules;
+use super::codecs;
+use super::continuity::{Continuity, Verdict};
 use super::keyframes;
 use super::ports::PortPool;
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
@@ -48,6 +50,9 @@ pub enum MediaError {
     PortsExhausted,
     #[error("the participant is gone")]
     Gone,
+    /// A publish offer whose audio or video offers no codec of the policy.
+    #[error("the {0} in this offer uses no codec the server forwards; offer {accepted}", accepted = super::codecs::ACCEPTED)]
+    UnsupportedCodec(String),
 }
 
 impl MediaError {
@@ -55,6 +60,7 @@ impl MediaError {
         match self {
             MediaError::Protocol(_) => ErrorCode::InvalidField,
             MediaError::PortsExhausted => ErrorCode::MediaPortsExhausted,
+            MediaError::UnsupportedCodec(_) => ErrorCode::UnsupportedCodec,
             _ => ErrorCode::Internal,
         }
     }
@@ -68,27 +74,55 @@ pub struct Publication {
     packets: broadcast::Sender<rtp::Packet>,
     track: Arc<dyn TrackRemote>,
     media_ssrc: u32,
-    /// When a keyframe was last asked for: at most one request a second.
-    /// A std Mutex: held to read and set the time, never across an await.
-    last_keyframe_request: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When a keyframe was last asked for, and whether a request waits for
+    /// the interval to pass. A std Mutex: never held across an await.
+    keyframe_clock: std::sync::Mutex<KeyframeClock>,
+}
+
+/// Keyframe requests reach a publisher at most once per interval; one made
+/// sooner is not dropped but deferred to the end of the interval, and all
+/// made meanwhile share it.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Default)]
+struct KeyframeClock {
+    last_sent: Option<Instant>,
+    deferred: bool,
 }
 
 impl Publication {
-    /// Asks the publisher for a keyframe, at most once a second per track.
-    async fn request_keyframe(&self) {
+    /// Asks the publisher for a keyframe now, or at the end of the interval
+    /// when one was asked for less than an interval ago.
+    fn request_keyframe(self: &Arc<Self>) {
         if self.kind != MediaKind::Video {
             return;
         }
-        {
-            let mut last = self.last_keyframe_request.lock().expect("keyframe clock poisoned");
-            let now = std::time::Instant::now();
-            if last.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
-                return;
+        let wait = {
+            let mut clock = self.keyframe_clock.lock().expect("keyframe clock poisoned");
+            let now = Instant::now();
+            match clock.last_sent.map(|at| at + KEYFRAME_INTERVAL) {
+                Some(next) if next > now && clock.deferred => return,
+                Some(next) if next > now => {
+                    clock.deferred = true;
+                    next - now
+                }
+                _ => {
+                    clock.last_sent = Some(now);
+                    Duration::ZERO
+                }
             }
-            *last = Some(now);
-        }
-        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.media_ssrc };
-        let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
+        };
+        let publication = self.clone();
+        tokio::spawn(async move {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                let mut clock = publication.keyframe_clock.lock().expect("keyframe clock poisoned");
+                clock.deferred = false;
+                clock.last_sent = Some(Instant::now());
+            }
+            let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: publication.media_ssrc };
+            let _ = publication.track.write_rtcp(vec![Box::new(pli)]).await;
+        });
     }
 }
 
@@ -200,7 +234,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             packets: packets.clone(),
             track: track.clone(),
             media_ssrc,
-            last_keyframe_request: std::sync::Mutex::new(None),
+            keyframe_clock: std::sync::Mutex::default(),
         });
         if let Some(sfu) = self.sfu.upgrade() {
             let session_id = self.session_id;
@@ -239,7 +273,7 @@ async fn build_connection(
             continue;
         }
         let mut media_engine = MediaEngine::default();
-        media_engine.register_default_codecs()?;
+        super::codecs::register(&mut media_engine)?;
         let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
         // No mDNS: it would open one more socket per connection, and the
@@ -337,6 +371,9 @@ impl Peer {
 
     /// Answers the client's publish offer; returns the answer SDP.
     pub async fn answer_publish(&self, offer: String) -> Result<String, MediaError> {
+        if let Some(kind) = super::codecs::unsupported_kind(&offer) {
+            return Err(MediaError::UnsupportedCodec(kind));
+        }
         self.publish.set_remote_description(RTCSessionDescription::offer(offer)?).await?;
         let answer = self.publish.create_answer(None).await?;
         forget_gathered(&self.publish_gathered).await;
@@ -482,7 +519,7 @@ impl Peer {
                 .map(|codec| codec.payload_type);
             if let Some(payload_type) = chosen {
                 writer.payload_type.store(payload_type, Ordering::Release);
-                writer.publication.request_keyframe().await;
+                writer.publication.request_keyframe();
             }
         }
         let pending = {
@@ -525,21 +562,22 @@ fn kind_label(kind: MediaKind) -> &'static str {
 }
 
 /// Passes a subscriber's PLI/FIR for this track up to the publisher (at
-/// most once a second per track, see `Publication::request_keyframe`).
+/// most once per interval per track, see `Publication::request_keyframe`).
 async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, publication: Arc<Publication>) {
     while let Some(event) = track.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(packets) = event
             && packets.iter().any(|packet| keyframes::asks_for_keyframe(packet.as_ref()))
         {
-            publication.request_keyframe().await;
+            publication.request_keyframe();
         }
     }
 }
 
 /// The writer of one (subscriber, publication) pair: takes packets from the
 /// publication's broadcast (a slow subscriber lags and loses packets; the
-/// publisher never waits), applies the room's rules, rewrites SSRC and
-/// payload type (header extensions were stripped by the reader).
+/// publisher never waits), applies the room's rules, keeps the stream
+/// continuous across pauses (`Continuity`), rewrites SSRC and payload type
+/// (header extensions were stripped by the reader).
 async fn forward(
     publication: Arc<Publication>,
     to: Uuid,
@@ -550,24 +588,39 @@ async fn forward(
     metrics: [Option<Arc<SfuMetrics>>; 2],
 ) {
     let mut packets = publication.packets.subscribe();
+    let is_video = publication.kind == MediaKind::Video;
+    let mut stream = Continuity::new(publication.codec.clock_rate, is_video);
     let mut was_allowed = false;
+    let mut last_request: Option<Instant> = None;
     loop {
         let mut packet = match packets.recv().await {
             Ok(packet) => packet,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
+                // Packets that never reached this subscriber: a pause, not a loss it could NACK.
                 metrics.iter().flatten().for_each(|m| m.dropped(missed));
+                stream.skip();
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
         let pt = payload_type.load(Ordering::Acquire);
         let allowed = pt != 0 && rules.borrow().may_flow(publication.from, to, publication.kind);
-        if allowed && !was_allowed {
-            // Media resumes (a caucus closed, a camera came back): start on a keyframe.
-            publication.request_keyframe().await;
-        }
+        let resumed = allowed && !was_allowed;
         was_allowed = allowed;
         if !allowed {
+            stream.skip();
+            continue;
+        }
+        let now = Instant::now();
+        // Media resumes (a caucus closed, a camera came back), or video still
+        // waits for its keyframe: ask the publisher, again after a second.
+        let asked_long_ago = last_request.is_none_or(|at| now - at > Duration::from_secs(1));
+        if resumed || (stream.awaiting_keyframe() && asked_long_ago) {
+            publication.request_keyframe();
+            last_request = Some(now);
+        }
+        let keyframe = is_video && codecs::starts_keyframe(&publication.codec.mime_type, &packet.payload);
+        if stream.forward(&mut packet.header, keyframe, now) != Verdict::Send {
             continue;
         }
         packet.header.ssrc = ssrc;

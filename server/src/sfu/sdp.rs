@@ -98,6 +98,37 @@ pub fn announce_tcp(sdp: &str, public_ip: IpAddr, port: u16) -> (String, Option<
     (sdp, listener)
 }
 
+/// Makes a description complete for every client: the candidates (and
+/// `end-of-candidates`) repeated in every media section (webrtc-rs puts
+/// them in the first only, and some clients read them from another), and
+/// `a=msid-semantic:WMS *` at session level (webrtc-rs leaves it out of a
+/// first offer).
+pub fn complete(sdp: &str) -> String {
+    let Ok(mut description) = SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())) else {
+        return sdp.to_owned();
+    };
+    // (key, value) pairs: the crate's Attribute has no equality.
+    let pair = |attribute: &Attribute| (attribute.key.clone(), attribute.value.clone());
+    let is_ice = |attribute: &&Attribute| attribute.key == "candidate" || attribute.key == "end-of-candidates";
+    let mut gathered: Vec<(String, Option<String>)> = Vec::new();
+    for attribute in description.media_descriptions.iter().flat_map(|media| media.attributes.iter()).filter(is_ice) {
+        if !gathered.contains(&pair(attribute)) {
+            gathered.push(pair(attribute));
+        }
+    }
+    for media in &mut description.media_descriptions {
+        let present: Vec<(String, Option<String>)> = media.attributes.iter().map(pair).collect();
+        let missing = gathered.iter().filter(|ice| !present.contains(ice));
+        let missing: Vec<Attribute> =
+            missing.map(|(key, value)| Attribute { key: key.clone(), value: value.clone() }).collect();
+        media.attributes.extend(missing);
+    }
+    if !description.attributes.iter().any(|attribute| attribute.key == "msid-semantic") {
+        description.attributes.push(Attribute { key: "msid-semantic".into(), value: Some("WMS *".into()) });
+    }
+    description.marshal()
+}
+
 /// The ICE username fragment of a description (the server uses one per
 /// connection): the session-level attribute or the first section's.
 pub fn ice_ufrag(sdp: &str) -> Option<String> {
@@ -142,6 +173,21 @@ mod tests {
         assert!(announced.contains("udp 2130706431 10.0.0.5 50001"), "UDP candidates are left alone");
         assert_eq!(listener, Some("127.0.0.1:41234".parse().unwrap()), "the passive one is the route");
         assert_eq!(ice_ufrag(DESCRIPTION).as_deref(), Some("AbCd"));
+    }
+
+    #[test]
+    fn candidates_stand_in_every_section_and_msid_semantic_is_declared() {
+        let two_sections = format!(
+            "{DESCRIPTION}m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 10.0.0.5\r\na=mid:1\r\na=rtpmap:96 VP8/90000\r\n"
+        );
+        let completed = complete(&two_sections);
+        let video = &completed[completed.find("m=video").unwrap()..];
+        assert!(video.contains("a=candidate:1 1 udp 2130706431 10.0.0.5 50001 typ host\r\n"), "{completed}");
+        assert!(video.contains("tcptype passive") && video.contains("tcptype active"));
+        let audio = &completed[completed.find("m=audio").unwrap()..completed.find("m=video").unwrap()];
+        assert_eq!(audio.matches("a=candidate:").count(), 3, "nothing doubled where it was");
+        assert!(completed[..completed.find("m=audio").unwrap()].contains("a=msid-semantic:WMS *\r\n"));
+        assert_eq!(complete(&completed), completed, "completing twice changes nothing");
     }
 
     #[test]

@@ -430,6 +430,7 @@ export default {
   room_error_stale_agreement: "The agreement was changed; wait for the mediator to show it again.",
   room_error_not_admitted: "Wait until the mediator lets you in.",
   room_error_rate_limited: "Too fast; wait a moment.",
+  room_error_unsupported_codec: "This device sends audio or video in a format the server cannot forward. Use a current browser (Chrome, Edge or Safari).",
   room_error_internal: "The server had a problem; try again.",
   room_error_media_ports_exhausted: "The server has no free media channels. Try again shortly, or call the administrator.",
   reason_invitation_withdrawn: "The mediator withdrew the invitation.",

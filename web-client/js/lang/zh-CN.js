@@ -438,6 +438,7 @@ export default {
   room_error_stale_agreement: "协议内容已修改，请等调解员重新推送。",
   room_error_not_admitted: "请等调解员请您进入后再操作。",
   room_error_rate_limited: "操作太快了，请稍等。",
+  room_error_unsupported_codec: "这台设备发送的音视频格式服务器不能转发，请换用最新版浏览器（如 Chrome、Edge 或 Safari）。",
   room_error_internal: "服务器出了问题，请再试一次。",
   room_error_media_ports_exhausted: "服务器的音视频通道已用完，请稍后再进入，或联系管理员。",
   reason_invitation_withdrawn: "邀请已被调解员作废。",
