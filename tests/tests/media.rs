@@ -8,7 +8,7 @@ use mediation_tests::fixtures::{Demo, video_session};
 use mediation_tests::media::{MediaDriver, MediaPeer, Transport};
 use mediation_tests::signal::SignalClient;
 use mediation_tests::{Db, TestServer};
-use signaling_proto::{ClientMessage, MediaKind, ServerMessage};
+use signaling_proto::{ClientMessage, ErrorCode, MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use uuid::Uuid;
 
 struct Call {
@@ -465,4 +465,39 @@ async fn a_station_without_udp_takes_part_over_ice_tcp_on_the_one_port() {
         assert_eq!(flow.out_of_order, 0, "the TCP-only station gets video in order from {from}");
     }
     call.stop().await;
+}
+
+/// A publish offer with only G.711 audio, or only H.264 High video, is
+/// refused with `unsupported_codec`, not answered with a codec nobody else
+/// could receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offers_without_an_accepted_codec_get_the_documented_refusal() {
+    let server = TestServer::start(Db::Sqlite, &[]).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    let session = video_session(&mediator, &demo).await;
+    let mut client = SignalClient::connect(&server.base_url, mediator.token().unwrap()).await;
+    client.join(session.session_id.parse().unwrap(), None).await;
+    joined(&mut client).await;
+    let head = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n";
+    let g711 = format!(
+        "{head}m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
+         a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+    );
+    let h264_high = format!(
+        "{head}m=video 9 UDP/TLS/RTP/SAVPF 102\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
+         a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=640c1f\r\n"
+    );
+    for (sdp, kind) in [(g711, "audio"), (h264_high, "video")] {
+        let description = SessionDescription { kind: "offer".into(), sdp };
+        client.send(&ClientMessage::Sdp { request_id: None, target: PeerTarget::Publish, description }).await;
+        let refusal = client
+            .expect("unsupported_codec", |m| {
+                matches!(m, ServerMessage::Error { code: ErrorCode::UnsupportedCodec, .. })
+            })
+            .await;
+        let ServerMessage::Error { message, .. } = refusal else { unreachable!() };
+        assert!(message.contains(kind) && message.contains("Opus") && message.contains("VP8"), "{message}");
+    }
+    client.assert_none_before_pong("an answer to a refused offer", |m| matches!(m, ServerMessage::Sdp { .. })).await;
 }
