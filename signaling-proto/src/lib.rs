@@ -66,6 +66,12 @@ pub enum ClientMessage {
         session_id: Uuid,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_token: Option<String>,
+        /// With `resume_token`: the client comes back with new peer
+        /// connections (the page was reloaded), so the server does not resend
+        /// the old connection's outstanding offer; the client's next publish
+        /// offer replaces the server's side of both connections.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        new_peer_connections: bool,
     },
     /// Mediator: let someone in from the lobby.
     Admit {
@@ -433,6 +439,7 @@ mod tests {
             protocol_version: 1,
             session_id: id(7),
             resume_token: None,
+            new_peer_connections: false,
         };
         assert_eq!(
             serde_json::to_value(&join).unwrap(),
@@ -448,8 +455,20 @@ mod tests {
                 request_id: None,
                 protocol_version: 1,
                 session_id: id(7),
-                resume_token: Some("abc".into())
+                resume_token: Some("abc".into()),
+                new_peer_connections: false,
             }
+        );
+        let reloaded: ClientMessage = serde_json::from_value(json!({
+            "type": "join", "protocol_version": 1, "session_id": "00000000-0000-0000-0000-000000000007",
+            "resume_token": "abc", "new_peer_connections": true
+        }))
+        .unwrap();
+        assert!(matches!(reloaded, ClientMessage::Join { new_peer_connections: true, .. }));
+        assert_eq!(
+            serde_json::to_value(&reloaded).unwrap()["new_peer_connections"],
+            json!(true),
+            "written only when true"
         );
     }
 

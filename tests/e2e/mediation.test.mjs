@@ -23,6 +23,14 @@ after(async () => {
   await server?.stop();
 });
 
+/** Frames the page has played from one participant's tile (0 without one). */
+function tileFrames(page, participantId) {
+  return page.evaluate((id) => {
+    const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
+    return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
+  }, participantId);
+}
+
 async function framesFrom(page, participantId) {
   return page.evaluate((id) => window.mediationCall.remoteStats[id]?.framesDecoded ?? 0, participantId);
 }
@@ -116,7 +124,8 @@ async function wholeMediation(base, mediator, station, adviser) {
 
   // Everyone sees and hears the other two.
   const fromMediator = await seesAndHears(mediator, ["station", "adviser"], "the mediator");
-  await seesAndHears(station, ["mediator", "adviser"], "the station");
+  const fromStation = await seesAndHears(station, ["mediator", "adviser"], "the station");
+  const mediatorId = fromStation.find((tile) => tile.role === "mediator").id;
   await seesAndHears(adviser, ["mediator", "station"], "the adviser");
   await screenshot(mediator, "room-three");
   const stationId = fromMediator.find((tile) => tile.role === "station").id;
@@ -129,6 +138,29 @@ async function wholeMediation(base, mediator, station, adviser) {
   await eventually("the adviser's page to notice the drop", () => adviser.evaluate(() => window.mediationCall.state === "reconnecting"), 5000);
   await eventually("the adviser back in the room", () => adviser.evaluate(() => window.mediationCall.state === "joined" && window.sameDocument === true));
   await seesAndHears(mediator, ["station", "adviser"], "the mediator after the adviser's drop");
+
+  // Someone at the station presses F5: the page takes its place back by
+  // itself (no lobby, no re-admission), with new peer connections, and
+  // media flows both ways again within 3 s.
+  const reloadedAt = Date.now();
+  await station.reload();
+  // The mediator's tile may restart its frame count with the new track, so
+  // "media from the station" is frames advancing between two looks.
+  let lastSeen = await tileFrames(mediator, stationId);
+  await eventually("media both ways after the station's reload", async () => {
+    const stationJoined = await station.evaluate(() => window.mediationCall?.state === "joined");
+    const stationSees = stationJoined && (await tileFrames(station, mediatorId)) > 0;
+    const now = await tileFrames(mediator, stationId);
+    const mediatorSees = stationJoined && now > lastSeen + 2;
+    lastSeen = now;
+    return stationSees && mediatorSees;
+  }, 15_000);
+  const backAfter = Date.now() - reloadedAt;
+  console.log(`reloaded station: media both ways after ${backAfter} ms`);
+  assert.ok(backAfter < 3000, `media both ways took ${backAfter} ms after the reload`);
+  assert.equal(await waiting.count(), 0, "nobody waits in the mediator's lobby: the station was not re-admitted");
+  await seesAndHears(station, ["mediator", "adviser"], "the station after its reload");
+  await seesAndHears(adviser, ["mediator", "station"], "the adviser after the station's reload");
 
   // A private session with the station: the adviser gets nothing of the station.
   await mediator.locator(`#caucus-members input[value="${stationId}"]`).check();

@@ -59,6 +59,7 @@ impl SignalClient {
             protocol_version: PROTOCOL_VERSION,
             session_id,
             resume_token,
+            new_peer_connections: false,
         })
         .await;
     }

@@ -13,15 +13,23 @@ use uuid::Uuid;
 
 struct Call {
     server: TestServer,
+    session_id: Uuid,
     people: Vec<(Uuid, MediaDriver)>,
+    /// Each person's resume token, in the order of `people`.
+    resume_tokens: Vec<String>,
 }
 
 async fn joined(client: &mut SignalClient) -> Uuid {
+    joined_with_token(client).await.0
+}
+
+async fn joined_with_token(client: &mut SignalClient) -> (Uuid, String) {
     match client
         .expect("joined or waiting", |m| matches!(m, ServerMessage::Joined { .. } | ServerMessage::Waiting { .. }))
         .await
     {
-        ServerMessage::Joined { participant_id, .. } | ServerMessage::Waiting { participant_id, .. } => participant_id,
+        ServerMessage::Joined { participant_id, resume_token, .. }
+        | ServerMessage::Waiting { participant_id, resume_token, .. } => (participant_id, resume_token),
         _ => unreachable!(),
     }
 }
@@ -48,12 +56,14 @@ async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
     let session = video_session(&mediator, &demo).await;
     let session_id: Uuid = session.session_id.parse().unwrap();
     let mut clients = Vec::new();
+    let mut resume_tokens = Vec::new();
     for who in ["mediator1", "station-dongping", "adviser1"].into_iter().take(count) {
         let token = server.login(who).await.token().unwrap().to_owned();
         let mut client = SignalClient::connect(&server.base_url, &token).await;
         client.join(session_id, None).await;
-        let id = joined(&mut client).await;
+        let (id, resume_token) = joined_with_token(&mut client).await;
         clients.push((id, client));
+        resume_tokens.push(resume_token);
     }
     let ids: Vec<Uuid> = clients.iter().map(|(id, _)| *id).collect();
     for id in &ids[1..] {
@@ -67,7 +77,7 @@ async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
         let peer = MediaPeer::over(id, *transport).await;
         people.push((id, MediaDriver::start(client, peer).await));
     }
-    Call { server, people }
+    Call { server, session_id, people, resume_tokens }
 }
 
 impl Call {
@@ -500,4 +510,44 @@ async fn offers_without_an_accepted_codec_get_the_documented_refusal() {
         assert!(message.contains(kind) && message.contains("Opus") && message.contains("VP8"), "{message}");
     }
     client.assert_none_before_pong("an answer to a refused offer", |m| matches!(m, ServerMessage::Sdp { .. })).await;
+}
+
+/// The station presses F5: its page comes back with new peer connections
+/// and the resume token it kept, is back in the room without waiting in the
+/// lobby, and media flows both ways again within 3 s; the server closed the
+/// old connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_page_is_back_in_the_room_with_new_peer_connections() {
+    let mut call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, station) = (0, 1);
+    let (station_id, page) = call.people.remove(station);
+    page.stop().await;
+
+    let reloaded_at = tokio::time::Instant::now();
+    let token = call.server.login("station-dongping").await.token().unwrap().to_owned();
+    let mut client = SignalClient::connect(&call.server.base_url, &token).await;
+    client
+        .send(&ClientMessage::Join {
+            request_id: Some("join".into()),
+            protocol_version: signaling_proto::PROTOCOL_VERSION,
+            session_id: call.session_id,
+            resume_token: Some(call.resume_tokens[station].clone()),
+            new_peer_connections: true,
+        })
+        .await;
+    let back = client
+        .expect("joined or waiting", |m| matches!(m, ServerMessage::Joined { .. } | ServerMessage::Waiting { .. }))
+        .await;
+    assert!(matches!(back, ServerMessage::Joined { participant_id, .. } if participant_id == station_id), "{back:?}");
+    let driver = MediaDriver::start(client, MediaPeer::new(station_id).await).await;
+    call.people.insert(station, (station_id, driver));
+    let from_station = call.packets(host, station, MediaKind::Video);
+    call.wait_for(station, host, 25, 15).await;
+    call.wait_for(host, station, 0, from_station + 15).await;
+    let back_after = reloaded_at.elapsed();
+    println!("media both ways {} ms after the reload", back_after.as_millis());
+    assert!(back_after < Duration::from_secs(3), "media both ways took {back_after:?}");
+    assert_eq!(call.server.state.sfu.live_peer_connections(), 6, "the old connections were closed");
+    call.stop().await;
 }

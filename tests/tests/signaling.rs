@@ -465,6 +465,7 @@ async fn bad_input_gets_errors_and_the_connection_survives(db: Db) {
             protocol_version: 1,
             session_id: scene.session_id,
             resume_token: None,
+            new_peer_connections: false,
         })
         .await;
     station.expect("already joined", is_error(ErrorCode::AlreadyJoined)).await;

@@ -57,6 +57,17 @@ function publisherOf(trackIdentifier) {
  * - `media`: { participantId } when a remote stream gained or lost a track
  * - `stats`: { quality, remote: { [participantId]: {...} }, speaking }
  */
+/** Where a session's resume token is kept, so that a reloaded page (F5 at a
+ * village station) takes its place back instead of waiting in the lobby. */
+export function resumeKey(sessionId) {
+  return `mediation.resume.${sessionId}`;
+}
+
+/** Whether this tab holds a place in the session (a reload can resume it). */
+export function hasStoredPlace(sessionId) {
+  return Boolean(sessionStorage.getItem(resumeKey(sessionId)));
+}
+
 export class Call extends EventTarget {
   constructor({ token, sessionId, localStream }) {
     super();
@@ -65,7 +76,8 @@ export class Call extends EventTarget {
     this.localStream = localStream;
     this.participantId = null;
     this.role = null;
-    this.resumeToken = null;
+    // A token kept by this tab from before a reload, if any.
+    this.resumeToken = sessionStorage.getItem(resumeKey(sessionId));
     this.iceServers = [];
     this.room = null;
     this.state = "connecting";
@@ -111,6 +123,9 @@ export class Call extends EventTarget {
       clearTimeout(connectTimer);
       const join = { type: "join", request_id: "join", protocol_version: PROTOCOL_VERSION, session_id: this.sessionId };
       if (this.resumeToken) join.resume_token = this.resumeToken;
+      // Resuming without peer connections (the page was reloaded): the
+      // server replaces its side instead of resending the old offer.
+      if (this.resumeToken && !this.publishPc && !this.subscribePc) join.new_peer_connections = true;
       ws.send(JSON.stringify(join));
     });
     ws.addEventListener("message", (event) => {
@@ -172,6 +187,8 @@ export class Call extends EventTarget {
   }
 
   finish(reason, code) {
+    // The place is gone for good: a reload starts afresh.
+    sessionStorage.removeItem(resumeKey(this.sessionId));
     this.setState("ended", { reason, code });
     this.teardown();
   }
@@ -184,6 +201,11 @@ export class Call extends EventTarget {
     this.subscribePc?.close();
     this.publishPc = null;
     this.subscribePc = null;
+  }
+
+  keepResumeToken(token) {
+    this.resumeToken = token;
+    sessionStorage.setItem(resumeKey(this.sessionId), token);
   }
 
   /** Leaves for good (the place is given up at once). */
@@ -237,7 +259,7 @@ export class Call extends EventTarget {
     switch (message.type) {
       case "waiting":
         this.participantId = message.participant_id;
-        this.resumeToken = message.resume_token;
+        this.keepResumeToken(message.resume_token);
         this.lostSince = null;
         this.reconnectAttempt = 0;
         // Back in the lobby (a place lost after the grace period): the server closed our peers.
@@ -251,7 +273,7 @@ export class Call extends EventTarget {
         this.sentResume = message.resume_token;
         this.participantId = message.participant_id;
         this.role = message.role;
-        this.resumeToken = message.resume_token;
+        this.keepResumeToken(message.resume_token);
         this.iceServers = message.ice_servers || [];
         this.lostSince = null;
         this.reconnectAttempt = 0;

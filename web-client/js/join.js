@@ -8,8 +8,8 @@ import { ApiError, api, describeError, staffToken } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { formatDateTime, label } from "./format.js";
 import { requireStaff, setUpFrame } from "./frame.js";
-import { deviceCheck } from "./devices.js";
-import { Call } from "./call.js";
+import { deviceCheck, openDevices } from "./devices.js";
+import { Call, hasStoredPlace } from "./call.js";
 import { RoomScreen } from "./room.js";
 
 const invitationToken = new URLSearchParams(location.hash.slice(1)).get("t");
@@ -103,6 +103,12 @@ function renderSummary() {
     deviceBox,
   );
   if (!fresh) return;
+  if (hasStoredPlace(s.sessionId)) {
+    // The page was reloaded during the session (F5 at a station): the
+    // devices were checked before; take the place back at once.
+    openDevices().then(({ stream }) => startCall(stream));
+    return;
+  }
   const joinLabel = s.role === "mediator" ? t("enter_room") : t("enter_lobby");
   deviceCheck(deviceBox, { joinLabel }).then((stream) => startCall(stream));
 }

@@ -87,6 +87,9 @@ pub struct JoinTicket {
     pub role: Role,
     pub actor: Actor,
     pub resume_token: Option<String>,
+    /// Resuming with new peer connections (a reloaded page): the old
+    /// connection's outstanding offer is not resent.
+    pub new_peer_connections: bool,
     pub request_id: Option<RequestId>,
 }
 

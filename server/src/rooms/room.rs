@@ -252,8 +252,12 @@ impl Room {
                 member.disconnected_at = None;
                 self.empty_since = None;
                 self.greet(participant_id, ticket.request_id);
-                let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
-                tokio::spawn(async move { sfu.resume(session_id, participant_id).await });
+                // Kept peer connections may have lost an offer with the old
+                // socket; new ones get fresh offers once they publish.
+                if !ticket.new_peer_connections {
+                    let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
+                    tokio::spawn(async move { sfu.resume(session_id, participant_id).await });
+                }
                 return Ok(());
             }
             // Without the resume token this is a fresh start: the old place goes.

@@ -170,8 +170,14 @@ impl Sfu {
             if !present {
                 return Err(MediaError::Protocol("you are not in the room".into()));
             }
-            break match room.peers.get(&participant_id) {
-                Some(peer) => peer.clone(),
+            let existing = room.peers.get(&participant_id).cloned();
+            break match existing {
+                Some(peer) if peer.offer_is_from_same_client(&sdp).await => peer,
+                Some(old) => {
+                    // New peer connections (a reloaded page): the old ones go.
+                    self.drop_peer(participant_id, old, &mut room).await;
+                    self.add_peer(session_id, participant_id, &mut room).await?
+                }
                 None => self.add_peer(session_id, participant_id, &mut room).await?,
             };
         };
@@ -230,6 +236,20 @@ impl Sfu {
         }
         room.peers.insert(participant_id, peer.clone());
         Ok(peer)
+    }
+
+    /// Takes a participant's connections out of the room (whose lock the
+    /// caller holds): their tracks leave everyone's subscribe connection,
+    /// then both connections close.
+    async fn drop_peer(&self, participant_id: Uuid, peer: Arc<peer::Peer>, room: &mut MediaRoom) {
+        room.peers.remove(&participant_id);
+        room.publications.retain(|p| p.from != participant_id);
+        for other in room.peers.values() {
+            other.unsubscribe_from(participant_id).await;
+        }
+        peer.close().await;
+        self.metrics.peer_connections.fetch_sub(2, Ordering::Relaxed);
+        tracing::info!(participant = %participant_id, "new peer connections replace the old ones");
     }
 
     async fn peer_of(&self, session_id: Uuid, participant_id: Uuid) -> Option<Arc<peer::Peer>> {

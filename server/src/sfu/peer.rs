@@ -369,6 +369,17 @@ impl Peer {
         }))
     }
 
+    /// Whether a publish offer comes from the client connection this peer
+    /// already talks to (same DTLS fingerprint; an ICE restart keeps it), or
+    /// from new peer connections after a reload.
+    pub async fn offer_is_from_same_client(&self, offer: &str) -> bool {
+        let Some(current) = self.publish.remote_description().await else { return true };
+        match (super::sdp::fingerprint(&current.sdp), super::sdp::fingerprint(offer)) {
+            (Some(current), Some(offered)) => current.eq_ignore_ascii_case(&offered),
+            _ => true,
+        }
+    }
+
     /// Answers the client's publish offer; returns the answer SDP.
     pub async fn answer_publish(&self, offer: String) -> Result<String, MediaError> {
         if let Some(kind) = super::codecs::unsupported_kind(&offer) {

@@ -129,6 +129,16 @@ pub fn complete(sdp: &str) -> String {
     description.marshal()
 }
 
+/// The DTLS certificate fingerprint of a description: it tells one peer
+/// connection from another (an ICE restart keeps it, a new connection does
+/// not).
+pub fn fingerprint(sdp: &str) -> Option<String> {
+    let description = SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())).ok()?;
+    let sections = description.media_descriptions.iter().flat_map(|media| media.attributes.iter());
+    let mut attributes = description.attributes.iter().chain(sections);
+    attributes.find(|attribute| attribute.key == "fingerprint").and_then(|attribute| attribute.value.clone())
+}
+
 /// The ICE username fragment of a description (the server uses one per
 /// connection): the session-level attribute or the first section's.
 pub fn ice_ufrag(sdp: &str) -> Option<String> {
@@ -173,6 +183,9 @@ mod tests {
         assert!(announced.contains("udp 2130706431 10.0.0.5 50001"), "UDP candidates are left alone");
         assert_eq!(listener, Some("127.0.0.1:41234".parse().unwrap()), "the passive one is the route");
         assert_eq!(ice_ufrag(DESCRIPTION).as_deref(), Some("AbCd"));
+        assert_eq!(fingerprint(DESCRIPTION), None);
+        let with_fingerprint = DESCRIPTION.replace("a=mid:0\r\n", "a=mid:0\r\na=fingerprint:sha-256 AB:CD\r\n");
+        assert_eq!(fingerprint(&with_fingerprint).as_deref(), Some("sha-256 AB:CD"));
     }
 
     #[test]

@@ -152,11 +152,10 @@ fn role_of(kind: ParticipantKind) -> Role {
 async fn admit_to_session(
     state: &AppState,
     caller: &Caller,
-    session_id: Uuid,
-    resume_token: Option<String>,
-    request_id: Option<String>,
+    request: JoinRequest,
     address: &str,
 ) -> Result<(crate::cases::Session, JoinTicket), Closing> {
+    let JoinRequest { request_id, session_id, resume_token, new_peer_connections } = request;
     let internal = |error: crate::store::StoreError| {
         tracing::error!(%error, "loading the session for a join");
         Closing::new(ErrorCode::Internal, "the session could not be loaded", 1011)
@@ -180,7 +179,8 @@ async fn admit_to_session(
         }
         Caller::Party(party) => (party.participant.clone(), party.actor(Some(address.to_owned()))),
     };
-    let ticket = JoinTicket { role: role_of(participant.kind), participant, actor, resume_token, request_id };
+    let role = role_of(participant.kind);
+    let ticket = JoinTicket { role, participant, actor, resume_token, new_peer_connections, request_id };
     Ok((session, ticket))
 }
 
@@ -306,10 +306,10 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
     };
 
     let joined = match read_join(&mut stream).await {
-        Ok((request_id, session_id, resume_token)) => {
+        Ok(request) => {
+            let request_id = request.request_id.clone();
             let link = Connection { id: connection_id, tx: out_tx.clone(), kick: kick.clone() };
-            let ticket =
-                admit_to_session(&state, &caller, session_id, resume_token, request_id.clone(), &address).await;
+            let ticket = admit_to_session(&state, &caller, request, &address).await;
             match ticket {
                 Ok((session, ticket)) => enter_room(&state, session, ticket, link).await,
                 Err(closing) => Err(closing),
@@ -335,7 +335,7 @@ async fn connection(state: AppState, socket: WebSocket, token: String, address: 
 /// Waits for the first message, which must be a `join` in this server's
 /// protocol version (control frames such as the pong to our heartbeat ping
 /// do not count); returns its request id, session and resume token.
-async fn read_join(stream: &mut Incoming) -> Result<(Option<String>, Uuid, Option<String>), (Option<String>, Closing)> {
+async fn read_join(stream: &mut Incoming) -> Result<JoinRequest, (Option<String>, Closing)> {
     let first = tokio::time::timeout(JOIN_TIMEOUT, async {
         loop {
             match stream.next().await {
@@ -351,7 +351,9 @@ async fn read_join(stream: &mut Incoming) -> Result<(Option<String>, Uuid, Optio
         }
         _ => None,
     };
-    let Some(ClientMessage::Join { request_id, protocol_version, session_id, resume_token }) = join else {
+    let Some(ClientMessage::Join { request_id, protocol_version, session_id, resume_token, new_peer_connections }) =
+        join
+    else {
         let closing = Closing::new(ErrorCode::JoinFirst, "the first message must be a join naming the session", 1008);
         return Err((None, closing));
     };
@@ -359,7 +361,15 @@ async fn read_join(stream: &mut Incoming) -> Result<(Option<String>, Uuid, Optio
         let message = format!("this server speaks protocol version {PROTOCOL_VERSION}");
         return Err((request_id, Closing::new(ErrorCode::UnsupportedVersion, message, 1008)));
     }
-    Ok((request_id, session_id, resume_token))
+    Ok(JoinRequest { request_id, session_id, resume_token, new_peer_connections })
+}
+
+/// What a `join` asks for.
+struct JoinRequest {
+    request_id: Option<String>,
+    session_id: Uuid,
+    resume_token: Option<String>,
+    new_peer_connections: bool,
 }
 
 /// Hands the ticket to the session's room; a refusal gets its close code.

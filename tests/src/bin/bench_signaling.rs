@@ -201,6 +201,7 @@ async fn mediation() -> (Measured, Measured) {
             protocol_version: PROTOCOL_VERSION,
             session_id,
             resume_token: None,
+            new_peer_connections: false,
         })
         .unwrap()
     };
