@@ -159,6 +159,22 @@ async fn three_participants_receive_each_others_audio_and_video_in_order() {
     assert!(value("mediation_forwarded_packets_total ") > 100);
     assert!(value("mediation_forwarded_bytes_total ") > 1000);
     assert!(metrics.contains("mediation_peer_connections{session="), "per-room lines");
+    for (at, (subscriber, _)) in call.people.iter().enumerate() {
+        let line = format!(
+            "mediation_subscriber_forwarded_packets_total{{session=\"{}\",participant=\"{subscriber}\"}} ",
+            call.session_id
+        );
+        let forwarded = value(&line);
+        let received: u64 = (0..3)
+            .filter(|from| *from != at)
+            .map(|from| call.packets(at, from, MediaKind::Audio) + call.packets(at, from, MediaKind::Video))
+            .sum();
+        assert!(forwarded >= received && forwarded > 100, "{line}{forwarded} for {received} received");
+        assert!(metrics.contains(&format!(
+            "mediation_subscriber_nacks_total{{session=\"{}\",participant=\"{subscriber}\"}} ",
+            call.session_id
+        )));
+    }
     assert_eq!(value("mediation_live_rooms "), 1);
     call.stop().await;
 }

@@ -71,10 +71,48 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
         }
         registry.register(name, help, family);
     }
+    register_subscriber_series(&mut registry, &rooms);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a string");
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(axum::http::header::CONTENT_TYPE, content_type)], text)
+}
+
+/// Per subscriber (labels `session` and `participant`): what was forwarded
+/// to them, their NACKs, and the resends that answered them or were refused.
+fn register_subscriber_series(registry: &mut prometheus_client::registry::Registry, rooms: &[crate::sfu::RoomFigures]) {
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    type Pick = fn(&crate::sfu::SubscriberFigures) -> u64;
+    let series: [(&str, &str, Pick); 6] = [
+        ("mediation_subscriber_forwarded_packets", "RTP packets forwarded to one subscriber", |s| s.forwarded_packets),
+        ("mediation_subscriber_forwarded_bytes", "RTP payload bytes forwarded to one subscriber", |s| {
+            s.forwarded_bytes
+        }),
+        ("mediation_subscriber_nacks", "NACK packets received from one subscriber", |s| s.nacks),
+        ("mediation_subscriber_resent_packets", "Packets resent to one subscriber (RTX or plain)", |s| {
+            s.resent_packets
+        }),
+        ("mediation_subscriber_resent_bytes", "Payload bytes resent to one subscriber", |s| s.resent_bytes),
+        (
+            "mediation_subscriber_refused_resends",
+            "Requested packets not resent: too old, resent within the round trip, gone, or over budget",
+            |s| s.refused_resends,
+        ),
+    ];
+    for (name, help, pick) in series {
+        let family = Family::<SeriesLabels, Counter>::default();
+        for room in rooms {
+            for subscriber in &room.subscribers {
+                let labels = vec![
+                    ("session", room.session_id.to_string()),
+                    ("participant", subscriber.participant_id.to_string()),
+                ];
+                family.get_or_create(&labels).inc_by(pick(subscriber));
+            }
+        }
+        registry.register(name, help, family);
+    }
 }
 
 /// The process is up and serving.

@@ -13,6 +13,7 @@ pub mod ice_tcp;
 pub mod keyframes;
 mod peer;
 pub mod ports;
+pub mod retransmit;
 mod rules;
 pub mod sdp;
 pub mod turn;
@@ -50,6 +51,19 @@ impl SfuMetrics {
     }
 }
 
+/// One subscriber's figures: what was forwarded to them, and how their
+/// NACKs were answered.
+#[derive(Debug, Clone)]
+pub struct SubscriberFigures {
+    pub participant_id: Uuid,
+    pub forwarded_packets: u64,
+    pub forwarded_bytes: u64,
+    pub nacks: u64,
+    pub resent_packets: u64,
+    pub resent_bytes: u64,
+    pub refused_resends: u64,
+}
+
 /// One room's figures, as `/metrics` shows them.
 #[derive(Debug, Clone)]
 pub struct RoomFigures {
@@ -58,6 +72,7 @@ pub struct RoomFigures {
     pub forwarded_packets: u64,
     pub forwarded_bytes: u64,
     pub dropped_packets: u64,
+    pub subscribers: Vec<SubscriberFigures>,
 }
 
 /// Where the SFU sends signaling for a participant (the room forwards it to
@@ -355,6 +370,7 @@ impl Sfu {
                 forwarded_packets: room.metrics.forwarded_packets.load(Ordering::Relaxed),
                 forwarded_bytes: room.metrics.forwarded_bytes.load(Ordering::Relaxed),
                 dropped_packets: room.metrics.dropped_packets.load(Ordering::Relaxed),
+                subscribers: room.peers.values().map(|peer| peer.figures()).collect(),
             });
         }
         figures

@@ -19,7 +19,9 @@ use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
@@ -38,6 +40,7 @@ use super::codecs;
 use super::continuity::{Continuity, Verdict};
 use super::keyframes;
 use super::ports::PortPool;
+use super::retransmit::{ResendCounters, Retransmitter};
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +172,9 @@ pub struct Peer {
     signal: SignalSink,
     sfu: Weak<Sfu>,
     room_metrics: Arc<SfuMetrics>,
+    /// What was forwarded to this subscriber, and its resends.
+    forwarded: Arc<SfuMetrics>,
+    resends: Arc<ResendCounters>,
     /// The media ports this participant holds, returned on close.
     ports: [u16; 2],
 }
@@ -267,6 +273,7 @@ async fn build_connection(
     ports: &PortPool,
     ice_tcp: bool,
     handler: Arc<dyn PeerConnectionEventHandler>,
+    resends: Option<Arc<ResendCounters>>,
 ) -> Result<(Arc<dyn PeerConnection>, u16), MediaError> {
     for port in ports.candidates() {
         if !ports.take(port) {
@@ -274,8 +281,12 @@ async fn build_connection(
         }
         let mut media_engine = MediaEngine::default();
         super::codecs::register(&mut media_engine)?;
-        let registry = register_default_interceptors(Registry::new(), &mut media_engine)?
+        let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
+        if let Some(counters) = &resends {
+            // The subscribe side answers NACKs with a budget (retransmit.rs).
+            registry = registry.with(Slot::NackResponder, Retransmitter::new(counters.clone()));
+        }
         // No mDNS: it would open one more socket per connection, and the
         // server announces a real address anyway.
         let mut settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
@@ -342,17 +353,18 @@ impl Peer {
             kinds_published: std::sync::Mutex::default(),
         });
         let ice_tcp = sfu.ice_tcp.is_some();
-        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler).await?;
+        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, None).await?;
+        let resends = Arc::new(ResendCounters::default());
         let subscribe_handler = Arc::new(GatherHandler { gathered: subscribe_tx });
-        let (subscribe, subscribe_port) = match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler).await
-        {
-            Ok(built) => built,
-            Err(error) => {
-                let _ = publish.close().await;
-                sfu.ports.release(publish_port);
-                return Err(error);
-            }
-        };
+        let (subscribe, subscribe_port) =
+            match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler, Some(resends.clone())).await {
+                Ok(built) => built,
+                Err(error) => {
+                    let _ = publish.close().await;
+                    sfu.ports.release(publish_port);
+                    return Err(error);
+                }
+            };
         Ok(Arc::new(Peer {
             participant_id,
             publish,
@@ -365,8 +377,24 @@ impl Peer {
             signal,
             sfu: weak,
             room_metrics,
+            forwarded: Arc::default(),
+            resends,
             ports: [publish_port, subscribe_port],
         }))
+    }
+
+    /// What was forwarded to this subscriber and how their NACKs went.
+    pub fn figures(&self) -> super::SubscriberFigures {
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        super::SubscriberFigures {
+            participant_id: self.participant_id,
+            forwarded_packets: load(&self.forwarded.forwarded_packets),
+            forwarded_bytes: load(&self.forwarded.forwarded_bytes),
+            nacks: load(&self.resends.nacks),
+            resent_packets: load(&self.resends.resent_packets),
+            resent_bytes: load(&self.resends.resent_bytes),
+            refused_resends: load(&self.resends.refused),
+        }
     }
 
     /// Whether a publish offer comes from the client connection this peer
@@ -408,7 +436,13 @@ impl Peer {
             format!("{}-{from}", kind_label(publication.kind)),
             kind,
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    // Resends go as RTX where the subscriber negotiates it.
+                    rtx: (publication.kind == MediaKind::Video)
+                        .then(|| RTCRtpRtxParameters { ssrc: rand::random::<u32>() }),
+                    ..Default::default()
+                },
                 codec: publication.codec.clone(),
                 ..Default::default()
             }],
@@ -431,7 +465,11 @@ impl Peer {
             ssrc,
             payload_type.clone(),
             self.rules.clone(),
-            [self.sfu.upgrade().map(|sfu| sfu.metrics.clone()), Some(self.room_metrics.clone())],
+            [
+                self.sfu.upgrade().map(|sfu| sfu.metrics.clone()),
+                Some(self.room_metrics.clone()),
+                Some(self.forwarded.clone()),
+            ],
         ));
         self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task, feedback });
         Ok(())
@@ -596,7 +634,7 @@ async fn forward(
     ssrc: u32,
     payload_type: Arc<AtomicU8>,
     rules: watch::Receiver<MediaRules>,
-    metrics: [Option<Arc<SfuMetrics>>; 2],
+    metrics: [Option<Arc<SfuMetrics>>; 3],
 ) {
     let mut packets = publication.packets.subscribe();
     let is_video = publication.kind == MediaKind::Video;
