@@ -106,6 +106,35 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// Splits a description into one without candidates and the candidates
+/// as trickle ICE sends them (with the mid and index of their section).
+fn trickled(sdp: &str) -> (String, Vec<signaling_proto::IceCandidate>) {
+    let (mut kept, mut candidates) = (Vec::new(), Vec::new());
+    let mut index: Option<u16> = None;
+    for line in sdp.split("\r\n") {
+        if line.starts_with("m=") {
+            index = Some(index.map_or(0, |i| i + 1));
+        }
+        match line.strip_prefix("a=") {
+            Some(candidate) if candidate.starts_with("candidate:") => {
+                candidates.push((candidate.to_owned(), index));
+            }
+            Some("end-of-candidates") => {}
+            _ => kept.push(line),
+        }
+    }
+    let mids: Vec<String> = sdp.split("\r\n").filter_map(|l| l.strip_prefix("a=mid:").map(str::to_owned)).collect();
+    let candidates = candidates
+        .into_iter()
+        .map(|(candidate, index)| signaling_proto::IceCandidate {
+            candidate,
+            sdp_mid: index.and_then(|i| mids.get(usize::from(i)).cloned()),
+            sdp_m_line_index: index,
+        })
+        .collect();
+    (kept.join("\r\n"), candidates)
+}
+
 const MAGIC: &[u8; 4] = b"MDTN";
 
 /// The clock that send times in markers count from (one process).
@@ -253,6 +282,8 @@ pub struct MediaPeer {
     /// Keyframe requests (PLI/FIR) that reached this publisher.
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
     pub tracks: RemoteTracks,
+    /// Send descriptions without candidates and trickle them after.
+    pub trickle: bool,
     transport: Transport,
     publish: Arc<dyn PeerConnection>,
     publish_gathered: mpsc::Receiver<()>,
@@ -285,6 +316,7 @@ impl MediaPeer {
             sent: Arc::default(),
             keyframe_requests: Arc::default(),
             tracks,
+            trickle: false,
             transport,
             publish,
             publish_gathered,
@@ -295,26 +327,36 @@ impl MediaPeer {
     }
 
     /// The publish offer to send.
-    pub async fn offer(&mut self) -> ClientMessage {
+    /// The publish offer, and with `trickle` its candidates as separate
+    /// `ice_candidate` messages after it.
+    pub async fn offer(&mut self) -> Vec<ClientMessage> {
         let offer = self.publish.create_offer(None).await.expect("offer");
         self.publish.set_local_description(offer).await.expect("set local offer");
         let sdp = local_sdp(&self.publish, &mut self.publish_gathered).await;
-        ClientMessage::Sdp {
-            request_id: None,
-            target: PeerTarget::Publish,
-            description: SessionDescription { kind: "offer".into(), sdp },
-        }
+        self.described(PeerTarget::Publish, "offer", sdp)
+    }
+
+    /// A description to send, whole or (with `trickle`) without its
+    /// candidates, which follow as `ice_candidate` messages.
+    fn described(&self, target: PeerTarget, kind: &str, sdp: String) -> Vec<ClientMessage> {
+        let (sdp, candidates) = if self.trickle { trickled(&sdp) } else { (sdp, Vec::new()) };
+        let description = SessionDescription { kind: kind.into(), sdp };
+        let mut messages = vec![ClientMessage::Sdp { request_id: None, target, description }];
+        messages.extend(
+            candidates.into_iter().map(|candidate| ClientMessage::IceCandidate { target, candidate: Some(candidate) }),
+        );
+        messages
     }
 
     /// Handles the server's SDP; returns the answer to send, if any.
-    pub async fn on_sdp(&mut self, target: PeerTarget, description: SessionDescription) -> Option<ClientMessage> {
+    pub async fn on_sdp(&mut self, target: PeerTarget, description: SessionDescription) -> Vec<ClientMessage> {
         match (target, description.kind.as_str()) {
             (PeerTarget::Publish, "answer") => {
                 let answer = RTCSessionDescription::answer(description.sdp.clone()).expect("an answer");
                 self.publish.set_remote_description(answer).await.expect("set remote answer");
                 connect_to_passive_tcp(&self.publish, &description.sdp, self.transport).await;
                 self.start_sending().await;
-                None
+                Vec::new()
             }
             (PeerTarget::Subscribe, "offer") => {
                 if self.subscribe.is_none() {
@@ -330,13 +372,9 @@ impl MediaPeer {
                 while gathered.try_recv().is_ok() {}
                 subscribe.set_local_description(answer).await.expect("set local answer");
                 let sdp = local_sdp(subscribe, gathered).await;
-                Some(ClientMessage::Sdp {
-                    request_id: None,
-                    target: PeerTarget::Subscribe,
-                    description: SessionDescription { kind: "answer".into(), sdp },
-                })
+                self.described(PeerTarget::Subscribe, "answer", sdp)
             }
-            _ => None,
+            _ => Vec::new(),
         }
     }
 
@@ -434,8 +472,9 @@ impl MediaDriver {
         let delays = peer.delays.clone();
         let keyframe_requests = peer.keyframe_requests.clone();
         let tracks = peer.tracks.clone();
-        let offer = peer.offer().await;
-        client.send(&offer).await;
+        for message in peer.offer().await {
+            client.send(&message).await;
+        }
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -445,7 +484,7 @@ impl MediaDriver {
                     },
                     message = client.next(Duration::from_secs(3600)) => match message {
                         Some(ServerMessage::Sdp { target, description }) => {
-                            if let Some(reply) = peer.on_sdp(target, description).await {
+                            for reply in peer.on_sdp(target, description).await {
                                 client.send(&reply).await;
                             }
                         }

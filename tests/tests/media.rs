@@ -115,8 +115,13 @@ impl Call {
     }
 
     async fn everyone_hears_everyone(&self) {
-        for at in 0..3 {
-            for from in (0..3).filter(|from| *from != at) {
+        self.everyone_hears_everyone_of(3).await;
+    }
+
+    /// The same, for a call of the first `count` people.
+    async fn everyone_hears_everyone_of(&self, count: usize) {
+        for at in 0..count {
+            for from in (0..count).filter(|from| *from != at) {
                 let (audio, video) =
                     (self.packets(at, from, MediaKind::Audio), self.packets(at, from, MediaKind::Video));
                 self.wait_for(at, from, audio + 10, video + 5).await;
@@ -565,5 +570,38 @@ async fn a_reloaded_page_is_back_in_the_room_with_new_peer_connections() {
     println!("media both ways {} ms after the reload", back_after.as_millis());
     assert!(back_after < Duration::from_secs(3), "media both ways took {back_after:?}");
     assert_eq!(call.server.state.sfu.live_peer_connections(), 6, "the old connections were closed");
+    call.stop().await;
+}
+
+/// A client that trickles its candidates (descriptions without them, then
+/// `ice_candidate` messages) connects both ways like one that waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_trickles_its_candidates_connects() {
+    let mut call = call_with(&[], 2).await;
+    call.everyone_hears_everyone_of(2).await;
+    let (host, station) = (0, 1);
+    let (station_id, page) = call.people.remove(station);
+    page.stop().await;
+    let token = call.server.login("station-dongping").await.token().unwrap().to_owned();
+    let mut client = SignalClient::connect(&call.server.base_url, &token).await;
+    client
+        .send(&ClientMessage::Join {
+            request_id: Some("join".into()),
+            protocol_version: signaling_proto::PROTOCOL_VERSION,
+            session_id: call.session_id,
+            resume_token: Some(call.resume_tokens[station].clone()),
+            new_peer_connections: true,
+        })
+        .await;
+    joined(&mut client).await;
+    let mut peer = MediaPeer::new(station_id).await;
+    peer.trickle = true;
+    call.people.insert(station, (station_id, MediaDriver::start(client, peer).await));
+    let before = call.packets(host, station, MediaKind::Audio);
+    call.wait_for(station, host, 25, 15).await;
+    call.wait_for(host, station, before + 25, 0).await;
+    let figures = call.server.state.sfu.rooms().await;
+    let station_figures = figures[0].subscribers.iter().find(|s| s.participant_id == station_id).unwrap();
+    assert!(station_figures.trickled_candidates >= 2, "candidates of both connections were added: {station_figures:?}");
     call.stop().await;
 }

@@ -23,27 +23,6 @@ const CLOSING_ERRORS = new Set([
 /** Messages after which the server closes with 1000: never reconnect after them. */
 const FINAL_MESSAGES = new Set(["refused", "removed", "session_ended"]);
 
-/** Resolves once the connection has gathered all its candidates (descriptions are sent complete). */
-function gatheringComplete(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    // A host without any usable interface never completes; send what there is.
-    const timer = setTimeout(() => {
-      pc.removeEventListener("icegatheringstatechange", done);
-      resolve();
-    }, 5000);
-    pc.addEventListener("icegatheringstatechange", done);
-  });
-}
-
-/** The publisher's participant id from a forwarded track id (`audio-<id>` / `video-<id>`). */
 function publisherOf(trackIdentifier) {
   const match = /^(audio|video)-(.+)$/.exec(trackIdentifier || "");
   return match ? { kind: match[1], participantId: match[2] } : null;
@@ -353,10 +332,8 @@ export class Call extends EventTarget {
     let pc = this.publishPc;
     if (!pc || pc.connectionState === "closed") pc = this.newPublishConnection();
     if (pc.signalingState === "stable" && pc.remoteDescription) return;
-    if (pc.signalingState !== "have-local-offer") {
-      await pc.setLocalDescription(await pc.createOffer());
-      await gatheringComplete(pc);
-    }
+    // Sent at once: candidates follow as ice_candidate messages (trickle ICE).
+    if (pc.signalingState !== "have-local-offer") await pc.setLocalDescription(await pc.createOffer());
     if (pc !== this.publishPc) return;
     await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
   }
@@ -364,6 +341,7 @@ export class Call extends EventTarget {
   newPublishConnection() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
     this.publishPc = pc;
+    this.trickle(pc, "publish");
     const stream = this.localStream || new MediaStream();
     for (const kind of ["audio", "video"]) {
       const track = stream.getTracks().find((candidate) => candidate.kind === kind);
@@ -381,10 +359,18 @@ export class Call extends EventTarget {
     return pc;
   }
 
+  /** Sends the connection's candidates as they are found (trickle ICE). */
+  trickle(pc, target) {
+    pc.addEventListener("icecandidate", (event) => {
+      if (!event.candidate?.candidate || pc.connectionState === "closed") return;
+      const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
+      this.send({ type: "ice_candidate", target, candidate: { candidate, sdp_mid: sdpMid, sdp_m_line_index: sdpMLineIndex } });
+    });
+  }
+
   async restartPublishIce(pc) {
     try {
       await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
-      await gatheringComplete(pc);
       if (pc !== this.publishPc) return;
       await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
     } catch (error) {
@@ -410,12 +396,12 @@ export class Call extends EventTarget {
     if (!this.subscribePc) {
       const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
       pc.addEventListener("track", (event) => this.onRemoteTrack(event));
+      this.trickle(pc, "subscribe");
       this.subscribePc = pc;
     }
     const pc = this.subscribePc;
     await pc.setRemoteDescription(offer);
     await pc.setLocalDescription(await pc.createAnswer());
-    await gatheringComplete(pc);
     this.send({ type: "sdp", target: "subscribe", description: { type: "answer", sdp: pc.localDescription.sdp } });
     this.pruneEndedTracks();
   }

@@ -623,9 +623,14 @@ impl Room {
                 self.ack(me, request_id);
                 Ok(())
             }
-            // The server sends complete descriptions and expects the same:
-            // trickled candidates add nothing.
-            ClientMessage::IceCandidate { .. } => Ok(()),
+            // Trickled candidates go to the media plane; end-of-candidates needs nothing.
+            ClientMessage::IceCandidate { target, candidate } => {
+                if let Some(candidate) = candidate {
+                    let (sfu, session_id) = (self.ctx.sfu.clone(), self.session_id());
+                    tokio::spawn(async move { sfu.add_candidate(session_id, me, target, candidate).await });
+                }
+                Ok(())
+            }
             ClientMessage::EndSession { request_id } => {
                 self.require_host(me)?;
                 self.ack(me, request_id);

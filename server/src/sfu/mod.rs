@@ -23,7 +23,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use signaling_proto::{MediaKind, PeerTarget, ServerMessage, SessionDescription};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use signaling_proto::{IceCandidate, MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use tokio::sync::{Mutex, mpsc, watch};
 use uuid::Uuid;
 
@@ -62,6 +63,8 @@ pub struct SubscriberFigures {
     pub resent_packets: u64,
     pub resent_bytes: u64,
     pub refused_resends: u64,
+    /// Candidates this participant trickled, added to their connections.
+    pub trickled_candidates: u64,
 }
 
 /// One room's figures, as `/metrics` shows them.
@@ -89,6 +92,8 @@ struct MediaRoom {
     signal: SignalSink,
     peers: HashMap<Uuid, Arc<peer::Peer>>,
     publications: Vec<Arc<peer::Publication>>,
+    /// Trickled candidates of participants whose connections do not exist yet.
+    early_candidates: HashMap<Uuid, Vec<(PeerTarget, RTCIceCandidateInit)>>,
 }
 
 /// The SFU of the whole server.
@@ -197,6 +202,7 @@ impl Sfu {
             };
         };
         let answer = self.announce(peer.answer_publish(sdp).await?);
+        self.add_waiting_candidates(session_id, participant_id, &peer).await;
         sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
             .await
             .map_err(|_| MediaError::Gone)?;
@@ -214,6 +220,7 @@ impl Sfu {
                 signal: sink.clone(),
                 peers: HashMap::new(),
                 publications: Vec::new(),
+                early_candidates: HashMap::new(),
             }))
         });
         room.clone()
@@ -249,6 +256,10 @@ impl Sfu {
                 return Err(error);
             }
         }
+        for (target, candidate) in room.early_candidates.remove(&participant_id).unwrap_or_default() {
+            // A fresh connection has no remote description yet: all are kept for it.
+            let _ = peer.add_remote_candidate(target, candidate).await;
+        }
         room.peers.insert(participant_id, peer.clone());
         Ok(peer)
     }
@@ -279,6 +290,51 @@ impl Sfu {
             .await
             .ok_or_else(|| MediaError::Protocol("no subscribe offer is outstanding".into()))?;
         peer.accept_subscribe_answer(sdp).await
+    }
+
+    /// A candidate a client trickled for one of its connections. One that
+    /// comes before the participant's publish offer made their connections
+    /// waits in the room until it does.
+    pub async fn add_candidate(
+        &self,
+        session_id: Uuid,
+        participant_id: Uuid,
+        target: PeerTarget,
+        candidate: IceCandidate,
+    ) {
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_m_line_index,
+            ..Default::default()
+        };
+        let Some(shared) = self.room(session_id) else { return };
+        let mut room = shared.lock().await;
+        let init = match room.peers.get(&participant_id) {
+            Some(peer) => match peer.add_remote_candidate(target, init).await {
+                Ok(()) => return,
+                Err(for_new_connections) => for_new_connections,
+            },
+            None => init,
+        };
+        room.early_candidates.entry(participant_id).or_default().push((target, init));
+    }
+
+    /// Candidates that came before the offer they belong to (an ICE restart's,
+    /// or a reloaded page's) now find their connection.
+    async fn add_waiting_candidates(&self, session_id: Uuid, participant_id: Uuid, peer: &peer::Peer) {
+        let Some(shared) = self.room(session_id) else { return };
+        let mut room = shared.lock().await;
+        let waiting = room.early_candidates.remove(&participant_id).unwrap_or_default();
+        let mut still_waiting = Vec::new();
+        for (target, candidate) in waiting {
+            if let Err(candidate) = peer.add_remote_candidate(target, candidate).await {
+                still_waiting.push((target, candidate));
+            }
+        }
+        if !still_waiting.is_empty() {
+            room.early_candidates.insert(participant_id, still_waiting);
+        }
     }
 
     /// A participant came back on a new connection: resend what was lost.

@@ -4,7 +4,7 @@
 //! handler keeps a closed connection alive).
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -31,7 +32,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
+    SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -123,6 +125,7 @@ impl Publication {
                 clock.deferred = false;
                 clock.last_sent = Some(Instant::now());
             }
+            tracing::debug!(from = %publication.from, deferred = !wait.is_zero(), "keyframe request");
             let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: publication.media_ssrc };
             let _ = publication.track.write_rtcp(vec![Box::new(pli)]).await;
         });
@@ -172,6 +175,12 @@ pub struct Peer {
     signal: SignalSink,
     sfu: Weak<Sfu>,
     room_metrics: Arc<SfuMetrics>,
+    /// Whether the subscribe connection is up (DTLS done): nothing is
+    /// forwarded before, since it would be lost, keyframes first of all.
+    subscribe_connected: Arc<AtomicBool>,
+    /// Trickled candidates that came before their connection's remote
+    /// description; added once it is set. Async lock, held across the add.
+    early_candidates: Mutex<Vec<(PeerTarget, RTCIceCandidateInit)>>,
     /// What was forwarded to this subscriber, and its resends.
     forwarded: Arc<SfuMetrics>,
     resends: Arc<ResendCounters>,
@@ -179,16 +188,23 @@ pub struct Peer {
     ports: [u16; 2],
 }
 
-struct GatherHandler {
+/// The subscribe side: gathering, and whether the connection is up.
+struct SubscribeHandler {
     gathered: mpsc::Sender<()>,
+    connected: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
-impl PeerConnectionEventHandler for GatherHandler {
+impl PeerConnectionEventHandler for SubscribeHandler {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         if state == RTCIceGatheringState::Complete {
             let _ = self.gathered.try_send(());
         }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        tracing::debug!(?state, "subscribe connection");
+        self.connected.store(state == RTCPeerConnectionState::Connected, Ordering::Release);
     }
 }
 
@@ -289,7 +305,11 @@ async fn build_connection(
         }
         // No mDNS: it would open one more socket per connection, and the
         // server announces a real address anyway.
-        let mut settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled);
+        // ICE lite (RFC 8445 2.5): the server answers checks and never starts
+        // them, so the client controls and nominates at once; a full agent
+        // here, controlling the subscribe side, took 1-2 s more to connect.
+        let mut settings =
+            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).with_lite(true);
         // With ICE over TCP each connection listens on an ephemeral loopback
         // port; the mux (ice_tcp.rs) brings the public port's connections there.
         let tcp_addrs = if ice_tcp {
@@ -355,7 +375,9 @@ impl Peer {
         let ice_tcp = sfu.ice_tcp.is_some();
         let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, None).await?;
         let resends = Arc::new(ResendCounters::default());
-        let subscribe_handler = Arc::new(GatherHandler { gathered: subscribe_tx });
+        let subscribe_connected = Arc::new(AtomicBool::new(false));
+        let subscribe_handler =
+            Arc::new(SubscribeHandler { gathered: subscribe_tx, connected: subscribe_connected.clone() });
         let (subscribe, subscribe_port) =
             match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler, Some(resends.clone())).await {
                 Ok(built) => built,
@@ -377,10 +399,59 @@ impl Peer {
             signal,
             sfu: weak,
             room_metrics,
+            early_candidates: Mutex::default(),
+            subscribe_connected,
             forwarded: Arc::default(),
             resends,
             ports: [publish_port, subscribe_port],
         }))
+    }
+
+    fn connection(&self, target: PeerTarget) -> &Arc<dyn PeerConnection> {
+        match target {
+            PeerTarget::Publish => &self.publish,
+            PeerTarget::Subscribe => &self.subscribe,
+        }
+    }
+
+    /// A candidate the client trickled: added to its connection, or kept
+    /// until that connection's remote description is set. One that names
+    /// another ICE username fragment than the connection's (a reloaded page's
+    /// new connection, whose offer is on its way) is handed back.
+    pub async fn add_remote_candidate(
+        &self,
+        target: PeerTarget,
+        candidate: RTCIceCandidateInit,
+    ) -> Result<(), RTCIceCandidateInit> {
+        let mut early = self.early_candidates.lock().await;
+        let Some(remote) = self.connection(target).remote_description().await else {
+            early.push((target, candidate));
+            return Ok(());
+        };
+        let named = super::sdp::candidate_ufrag(&candidate.candidate);
+        if named.is_some() && named != super::sdp::ice_ufrag(&remote.sdp).as_deref() {
+            return Err(candidate);
+        }
+        self.add_trickled(target, candidate).await;
+        Ok(())
+    }
+
+    async fn add_trickled(&self, target: PeerTarget, candidate: RTCIceCandidateInit) {
+        match self.connection(target).add_ice_candidate(candidate).await {
+            Ok(()) => {
+                self.resends.trickled_candidates.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => tracing::debug!(%error, "a trickled candidate was not usable"),
+        }
+    }
+
+    async fn add_early_candidates(&self, target: PeerTarget) {
+        let mut early = self.early_candidates.lock().await;
+        let (now, later): (Vec<_>, Vec<_>) = early.drain(..).partition(|(to, _)| *to == target);
+        *early = later;
+        for (_, candidate) in now {
+            self.add_trickled(target, candidate).await;
+        }
     }
 
     /// What was forwarded to this subscriber and how their NACKs went.
@@ -394,6 +465,7 @@ impl Peer {
             resent_packets: load(&self.resends.resent_packets),
             resent_bytes: load(&self.resends.resent_bytes),
             refused_resends: load(&self.resends.refused),
+            trickled_candidates: load(&self.resends.trickled_candidates),
         }
     }
 
@@ -414,6 +486,7 @@ impl Peer {
             return Err(MediaError::UnsupportedCodec(kind));
         }
         self.publish.set_remote_description(RTCSessionDescription::offer(offer)?).await?;
+        self.add_early_candidates(PeerTarget::Publish).await;
         let answer = self.publish.create_answer(None).await?;
         forget_gathered(&self.publish_gathered).await;
         self.publish.set_local_description(answer).await?;
@@ -464,6 +537,7 @@ impl Peer {
             track,
             ssrc,
             payload_type.clone(),
+            self.subscribe_connected.clone(),
             self.rules.clone(),
             [
                 self.sfu.upgrade().map(|sfu| sfu.metrics.clone()),
@@ -555,6 +629,7 @@ impl Peer {
             return Err(MediaError::Protocol("no subscribe offer is outstanding".into()));
         }
         self.subscribe.set_remote_description(RTCSessionDescription::answer(answer)?).await?;
+        self.add_early_candidates(PeerTarget::Subscribe).await;
         for writer in self.writers.lock().await.iter() {
             if writer.payload_type.load(Ordering::Acquire) != 0 {
                 continue;
@@ -567,8 +642,8 @@ impl Peer {
                 .find(|codec| codec.rtp_codec.mime_type.eq_ignore_ascii_case(&writer.publication.codec.mime_type))
                 .map(|codec| codec.payload_type);
             if let Some(payload_type) = chosen {
+                // The writer asks for a keyframe itself once the connection is up.
                 writer.payload_type.store(payload_type, Ordering::Release);
-                writer.publication.request_keyframe();
             }
         }
         let pending = {
@@ -633,6 +708,7 @@ async fn forward(
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     payload_type: Arc<AtomicU8>,
+    connected: Arc<AtomicBool>,
     rules: watch::Receiver<MediaRules>,
     metrics: [Option<Arc<SfuMetrics>>; 3],
 ) {
@@ -653,7 +729,9 @@ async fn forward(
             Err(broadcast::error::RecvError::Closed) => break,
         };
         let pt = payload_type.load(Ordering::Acquire);
-        let allowed = pt != 0 && rules.borrow().may_flow(publication.from, to, publication.kind);
+        let allowed = pt != 0
+            && connected.load(Ordering::Acquire)
+            && rules.borrow().may_flow(publication.from, to, publication.kind);
         let resumed = allowed && !was_allowed;
         was_allowed = allowed;
         if !allowed {

@@ -43,6 +43,9 @@ pub struct ResendCounters {
     /// Requests not answered: the packet was too old, resent within the
     /// round trip, no longer kept, or over the budget.
     pub refused: AtomicU64,
+    /// Candidates the participant trickled that were added to a connection
+    /// (kept here with the other per-participant transport counters).
+    pub trickled_candidates: AtomicU64,
 }
 
 struct Sent {

@@ -139,6 +139,18 @@ pub fn fingerprint(sdp: &str) -> Option<String> {
     attributes.find(|attribute| attribute.key == "fingerprint").and_then(|attribute| attribute.value.clone())
 }
 
+/// The username fragment a trickled candidate names (`... ufrag <x>`), as
+/// browsers write it; none when it names none.
+pub fn candidate_ufrag(candidate: &str) -> Option<&str> {
+    let mut tokens = candidate.split_whitespace();
+    while let Some(token) = tokens.next() {
+        if token == "ufrag" {
+            return tokens.next();
+        }
+    }
+    None
+}
+
 /// The ICE username fragment of a description (the server uses one per
 /// connection): the session-level attribute or the first section's.
 pub fn ice_ufrag(sdp: &str) -> Option<String> {
@@ -201,6 +213,13 @@ mod tests {
         assert_eq!(audio.matches("a=candidate:").count(), 3, "nothing doubled where it was");
         assert!(completed[..completed.find("m=audio").unwrap()].contains("a=msid-semantic:WMS *\r\n"));
         assert_eq!(complete(&completed), completed, "completing twice changes nothing");
+    }
+
+    #[test]
+    fn a_trickled_candidate_names_its_ufrag() {
+        let chrome = "candidate:1 1 udp 2122260223 192.0.2.5 54400 typ host generation 0 ufrag Hx3k network-id 1";
+        assert_eq!(candidate_ufrag(chrome), Some("Hx3k"));
+        assert_eq!(candidate_ufrag("candidate:1 1 udp 2122260223 192.0.2.5 54400 typ host"), None);
     }
 
     #[test]
