@@ -102,6 +102,10 @@ apt_install() {
 command -v chromium >/dev/null || apt_install chromium
 fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
 command -v npm >/dev/null || apt_install nodejs npm
+# The village-link browser tests build network namespaces, veth pairs, tc
+# rate limits and nftables drops (tests/e2e/link.mjs).
+command -v ip >/dev/null && command -v tc >/dev/null || apt_install iproute2
+command -v nft >/dev/null || apt_install nftables
 
 log "browser end-to-end tests (Playwright driving Chromium, PostgreSQL)"
 e2e_status=0

@@ -16,9 +16,9 @@ export const screenshotDir = join(repoRoot, "target", "e2e-screenshots");
 export const DEMO_PASSWORD = "demo-password-for-tests";
 
 /** Starts the server; resolves with { url, stop }. */
-export function startServer() {
+export function startServer({ env = {} } = {}) {
   const binary = process.env.E2E_SERVER || join(repoRoot, "target", "debug", "e2e_server");
-  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env } });
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => reject(new Error("the server did not start within 60 s")), 60_000);
@@ -43,10 +43,10 @@ export function startServer() {
  * Chromium with a fake camera and microphone. With `refuseDevices`, the
  * browser asks instead of granting, and headless asking means refusing.
  */
-export async function launchBrowser({ refuseDevices = false } = {}) {
+export async function launchBrowser({ refuseDevices = false, executablePath, extraArgs = [] } = {}) {
   const deviceFlags = ["--use-fake-device-for-media-stream", ...(refuseDevices ? [] : ["--use-fake-ui-for-media-stream"])];
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: [
       "--no-sandbox",
@@ -58,6 +58,7 @@ export async function launchBrowser({ refuseDevices = false } = {}) {
       "--disable-backgrounding-occluded-windows",
       ...deviceFlags,
       "--autoplay-policy=no-user-gesture-required",
+      ...extraArgs,
     ],
   });
 }

@@ -1,7 +1,9 @@
 //! The server the browser tests drive (tests/e2e): a fresh PostgreSQL
 //! database (or SQLite when DATABASE_URL is not PostgreSQL) with the demo
 //! town seeded, on a loopback port. Prints `listening <url>` once it serves,
-//! then runs until its standard input closes.
+//! then runs until its standard input closes. `E2E_HOST` (default
+//! 127.0.0.1) is the address it listens on and `E2E_RTC_IP` its media
+//! address, for the tests whose browsers sit behind an emulated link.
 
 use mediation_tests::{Db, TestServer};
 use tokio::io::AsyncReadExt;
@@ -18,9 +20,15 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     let db = if Db::Postgres.wanted() { Db::Postgres } else { Db::Sqlite };
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding a loopback port");
+    let host = std::env::var("E2E_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let listener = TcpListener::bind((host.as_str(), 0)).await.expect("binding a port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
-    let server = TestServer::start_on(listener, db, &["--public-url", &url]).await;
+    let rtc_ip = std::env::var("E2E_RTC_IP").ok();
+    let mut args = vec!["--public-url", url.as_str()];
+    if let Some(ip) = &rtc_ip {
+        args.extend(["--rtc-ip", ip.as_str()]);
+    }
+    let server = TestServer::start_on(listener, db, &args).await;
     println!("listening {} database={db:?}", server.base_url);
     // The harness closes our standard input to stop us (also when it dies).
     let mut sink = Vec::new();

@@ -1,0 +1,124 @@
+// An emulated village link for browser tests and benchmarks: a network
+// namespace for one participant's browser, joined to the host by a veth
+// pair (198.18.77.0/30, the range set aside for benchmarking), with a rate
+// limit each way (`tc ... tbf` on each end's egress) and random loss of UDP
+// each way (nftables `numgen random` on each end's input). The server listens on the host end; the
+// browser runs inside the namespace through a wrapper script used as
+// Playwright's executable. Needs root (tests/run.sh runs as root); creates
+// and removes everything it makes. The netem qdisc is not in this kernel,
+// so there is no added delay here.
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const run = (...args) => execFileSync(args[0], args.slice(1), { stdio: ["ignore", "pipe", "pipe"] }).toString();
+const quiet = (...args) => {
+  try {
+    return run(...args);
+  } catch {
+    return "";
+  }
+};
+
+/** Whether this process may build links (root, with ip, tc and nft). */
+export function linksAvailable() {
+  if (process.getuid?.() !== 0) return false;
+  return ["ip", "tc", "nft"].every((tool) => quiet("sh", "-c", `command -v ${tool}`).trim() !== "");
+}
+
+export class VillageLink {
+  constructor(name = "mvl0") {
+    this.ns = `${name}ns`;
+    this.hostDevice = `${name}h`;
+    this.nsDevice = `${name}c`;
+    this.hostIp = "198.18.77.1";
+    this.nsIp = "198.18.77.2";
+    this.dir = mkdtempSync(join(tmpdir(), "mediation-link-"));
+  }
+
+  /** Builds the namespace and the veth pair; the link starts unshaped. */
+  up() {
+    this.down();
+    run("ip", "netns", "add", this.ns);
+    run("ip", "link", "add", this.hostDevice, "type", "veth", "peer", "name", this.nsDevice);
+    run("ip", "link", "set", this.nsDevice, "netns", this.ns);
+    run("ip", "addr", "add", `${this.hostIp}/30`, "dev", this.hostDevice);
+    run("ip", "link", "set", this.hostDevice, "up");
+    this.inNs("ip", "addr", "add", `${this.nsIp}/30`, "dev", this.nsDevice);
+    this.inNs("ip", "link", "set", this.nsDevice, "up");
+    this.inNs("ip", "link", "set", "lo", "up");
+    this.inNs("ip", "route", "add", "default", "via", this.hostIp);
+    const wrapper = join(this.dir, "chromium-in-netns");
+    const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${this.ns} ${chromium} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    this.chromium = wrapper;
+    return this;
+  }
+
+  inNs(...args) {
+    return run("ip", "netns", "exec", this.ns, ...args);
+  }
+
+  /**
+   * Shapes both directions: `rateKbit` (none: unlimited) and `lossPercent`
+   * of UDP packets dropped at random, each way.
+   */
+  shape({ rateKbit = null, lossPercent = 0 } = {}) {
+    for (const [device, inNs] of [[this.hostDevice, false], [this.nsDevice, true]]) {
+      const tc = (...args) => (inNs ? this.inNs("tc", ...args) : run("tc", ...args));
+      (inNs ? () => quiet("ip", "netns", "exec", this.ns, "tc", "qdisc", "del", "dev", device, "root") : () => quiet("tc", "qdisc", "del", "dev", device, "root"))();
+      if (rateKbit) {
+        // A queue of about 300 ms at the rate, as a village router holds.
+        const burst = Math.max(4, Math.round(rateKbit / 50));
+        tc("qdisc", "add", "dev", device, "root", "tbf", "rate", `${rateKbit}kbit`, "burst", `${burst}kbit`, "latency", "300ms");
+      }
+    }
+    // Loss is applied where packets arrive (an input hook), as on a wire:
+    // a drop on the sending side would fail the send itself. The host side
+    // also counts what the server offers the link, on its output hook,
+    // which comes before the qdisc and so sees what tbf may drop.
+    for (const inNs of [false, true]) {
+      const nft = (...args) => (inNs ? this.inNs("nft", ...args) : run("nft", ...args));
+      const table = `mediation_${this.ns}`;
+      if (inNs) quiet("ip", "netns", "exec", this.ns, "nft", "delete", "table", "inet", table);
+      else quiet("nft", "delete", "table", "inet", table);
+      if (inNs && lossPercent === 0) continue;
+      const device = inNs ? this.nsDevice : this.hostDevice;
+      nft("add", "table", "inet", table);
+      if (!inNs) {
+        nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0; }");
+        nft("add", "rule", "inet", table, "out", "oifname", device, "counter");
+      }
+      if (lossPercent > 0) {
+        nft("add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }");
+        nft("add", "rule", "inet", table, "in", "iifname", device, "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", String(lossPercent), "drop");
+      }
+    }
+  }
+
+  /** Bytes the server has offered the link towards the browser (before shaping and loss). */
+  bytesOffered() {
+    const listing = JSON.parse(run("nft", "-j", "list", "table", "inet", `mediation_${this.ns}`));
+    const counter = listing.nftables.map((item) => item.rule?.expr?.find((e) => e.counter)?.counter).find(Boolean);
+    return counter?.bytes ?? 0;
+  }
+
+  /** Bytes the host has sent into the link (what the server sent the browser). */
+  bytesToBrowser() {
+    const stats = JSON.parse(run("ip", "-s", "-j", "link", "show", "dev", this.hostDevice));
+    return stats[0].stats64?.tx?.bytes ?? stats[0].stats?.tx?.bytes ?? 0;
+  }
+
+  down() {
+    quiet("nft", "delete", "table", "inet", `mediation_${this.ns}`);
+    quiet("ip", "netns", "del", this.ns);
+    quiet("ip", "link", "del", this.hostDevice);
+  }
+
+  dispose() {
+    this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
