@@ -106,6 +106,11 @@ command -v npm >/dev/null || apt_install nodejs npm
 # rate limits and nftables drops (tests/e2e/link.mjs).
 command -v ip >/dev/null && command -v tc >/dev/null || apt_install iproute2
 command -v nft >/dev/null || apt_install nftables
+# The aiortc participant of tests/e2e/independent-stack.test.mjs (a third
+# WebRTC stack, from PyPI, in a virtual environment of its own).
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+[ -x tests/aiortc/.venv/bin/python ] || python3 -m venv tests/aiortc/.venv
+tests/aiortc/.venv/bin/pip install -q --disable-pip-version-check -r tests/aiortc/requirements.txt
 
 log "browser end-to-end tests (Playwright driving Chromium, PostgreSQL)"
 e2e_status=0
