@@ -15,6 +15,12 @@ decodes everything it receives, and reports on stdout, one JSON object a line:
    those skipped right after a pause of over a second}, "rtp_pauses":
    {publisher: such pauses}, ...}   every 500 ms
   {"event": "video_resumed", "publisher": ..., "paused_ms": ..., "at_ms": ...}
+  {"event": "transport", "connection": "publish" | "subscribe", "local_candidate_type":
+   "host" | "srflx" | "relay" | ..., "local_address", "remote_candidate_type",
+   "remote_address"}   the selected ICE pair, once the connection is connected
+  {"event": "remote_candidates", "connection": ..., "sections": m-sections,
+   "removed": candidate lines taken out, "kept": left in the last section}
+                                                            with --candidates-from-last-section
   {"event": "error", "code": ..., "message": ...}           an error from the server
   {"event": "client_error", "message": ...}                 a failure in this client
   and the server's other messages as {"event": <their type>, ...}.
@@ -24,6 +30,17 @@ Commands on stdin, one JSON object a line:
   {"cmd": "rejoin"}   back with the kept resume token, new_peer_connections and new connections
   {"cmd": "send", "message": {...}}   a raw client message
   {"cmd": "quit"}     (or end of stdin) closes everything and exits
+
+Options for the TURN test (tests/e2e/turn-relay.test.mjs):
+  --relay-only        both connections use the TURN servers of `joined.ice_servers`
+                      with iceTransportPolicy "relay": every candidate pair goes
+                      through TURN (aioice speaks TURN over UDP and TCP).
+  --candidates-from-last-section
+                      the a=candidate and a=end-of-candidates lines of every
+                      m-section but the last are removed from each description
+                      of the server before it is applied, so the candidates must
+                      be taken from a section other than the first (the server
+                      repeats them in every section).
 """
 
 import argparse
@@ -42,6 +59,8 @@ from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -66,6 +85,42 @@ def emit(event, **fields):
 def use_only_host_addresses(addresses):
     """aioice leaves 127.0.0.1 out of its host candidates; the test server listens on it."""
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(addresses)
+
+
+def keep_candidates_only_in_last_section(sdp):
+    """The description without candidate lines in any m-section but the last.
+
+    Returns (sdp, m-sections, candidate lines removed, candidate lines kept).
+    """
+    lines = sdp.splitlines()
+    sections = [i for i, line in enumerate(lines) if line.startswith("m=")]
+    if not sections:
+        return sdp, 0, 0, 0
+    last = sections[-1]
+
+    def candidate_line(line):
+        return line.startswith("a=candidate:") or line == "a=end-of-candidates"
+
+    kept_lines = [line for i, line in enumerate(lines) if not (sections[0] < i < last and candidate_line(line))]
+    removed = len(lines) - len(kept_lines)
+    kept = sum(1 for line in lines[last:] if line.startswith("a=candidate:"))
+    return "\r\n".join(kept_lines) + "\r\n", len(sections), removed, kept
+
+
+def selected_pair(pc):
+    """The ICE candidate pair a connection uses: aioice's nominated pair of component 1.
+
+    With max-bundle every transceiver shares one RTCDtlsTransport, whose
+    RTCIceTransport wraps an aioice Connection; aiortc exposes no selected
+    pair, so this reads the Connection's `_nominated` (component -> pair),
+    which aioice fills when a pair is nominated and sends all media on.
+    """
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport or transceiver.receiver.transport
+        pair = dtls.transport._connection._nominated.get(1) if dtls is not None else None
+        if pair is not None:
+            return pair
+    return None
 
 
 class MovingBarVideoTrack(VideoStreamTrack):
@@ -204,6 +259,7 @@ class Participant:
     def __init__(self, args):
         self.args = args
         self.resume_token = args.resume_token
+        self.ice_servers = []  # the server's STUN and TURN entries, from `joined`
         self.ws = None
         self.reader_task = None
         self.publish_pc = None
@@ -244,6 +300,7 @@ class Participant:
             self.resume_token = message["resume_token"]
             emit(kind, **{k: message[k] for k in ("participant_id", "resume_token", "role") if k in message})
             if kind == "joined":
+                self.ice_servers = message.get("ice_servers") or []
                 self.report_room(message["room"])
                 if self.publish_pc is None:
                     await self.publish()
@@ -267,13 +324,43 @@ class Participant:
     # --- media ---
 
     def new_peer_connection(self, target):
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        if self.args.relay_only:
+            # Only TURN: the server's TURN entries with their credentials, and
+            # the relay policy (aioice then gathers no host candidates at all).
+            turn = [RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
+                    for server in self.ice_servers
+                    if any(url.startswith(("turn:", "turns:")) for url in ([server["urls"]] if isinstance(server["urls"], str) else server["urls"]))]
+            if not turn:
+                emit("client_error", message="--relay-only: the server handed out no TURN server")
+            configuration = RTCConfiguration(iceServers=turn, iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+                                             bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        else:
+            configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        pc = RTCPeerConnection(configuration)
 
         @pc.on("connectionstatechange")
         def report_state():
             emit("connection_state", target=target, state=pc.connectionState)
+            if pc.connectionState == "connected":
+                self.report_transport(pc, target)
 
         return pc
+
+    def report_transport(self, pc, target):
+        pair = selected_pair(pc)
+        if pair is None:
+            emit("client_error", message=f"{target}: connected without a nominated ICE pair")
+            return
+        local, remote = pair.local_candidate, pair.remote_candidate
+        emit("transport", connection=target, local_candidate_type=local.type, local_address=f"{local.host}:{local.port}",
+             remote_candidate_type=remote.type, remote_address=f"{remote.host}:{remote.port}")
+
+    def remote_description(self, target, description):
+        sdp = description["sdp"]
+        if self.args.candidates_from_last_section:
+            sdp, sections, removed, kept = keep_candidates_only_in_last_section(sdp)
+            emit("remote_candidates", connection=target, sections=sections, removed=removed, kept=kept)
+        return RTCSessionDescription(sdp=sdp, type=description["type"])
 
     async def publish(self):
         pc = self.publish_pc = self.new_peer_connection("publish")
@@ -286,7 +373,7 @@ class Participant:
                          "description": {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}})
 
     async def negotiate(self, target, description):
-        remote = RTCSessionDescription(sdp=description["sdp"], type=description["type"])
+        remote = self.remote_description(target, description)
         if target == "publish":
             if self.publish_pc is not None:
                 await self.publish_pc.setRemoteDescription(remote)
@@ -423,6 +510,10 @@ def main():
     parser.add_argument("--new-peer-connections", action="store_true", help="with --resume-token: the old peer connections are gone")
     parser.add_argument("--host-address", action="append", default=None,
                         help="local address for ICE host candidates (repeatable; default 127.0.0.1, where the test server is)")
+    parser.add_argument("--relay-only", action="store_true",
+                        help="use only the TURN servers of the joined message (ICE transport policy relay)")
+    parser.add_argument("--candidates-from-last-section", action="store_true",
+                        help="drop the server's candidates from every m-section but the last before applying its descriptions")
     args = parser.parse_args()
     use_only_host_addresses(args.host_address or ["127.0.0.1"])
     sys.exit(asyncio.run(Participant(args).run()))

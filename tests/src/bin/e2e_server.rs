@@ -3,7 +3,8 @@
 //! town seeded, on a loopback port. Prints `listening <url>` once it serves,
 //! then runs until its standard input closes. `E2E_HOST` (default
 //! 127.0.0.1) is the address it listens on and `E2E_RTC_IP` its media
-//! address, for the tests whose browsers sit behind an emulated link.
+//! address, for the tests whose browsers sit behind an emulated link;
+//! `E2E_EXTRA_ARGS` adds server flags (space-separated).
 
 use mediation_tests::{Db, TestServer};
 use tokio::io::AsyncReadExt;
@@ -24,10 +25,13 @@ async fn main() {
     let listener = TcpListener::bind((host.as_str(), 0)).await.expect("binding a port");
     let url = format!("http://{}", listener.local_addr().expect("local address"));
     let rtc_ip = std::env::var("E2E_RTC_IP").ok();
+    // Further flags for one test (TURN, say), separated by spaces.
+    let extra = std::env::var("E2E_EXTRA_ARGS").unwrap_or_default();
     let mut args = vec!["--public-url", url.as_str()];
     if let Some(ip) = &rtc_ip {
         args.extend(["--rtc-ip", ip.as_str()]);
     }
+    args.extend(extra.split_whitespace());
     let server = TestServer::start_on(listener, db, &args).await;
     println!("listening {} database={db:?}", server.base_url);
     // The harness closes our standard input to stop us (also when it dies).
