@@ -201,12 +201,22 @@ impl Sfu {
                 None => self.add_peer(session_id, participant_id, &mut room).await?,
             };
         };
-        let answer = self.announce(peer.answer_publish(sdp).await?);
-        self.add_waiting_candidates(session_id, participant_id, &peer).await;
-        sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
-            .await
-            .map_err(|_| MediaError::Gone)?;
-        peer.renegotiate().await
+        // The subscribe offer (everything already published) is made while
+        // the publish offer is answered: both connections come up side by side.
+        let subscribe = {
+            let peer = peer.clone();
+            tokio::spawn(async move { peer.renegotiate().await })
+        };
+        let answered = async {
+            let answer = self.announce(peer.answer_publish(sdp).await?);
+            self.add_waiting_candidates(session_id, participant_id, &peer).await;
+            sink.send((participant_id, sdp_message(PeerTarget::Publish, "answer", answer)))
+                .await
+                .map_err(|_| MediaError::Gone)
+        }
+        .await;
+        let offered = subscribe.await.unwrap_or(Err(MediaError::Gone));
+        answered.and(offered)
     }
 
     /// The session's media room, made when it has none yet.
