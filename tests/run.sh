@@ -106,6 +106,8 @@ command -v npm >/dev/null || apt_install nodejs npm
 # rate limits and nftables drops (tests/e2e/link.mjs).
 command -v ip >/dev/null && command -v tc >/dev/null || apt_install iproute2
 command -v nft >/dev/null || apt_install nftables
+# coturn for tests/e2e/turn-relay.test.mjs (the test starts its own turnserver).
+command -v turnserver >/dev/null || apt_install coturn
 # The aiortc participant of tests/e2e/independent-stack.test.mjs (a third
 # WebRTC stack, from PyPI, in a virtual environment of its own).
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
