@@ -23,6 +23,19 @@ after(async () => {
   await server?.stop();
 });
 
+/** Packets the page's Chromium counts as lost from one participant (audio and video). */
+function lostFrom(page, participantId) {
+  return page.evaluate(async (id) => {
+    const call = window.mediationCall;
+    const report = await call.subscribePc.getStats();
+    let lost = 0;
+    report.forEach((entry) => {
+      if (entry.type === "inbound-rtp" && call.trackOwners.get(entry.trackIdentifier)?.participantId === id) lost += entry.packetsLost || 0;
+    });
+    return lost;
+  }, participantId);
+}
+
 /** Frames the page has played from one participant's tile (0 without one). */
 function tileFrames(page, participantId) {
   return page.evaluate((id) => {
@@ -163,6 +176,7 @@ async function wholeMediation(base, mediator, station, adviser) {
   await seesAndHears(adviser, ["mediator", "station"], "the adviser after the station's reload");
 
   // A private session with the station: the adviser gets nothing of the station.
+  const lostBefore = await lostFrom(adviser, stationId);
   await mediator.locator(`#caucus-members input[value="${stationId}"]`).check();
   await mediator.locator("#open-caucus").click();
   await adviser.locator("#room-banner", { hasText: "背对背" }).waitFor();
@@ -175,6 +189,9 @@ async function wholeMediation(base, mediator, station, adviser) {
 
   await mediator.locator("#close-caucus").click();
   await eventually("the station's video to reach the adviser again", async () => (await framesFrom(adviser, stationId)) > frozenAt + 10);
+  // The pause left no gap in the stream: the adviser's Chromium counts no lost packets for it.
+  const lostAfter = await lostFrom(adviser, stationId);
+  assert.ok(lostAfter - lostBefore <= 2, `packets counted lost from the station across the private session: ${lostBefore} -> ${lostAfter}`);
   await seesAndHears(adviser, ["mediator", "station"], "the adviser after the private session");
 
   // Both parties sit in the station room; the mediator signs and shows the agreement.
