@@ -144,6 +144,7 @@ async function wholeMediation(base, mediator, station, adviser) {
   const stationId = fromMediator.find((tile) => tile.role === "station").id;
 
   // A short network drop at the adviser's: the page gets its place back by itself, without a reload.
+  const lostBeforeDrop = await lostFrom(adviser, stationId);
   await adviser.evaluate(() => {
     window.sameDocument = true;
     window.mediationCall.ws.close(3001, "network drop");
@@ -151,6 +152,9 @@ async function wholeMediation(base, mediator, station, adviser) {
   await eventually("the adviser's page to notice the drop", () => adviser.evaluate(() => window.mediationCall.state === "reconnecting"), 5000);
   await eventually("the adviser back in the room", () => adviser.evaluate(() => window.mediationCall.state === "joined" && window.sameDocument === true));
   await seesAndHears(mediator, ["station", "adviser"], "the mediator after the adviser's drop");
+  await seesAndHears(adviser, ["mediator", "station"], "the adviser after its drop");
+  const lostAfterDrop = await lostFrom(adviser, stationId);
+  assert.ok(lostAfterDrop - lostBeforeDrop <= 2, `packets counted lost across the adviser's drop: ${lostBeforeDrop} -> ${lostAfterDrop}`);
 
   // Someone at the station presses F5: the page takes its place back by
   // itself (no lobby, no re-admission), with new peer connections, and
