@@ -97,15 +97,28 @@ export async function signInThroughPage(page, username, landing) {
   await page.waitForURL(landing);
 }
 
-/** A REST client for set-up and checks, signed in as `username`. */
-export async function restAs(base, username) {
+/** A staff token for `username` (the demo password). */
+export async function loginToken(base, username) {
   const login = await fetch(`${base}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password: DEMO_PASSWORD }),
   });
   if (!login.ok) throw new Error(`login as ${username}: ${login.status}`);
-  const { token } = await login.json();
+  return (await login.json()).token;
+}
+
+/** Frames the page has played from one participant's tile (0 without one). */
+export function tileFrames(page, participantId) {
+  return page.evaluate((id) => {
+    const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
+    return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
+  }, participantId);
+}
+
+/** A REST client for set-up and checks, signed in as `username`. */
+export async function restAs(base, username) {
+  const token = await loginToken(base, username);
   const call = async (method, path, body) => {
     const response = await fetch(`${base}/api/v1${path}`, {
       method,

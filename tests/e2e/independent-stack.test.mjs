@@ -7,89 +7,11 @@
 // connection, with new peer connections and without being admitted again.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import {
-  DEMO_PASSWORD, eventually, launchBrowser, personPage, repoRoot, restAs, screenshot, seesAndHears, signInThroughPage, sleep, startServer,
-} from "./harness.mjs";
+import { AiortcParticipant, venvMissing, venvPython } from "./aiortc.mjs";
+import { eventually, launchBrowser, loginToken, personPage, restAs, screenshot, seesAndHears, signInThroughPage, sleep, startServer, tileFrames } from "./harness.mjs";
 
-const venvPython = join(repoRoot, "tests", "aiortc", ".venv", "bin", "python");
-const participantScript = join(repoRoot, "tests", "aiortc", "participant.py");
-const venvMissing = !existsSync(venvPython);
 // Skipped only on a developer's machine without the environment; under CI its absence fails the test.
 const skip = venvMissing && !process.env.CI ? `needs the aiortc virtual environment ${venvPython} (tests/run.sh creates it)` : false;
-
-/** The aiortc participant as a child process: its events (JSON lines on stdout), its latest statistics, commands on stdin. */
-class AiortcParticipant {
-  constructor({ base, token, session }) {
-    this.events = [];
-    this.stats = { video_frames: {}, audio_frames: {}, rtp_gaps: {}, rtp_gaps_across_pauses: {}, rtp_pauses: {} };
-    this.log = [];
-    this.child = spawn(venvPython, [participantScript, "--base", base, "--token", token, "--session", session], { stdio: ["pipe", "pipe", "pipe"] });
-    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
-    createInterface({ input: this.child.stdout }).on("line", (line) => {
-      let event;
-      try {
-        event = JSON.parse(line);
-      } catch {
-        this.keepLog(`stdout: ${line}`);
-        return;
-      }
-      if (event.event === "stats") this.stats = event;
-      else this.events.push({ ...event, seenAt: Date.now() });
-    });
-    createInterface({ input: this.child.stderr }).on("line", (line) => this.keepLog(`stderr: ${line}`));
-  }
-
-  keepLog(line) {
-    this.log.push(line);
-    if (this.log.length > 200) this.log.shift();
-  }
-
-  command(command) {
-    this.child.stdin.write(`${JSON.stringify(command)}\n`);
-  }
-
-  /** The first event from index `from` on that matches. */
-  event(what, match, { from = 0, ms = 30_000 } = {}) {
-    return eventually(`the aiortc participant: ${what}`, () => this.events.slice(from).find(match), ms);
-  }
-
-  videoFrom(id) {
-    return this.stats.video_frames[id] || 0;
-  }
-
-  audioFrom(id) {
-    return this.stats.audio_frames[id] || 0;
-  }
-
-  /** Waits until video and audio from `id` are decoded and their counts rise. */
-  async decodes(id, who) {
-    const start = await eventually(`the aiortc participant decoding video and audio from the ${who}`,
-      () => (this.videoFrom(id) > 0 && this.audioFrom(id) > 0 ? { video: this.videoFrom(id), audio: this.audioFrom(id) } : null), 30_000);
-    await eventually(`the aiortc participant's frame counts from the ${who} rising`,
-      () => this.videoFrom(id) > start.video + 5 && this.audioFrom(id) > start.audio + 10, 20_000);
-  }
-
-  /** For failure messages: the last events and the process's own output. */
-  describe() {
-    const events = this.events.slice(-15).map(({ seenAt, ...event }) => JSON.stringify(event));
-    return `aiortc events:\n${events.join("\n")}\nstats: ${JSON.stringify(this.stats)}\nprocess output:\n${this.log.slice(-30).join("\n")}`;
-  }
-
-  /** Asks it to quit; resolves with its exit; kills it if it does not exit within 15 s. */
-  async quit() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.command({ cmd: "quit" });
-    this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
-    const exit = await this.exited;
-    clearTimeout(timer);
-    return exit;
-  }
-}
 
 let server;
 let browser;
@@ -106,24 +28,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function loginToken(base, username) {
-  const response = await fetch(`${base}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password: DEMO_PASSWORD }),
-  });
-  assert.ok(response.ok, `login as ${username}: ${response.status}`);
-  return (await response.json()).token;
-}
-
-/** Frames the page has played from one participant's tile (0 without one). */
-function tileFrames(page, participantId) {
-  return page.evaluate((id) => {
-    const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
-    return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
-  }, participantId);
-}
 
 test("an aiortc participant exchanges media with Chromium, stays outside a caucus and comes back after a drop", { skip, timeout: 600_000 }, async () => {
   assert.ok(!venvMissing, `the aiortc virtual environment is missing: ${venvPython} (tests/run.sh creates it)`);

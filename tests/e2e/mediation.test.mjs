@@ -6,9 +6,7 @@
 // and takes effect; the session ends and the statistics count it.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  eventually, launchBrowser, personPage, restAs, screenshot, seesAndHears, signInThroughPage, sleep, startServer,
-} from "./harness.mjs";
+import { eventually, launchBrowser, personPage, restAs, screenshot, seesAndHears, signInThroughPage, sleep, startServer, tileFrames } from "./harness.mjs";
 
 let server;
 let browser;
@@ -33,14 +31,6 @@ function lostFrom(page, participantId) {
       if (entry.type === "inbound-rtp" && call.trackOwners.get(entry.trackIdentifier)?.participantId === id) lost += entry.packetsLost || 0;
     });
     return lost;
-  }, participantId);
-}
-
-/** Frames the page has played from one participant's tile (0 without one). */
-function tileFrames(page, participantId) {
-  return page.evaluate((id) => {
-    const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
-    return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
   }, participantId);
 }
 

@@ -20,13 +20,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import {
-  DEMO_PASSWORD, eventually, launchBrowser, personPage, repoRoot, restAs, screenshot, seesAndHears, signInThroughPage, startServer,
-} from "./harness.mjs";
+import { AiortcParticipant, venvPython } from "./aiortc.mjs";
+import { eventually, launchBrowser, loginToken, personPage, repoRoot, restAs, screenshot, seesAndHears, signInThroughPage, startServer, tileFrames } from "./harness.mjs";
 
 const turnserver = "/usr/bin/turnserver";
-const venvPython = join(repoRoot, "tests", "aiortc", ".venv", "bin", "python");
-const participantScript = join(repoRoot, "tests", "aiortc", "participant.py");
 const missing = [
   ...(existsSync(turnserver) ? [] : [`${turnserver} (Debian's coturn; tests/run.sh installs it)`]),
   ...(existsSync(venvPython) ? [] : [`the aiortc virtual environment ${venvPython} (tests/run.sh creates it)`]),
@@ -220,63 +217,6 @@ class RelayCounters {
   }
 }
 
-/** The aiortc participant as a child process: its events, its latest statistics, commands on stdin. */
-class AiortcParticipant {
-  constructor({ base, token, session, options = [] }) {
-    this.events = [];
-    this.stats = { video_frames: {}, audio_frames: {} };
-    this.log = [];
-    this.child = spawn(venvPython, [participantScript, "--base", base, "--token", token, "--session", session, ...options],
-      { stdio: ["pipe", "pipe", "pipe"] });
-    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
-    createInterface({ input: this.child.stdout }).on("line", (line) => {
-      let event;
-      try {
-        event = JSON.parse(line);
-      } catch {
-        this.keepLog(`stdout: ${line}`);
-        return;
-      }
-      if (event.event === "stats") this.stats = event;
-      else this.events.push({ ...event, seenAt: Date.now() });
-    });
-    createInterface({ input: this.child.stderr }).on("line", (line) => this.keepLog(`stderr: ${line}`));
-  }
-
-  keepLog(line) {
-    this.log.push(line);
-    if (this.log.length > 200) this.log.shift();
-  }
-
-  /** The first event that matches. */
-  event(what, match, ms = 30_000) {
-    return eventually(`the aiortc participant: ${what}`, () => this.events.find(match), ms);
-  }
-
-  videoFrom(id) {
-    return this.stats.video_frames[id] || 0;
-  }
-
-  audioFrom(id) {
-    return this.stats.audio_frames[id] || 0;
-  }
-
-  describe() {
-    const events = this.events.slice(-20).map(({ seenAt, ...event }) => JSON.stringify(event));
-    return `aiortc events:\n${events.join("\n")}\nstats: ${JSON.stringify(this.stats)}\nprocess output:\n${this.log.slice(-30).join("\n")}`;
-  }
-
-  async quit() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    this.child.stdin.write(`${JSON.stringify({ cmd: "quit" })}\n`);
-    this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
-    const exit = await this.exited;
-    clearTimeout(timer);
-    return exit;
-  }
-}
-
 let coturn;
 let counters;
 let server;
@@ -301,24 +241,6 @@ after(async () => {
   counters?.remove();
   await coturn?.stop();
 });
-
-async function loginToken(base, username) {
-  const response = await fetch(`${base}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password: DEMO_PASSWORD }),
-  });
-  assert.ok(response.ok, `login as ${username}: ${response.status}`);
-  return (await response.json()).token;
-}
-
-/** Frames the page has played from one participant's tile (0 without one). */
-function tileFrames(page, participantId) {
-  return page.evaluate((id) => {
-    const video = document.querySelector(`.tile[data-participant-id="${id}"] video`);
-    return video ? video.getVideoPlaybackQuality().totalVideoFrames : 0;
-  }, participantId);
-}
 
 /** The local candidate type of the selected pair of each of the page's connections. */
 function pageCandidateTypes(page) {

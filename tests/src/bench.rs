@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A binary built next to the running one (`cargo build --release` puts them together).
 pub fn sibling(name: &str) -> std::path::PathBuf {
@@ -39,4 +39,25 @@ pub fn start_server(data_dir: &std::path::Path, password: &str, extra_args: &[&s
     let _ = child.kill();
     let _ = child.wait();
     panic!("the server did not start");
+}
+
+/// Signs in through the API; the staff token.
+pub async fn login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let reply: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["token"].as_str().unwrap().to_owned()
+}
+
+/// A POST that must succeed; its JSON body.
+pub async fn post(client: &reqwest::Client, token: &str, url: String, body: Value) -> Value {
+    let reply = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+    assert!(reply.status().is_success(), "{}", reply.status());
+    reply.json().await.unwrap()
 }

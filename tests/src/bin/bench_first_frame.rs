@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use mediation_tests::bench::start_server;
+use mediation_tests::bench::{post, start_server};
 use mediation_tests::media::{MediaDriver, MediaPeer};
 use mediation_tests::signal::SignalClient;
 use serde_json::{Value, json};
@@ -24,23 +24,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
 }
 
-async fn post(client: &reqwest::Client, token: &str, url: String, body: Value) -> Value {
-    let reply = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
-    assert!(reply.status().is_success(), "{}", reply.status());
-    reply.json().await.unwrap()
-}
-
 async fn login(client: &reqwest::Client, base: &str, username: &str) -> String {
-    let reply: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["token"].as_str().unwrap().to_owned()
+    mediation_tests::bench::login(client, base, username, PASSWORD).await
 }
 
 async fn joined(signal: &mut SignalClient) -> Uuid {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes128Gcm, Nonce};
-use mediation_tests::bench::start_server;
+use mediation_tests::bench::{login, post, start_server};
 use mediation_tests::media::{MediaDriver, MediaPeer, epoch};
 use mediation_tests::signal::SignalClient;
 use serde_json::{Value, json};
@@ -77,32 +77,11 @@ async fn metric(base: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn post(client: &reqwest::Client, token: &str, url: String, body: Value) -> Value {
-    let reply = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
-    assert!(reply.status().is_success(), "{}", reply.status());
-    reply.json().await.unwrap()
-}
-
 async fn sfu() -> Measured {
     let data = tempfile::tempdir().unwrap();
     let (mut child, base) = start_server(data.path(), PASSWORD, &[]);
     let client = reqwest::Client::new();
-    let login = |username: &'static str| {
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            let reply: Value = client
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({ "username": username, "password": PASSWORD }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            reply["token"].as_str().unwrap().to_owned()
-        }
-    };
-    let mediator = login("mediator1").await;
+    let mediator = login(&client, &base, "mediator1", PASSWORD).await;
     let villages: Value = client
         .get(format!("{base}/api/v1/villages"))
         .bearer_auth(&mediator)
