@@ -4,7 +4,12 @@
 use mediation_tests::{Db, TestServer, on_both_databases};
 use serde_json::json;
 
-on_both_databases!(malformed_and_oversized_bodies, validation_conflict_and_missing, failed_writes_leave_nothing);
+on_both_databases!(
+    malformed_and_oversized_bodies,
+    validation_conflict_and_missing,
+    failed_writes_leave_nothing,
+    arrays_and_nul_characters_are_refused,
+);
 
 async fn malformed_and_oversized_bodies(db: Db) {
     let server = TestServer::start(db, &[]).await;
@@ -38,6 +43,33 @@ async fn malformed_and_oversized_bodies(db: Db) {
     assert_eq!(no_type.status(), 415);
     let body: serde_json::Value = no_type.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_media_type");
+}
+
+/// An array in place of an object is refused (it would fill the fields in
+/// order), and text holding a NUL character (which PostgreSQL cannot store)
+/// gets 422 naming the field, in a body and in a query, with nothing written.
+async fn arrays_and_nul_characters_are_refused(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let admin = server.login("admin").await;
+    let mediator = server.login("mediator1").await;
+    admin
+        .post("/api/v1/auth/login", &json!(["admin", "demo-password-for-tests"]))
+        .await
+        .assert_error(400, "invalid_json");
+    let me = mediator.get("/api/v1/me").await.body;
+    let path = format!("/api/v1/accounts/{}", me["id"].as_str().unwrap());
+    admin.patch(&path, &json!([null, null])).await.assert_error(400, "invalid_json");
+    let nul_name = admin.post("/api/v1/auth/login", &json!({ "username": "ad\u{0}min", "password": "x" })).await;
+    nul_name.assert_error(422, "validation_failed");
+    assert_eq!(nul_name.body["field"], "username");
+    let nul_phone = admin.patch(&path, &json!({ "phone": "138\u{0}" })).await;
+    nul_phone.assert_error(422, "validation_failed");
+    assert_eq!(nul_phone.body["field"], "phone");
+    let nul_query = mediator.get("/api/v1/cases?q=%00").await;
+    nul_query.assert_error(422, "validation_failed");
+    assert_eq!(nul_query.body["field"], "q");
+    let after = admin.get(&path).await.body;
+    assert_eq!(after["phone"], me["phone"], "nothing was written");
 }
 
 async fn validation_conflict_and_missing(db: Db) {

@@ -108,10 +108,49 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// A JSON body or response; a body that does not parse gets the API's error.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON body or response. A body is refused with the API's error when it
+/// does not parse or does not fit the type (400 `invalid_json`, naming the
+/// field), when it is not a JSON object (an array in place of one would
+/// otherwise fill the fields in order), and when any text in it holds a NUL
+/// character, which PostgreSQL cannot store (422 on that field).
+#[derive(Debug)]
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if !value.is_object() {
+            return Err(AppError::InvalidJson("the body must be a JSON object".into()));
+        }
+        if let Some(field) = field_with_nul(&value, String::new()) {
+            return Err(AppError::validation(field, "must not contain a NUL character"));
+        }
+        serde_path_to_error::deserialize(value).map(Json).map_err(|error| {
+            let path = error.path().to_string();
+            let cause = error.into_inner();
+            AppError::InvalidJson(if path == "." { cause.to_string() } else { format!("{path}: {cause}") })
+        })
+    }
+}
+
+/// The path of the first text (or key) holding a NUL character.
+fn field_with_nul(value: &serde_json::Value, path: String) -> Option<String> {
+    let child = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(text) => {
+            text.contains('\0').then_some(if path.is_empty() { "body".into() } else { path })
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| field_with_nul(item, format!("{path}[{index}]")))
+        }
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') { Some(child("(key)")) } else { field_with_nul(item, child(key)) }
+        }),
+        _ => None,
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -140,10 +179,25 @@ impl From<PathRejection> for AppError {
     }
 }
 
-/// Query parameters; a malformed one gets the API's error.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(AppError))]
+/// Query parameters; a malformed one gets the API's error, and one holding
+/// a NUL character (`%00`) a 422 naming it.
+#[derive(Debug)]
 pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        for pair in parts.uri.query().unwrap_or_default().split('&') {
+            if pair.to_ascii_lowercase().contains("%00") {
+                let name = pair.split('=').next().unwrap_or_default();
+                return Err(AppError::validation(name, "must not contain a NUL character"));
+            }
+        }
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Query(value))
+    }
+}
 
 impl From<QueryRejection> for AppError {
     fn from(rejection: QueryRejection) -> Self {
