@@ -141,7 +141,7 @@ export async function screenshot(page, name, { keepScroll = false } = {}) {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value or `ms` pass; throws with `what`. */
-export async function eventually(what, check, ms = 20_000) {
+export async function eventually(what, check, ms = 20_000, every = 250) {
   const deadline = Date.now() + ms;
   let last;
   while (Date.now() < deadline) {
@@ -151,7 +151,7 @@ export async function eventually(what, check, ms = 20_000) {
     } catch (error) {
       last = error;
     }
-    await sleep(250);
+    await sleep(every);
   }
   throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }

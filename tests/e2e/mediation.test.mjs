@@ -21,17 +21,47 @@ after(async () => {
   await server?.stop();
 });
 
-/** Packets the page's Chromium counts as lost from one participant (audio and video). */
-function lostFrom(page, participantId) {
+/**
+ * What the page's Chromium received from one participant, read from its own
+ * statistics at this moment: packets counted lost (audio and video), audio
+ * packets received and video frames decoded.
+ */
+function inboundFrom(page, participantId) {
   return page.evaluate(async (id) => {
     const call = window.mediationCall;
     const report = await call.subscribePc.getStats();
-    let lost = 0;
+    const inbound = { lost: 0, audioPackets: 0, framesDecoded: 0 };
     report.forEach((entry) => {
-      if (entry.type === "inbound-rtp" && call.trackOwners.get(entry.trackIdentifier)?.participantId === id) lost += entry.packetsLost || 0;
+      if (entry.type !== "inbound-rtp" || call.trackOwners.get(entry.trackIdentifier)?.participantId !== id) return;
+      inbound.lost += entry.packetsLost || 0;
+      if (entry.kind === "audio") inbound.audioPackets += entry.packetsReceived || 0;
+      if (entry.kind === "video") inbound.framesDecoded += entry.framesDecoded || 0;
     });
-    return lost;
+    return inbound;
   }, participantId);
+}
+
+/**
+ * The bound on "video decodes again at once" after a pause, from the click
+ * (the request, the keyframe asked of the publisher, its encoding, the
+ * forwarding and the decoding). About 250 ms on an idle machine; the bound
+ * leaves room for a loaded one, and a receiver left waiting for a keyframe
+ * (or frozen by a gap in the stream) takes seconds.
+ */
+const DECODED_AGAIN_MS = 1000;
+
+async function lostFrom(page, participantId) {
+  return (await inboundFrom(page, participantId)).lost;
+}
+
+/**
+ * Milliseconds from `since` until the page decodes more video from the
+ * participant than `frames`, looking every 20 ms (Chromium's own counter,
+ * not the page's once-a-second summary).
+ */
+async function msUntilDecoded(page, participantId, frames, since) {
+  await eventually("video decoded again", async () => (await inboundFrom(page, participantId)).framesDecoded > frames, 15_000, 20);
+  return Date.now() - since;
 }
 
 async function framesFrom(page, participantId) {
@@ -53,6 +83,40 @@ test("a video mediation from scheduling to the statistics", async () => {
     throw error;
   }
 });
+
+/**
+ * The mediator mutes the station's microphone and the station turns it back
+ * on; the adviser takes sound only and then video again. After each pause
+ * the adviser's Chromium counts no lost packets (the streams stay
+ * continuous) and decodes the video again at once.
+ */
+async function pausesLeaveNoLoss(mediator, station, adviser, stationId, mediatorId) {
+  const lostBefore = await lostFrom(adviser, stationId);
+  await mediator.locator(`#mute-audio-${stationId}`).click();
+  await station.locator("#toggle-audio[aria-pressed=false]").waitFor();
+  const mutedAudio = (await inboundFrom(adviser, stationId)).audioPackets;
+  await sleep(2000);
+  assert.ok((await inboundFrom(adviser, stationId)).audioPackets <= mutedAudio + 5, "the station's audio stopped while muted");
+  await station.locator("#toggle-audio").click();
+  await eventually("the station's audio to reach the adviser again", async () => (await inboundFrom(adviser, stationId)).audioPackets > mutedAudio + 50);
+  const lostAfterMute = await lostFrom(adviser, stationId);
+  assert.ok(lostAfterMute - lostBefore <= 2, `packets counted lost from the station across the mute: ${lostBefore} -> ${lostAfterMute}`);
+
+  const lostFromMediator = await lostFrom(adviser, mediatorId);
+  await adviser.locator("#toggle-audio-only").click();
+  await adviser.locator("#toggle-audio-only[aria-pressed=true]").waitFor();
+  await sleep(2000);
+  const decodedAudioOnly = (await inboundFrom(adviser, mediatorId)).framesDecoded;
+  const videoAgainAt = Date.now();
+  await adviser.locator("#toggle-audio-only").click();
+  const decodedAfterAudioOnly = await msUntilDecoded(adviser, mediatorId, decodedAudioOnly, videoAgainAt);
+  console.log(`after sound only the adviser decoded the mediator's video again in ${decodedAfterAudioOnly} ms from the click`);
+  assert.ok(decodedAfterAudioOnly < DECODED_AGAIN_MS, `the mediator's video decoded again ${decodedAfterAudioOnly} ms after sound only ended`);
+  await eventually("the mediator's video to play at the adviser's again", async () => (await inboundFrom(adviser, mediatorId)).framesDecoded > decodedAudioOnly + 10);
+  const lostAfterAudioOnly = await lostFrom(adviser, mediatorId);
+  assert.ok(lostAfterAudioOnly - lostFromMediator <= 2, `packets counted lost from the mediator across sound only: ${lostFromMediator} -> ${lostAfterAudioOnly}`);
+  await seesAndHears(adviser, ["mediator", "station"], "the adviser after the pauses");
+}
 
 async function wholeMediation(base, mediator, station, adviser) {
 
@@ -181,12 +245,18 @@ async function wholeMediation(base, mediator, station, adviser) {
   assert.equal(await adviser.locator(`.tile[data-participant-id="${stationId}"]`).count(), 0, "the station's tile is hidden from the adviser");
   await seesAndHears(mediator, ["station"], "the mediator in the private session");
 
+  const decodedInCaucus = (await inboundFrom(adviser, stationId)).framesDecoded;
+  const closedAt = Date.now();
   await mediator.locator("#close-caucus").click();
+  const decodedAfterCaucus = await msUntilDecoded(adviser, stationId, decodedInCaucus, closedAt);
+  console.log(`after the private session the adviser decoded the station's video again in ${decodedAfterCaucus} ms from the click`);
+  assert.ok(decodedAfterCaucus < DECODED_AGAIN_MS, `the station's video decoded again ${decodedAfterCaucus} ms after the private session closed`);
   await eventually("the station's video to reach the adviser again", async () => (await framesFrom(adviser, stationId)) > frozenAt + 10);
   // The pause left no gap in the stream: the adviser's Chromium counts no lost packets for it.
   const lostAfter = await lostFrom(adviser, stationId);
   assert.ok(lostAfter - lostBefore <= 2, `packets counted lost from the station across the private session: ${lostBefore} -> ${lostAfter}`);
   await seesAndHears(adviser, ["mediator", "station"], "the adviser after the private session");
+  await pausesLeaveNoLoss(mediator, station, adviser, stationId, mediatorId);
 
   // Both parties sit in the station room; the mediator signs and shows the agreement.
   for (const box of await station.locator("#present-panel input[name=present]").all()) {

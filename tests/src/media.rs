@@ -20,6 +20,7 @@ use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYP
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use tokio::sync::mpsc;
@@ -35,7 +36,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use crate::signal::SignalClient;
 
 /// What one participant received from one sender, for one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flow {
     pub packets: u64,
     pub last_seq: u32,
@@ -46,6 +47,49 @@ pub struct Flow {
     /// RTP sequence numbers skipped over (what a receiver would count as
     /// lost and NACK): the sum of the gaps between consecutive packets.
     pub rtp_gaps: u64,
+    /// The SSRC the packets came with (the subscriber's view of the stream).
+    pub ssrc: u32,
+    /// Packets whose RTP sequence number arrived before (resends), among
+    /// the last `RECENT` numbers received.
+    pub repeats: u64,
+    recent: [u16; RECENT],
+    recent_next: usize,
+}
+
+/// How many recent sequence numbers a `Flow` remembers to spot resends.
+const RECENT: usize = 128;
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            packets: 0,
+            last_seq: 0,
+            out_of_order: 0,
+            last_rtp_seq: 0,
+            rtp_gaps: 0,
+            ssrc: 0,
+            repeats: 0,
+            recent: [0; RECENT],
+            recent_next: 0,
+        }
+    }
+}
+
+impl Flow {
+    /// How often `rtp_seq` arrived among the recent packets.
+    pub fn arrivals_of(&self, rtp_seq: u16) -> usize {
+        let remembered = (self.packets as usize).min(RECENT);
+        self.recent[..remembered].iter().filter(|seq| **seq == rtp_seq).count()
+    }
+
+    fn note(&mut self, rtp_seq: u16, ssrc: u32) {
+        if self.arrivals_of(rtp_seq) > 0 {
+            self.repeats += 1;
+        }
+        self.recent[self.recent_next] = rtp_seq;
+        self.recent_next = (self.recent_next + 1) % RECENT;
+        self.ssrc = ssrc;
+    }
 }
 
 pub type Received = Arc<Mutex<HashMap<(Uuid, MediaKind), Flow>>>;
@@ -93,6 +137,7 @@ impl PeerConnectionEventHandler for Handler {
                         flow.out_of_order += 1;
                     }
                     let rtp_seq = packet.header.sequence_number;
+                    flow.note(rtp_seq, packet.header.ssrc);
                     let step = rtp_seq.wrapping_sub(flow.last_rtp_seq);
                     if flow.packets > 0 && step > 1 && step < 0x8000 {
                         flow.rtp_gaps += u64::from(step - 1);
@@ -517,6 +562,18 @@ impl MediaDriver {
                 let _ = track.write_rtcp(vec![Box::new(pli)]).await;
             }
         }
+    }
+
+    /// Asks for the packets `sequences` of the stream `media_ssrc` again,
+    /// `times` times over in one RTCP packet, as a receiver whose requests
+    /// pile up within one round trip would.
+    pub async fn nack(&self, media_ssrc: u32, sequences: &[u16], times: usize) {
+        let pairs: Vec<NackPair> = sequences.iter().map(|seq| NackPair { packet_id: *seq, lost_packets: 0 }).collect();
+        let nacks: Vec<Box<dyn rtc::rtcp::Packet>> = (0..times)
+            .map(|_| Box::new(TransportLayerNack { sender_ssrc: 0, media_ssrc, nacks: pairs.clone() }) as Box<dyn rtc::rtcp::Packet>)
+            .collect();
+        let track = self.tracks.lock().unwrap().first().cloned().expect("a received track");
+        track.write_rtcp(nacks).await.expect("the NACKs sent");
     }
 
     pub async fn send(&self, message: ClientMessage) {

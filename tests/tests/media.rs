@@ -486,6 +486,34 @@ async fn pauses_leave_no_gap_and_video_comes_back_at_once() {
     call.stop().await;
 }
 
+/// A subscriber whose NACKs for the same packets pile up within one round
+/// trip gets each packet once more, not once per request: what a lossy
+/// village link's receiver sees on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_asked_for_again_within_a_round_trip_is_resent_once() {
+    let call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, adviser) = (0, 2);
+    let flow = call.flow(adviser, host, MediaKind::Video);
+    let asked: Vec<u16> = (0..3).map(|back| flow.last_rtp_seq.wrapping_sub(back)).collect();
+    call.people[adviser].1.nack(flow.ssrc, &asked, 10).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while asked.iter().any(|seq| call.flow(adviser, host, MediaKind::Video).arrivals_of(*seq) < 2) {
+        assert!(tokio::time::Instant::now() < deadline, "the asked-for packets were not resent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Anything else the requests would make the server send has arrived by
+    // the time 20 later packets have.
+    let packets = call.flow(adviser, host, MediaKind::Video).packets;
+    call.wait_for(adviser, host, 0, packets + 20).await;
+    let flow = call.flow(adviser, host, MediaKind::Video);
+    for seq in &asked {
+        assert_eq!(flow.arrivals_of(*seq), 2, "packet {seq}: sent, then resent once for ten requests");
+    }
+    assert_eq!(flow.repeats, 3, "three packets resent in all");
+    call.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_without_udp_takes_part_over_ice_tcp_on_the_one_port() {
     let port = {
