@@ -6,22 +6,49 @@
 // connections in one page, one sending the fake camera to the other, from
 // their creation to the first frame decoded.
 //
+// Then the same again through a TURN relay: a throwaway coturn
+// (tests/e2e/coturn.mjs), the server handing out its credentials, and the
+// joining page (and both floor connections) allowed relay candidates only.
+//
 // Run: tests/bench-first-frame-chromium.sh
-import { eventually, launchBrowser, personPage, restAs, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
+import { createHmac } from "node:crypto";
+import { startCoturn } from "./coturn.mjs";
+import { candidateTypes, eventually, launchBrowser, personPage, restAs, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
 
 const JOINS = Number(process.env.JOINS || 50);
 const percentile = (sorted, p) => sorted[Math.round((sorted.length - 1) * p)];
 
-async function floor(browser, base) {
+/** Makes every peer connection of the page's context use relay candidates only. */
+async function relayOnly(page) {
+  await page.context().addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Original {
+      constructor(configuration = {}) {
+        super({ ...configuration, iceTransportPolicy: "relay" });
+      }
+    };
+  });
+}
+
+/** Time-limited credentials for coturn's shared secret (the TURN REST scheme the server uses too). */
+function turnCredentials(coturn) {
+  const username = `${Math.floor(Date.now() / 1000) + 3600}:bench`;
+  const credential = createHmac("sha1", coturn.secret).update(username).digest("base64");
+  return [{ urls: [`turn:127.0.0.1:${coturn.port}?transport=udp`], username, credential }];
+}
+
+async function floor(browser, base, coturn) {
   const page = await personPage(browser, base);
+  if (coturn) await relayOnly(page);
   await page.goto("/index.html");
+  const iceServers = coturn ? turnCredentials(coturn) : [];
   const times = [];
   for (let i = 0; i < JOINS; i += 1) {
-    times.push(await page.evaluate(async () => {
+    times.push(await page.evaluate(async (iceServers) => {
       const started = performance.now();
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-      const sender = new RTCPeerConnection();
-      const receiver = new RTCPeerConnection();
+      const sender = new RTCPeerConnection({ iceServers });
+      const receiver = new RTCPeerConnection({ iceServers });
       sender.onicecandidate = (e) => e.candidate && receiver.addIceCandidate(e.candidate);
       receiver.onicecandidate = (e) => e.candidate && sender.addIceCandidate(e.candidate);
       stream.getTracks().forEach((track) => sender.addTrack(track, stream));
@@ -44,13 +71,13 @@ async function floor(browser, base) {
       receiver.close();
       stream.getTracks().forEach((track) => track.stop());
       return at - started;
-    }));
+    }, iceServers));
   }
   await page.context().close();
   return times.sort((a, b) => a - b);
 }
 
-async function throughTheServer(browser, base) {
+async function throughTheServer(browser, base, relay) {
   const rest = await restAs(base, "mediator1");
   const villages = await rest.get("/villages");
   const created = await rest.post("/cases", {
@@ -86,6 +113,7 @@ async function throughTheServer(browser, base) {
   const all = [];
   for (let i = 0; i < JOINS; i += 1) {
     const page = await personPage(browser, base);
+    if (relay) await relayOnly(page);
     await signInThroughPage(page, "mediator2", /mediator\.html/);
     await page.goto(`/join.html?session=${session.id}`);
     const join = page.locator("#device-join:not([disabled])");
@@ -104,6 +132,10 @@ async function throughTheServer(browser, base) {
       };
       look();
     }));
+    if (relay) {
+      const types = await candidateTypes(page);
+      if (types.publish !== "relay" || types.subscribe !== "relay") throw new Error(`the joiner's connections are not relayed: ${JSON.stringify(types)}`);
+    }
     first.push(firstAt - started);
     all.push(allAt - started);
     await page.evaluate(() => window.mediationCall?.leave());
@@ -113,19 +145,32 @@ async function throughTheServer(browser, base) {
   return { first: first.sort((a, b) => a - b), all: all.sort((a, b) => a - b), publishers };
 }
 
-const server = await startServer();
+/** One row set: direct, or (with `coturn`) the joiner and the floor through the relay. */
+async function measure(browser, coturn) {
+  const env = coturn ? { MEDIATION_TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp`, MEDIATION_TURN_SECRET: coturn.secret } : {};
+  const server = await startServer({ env });
+  try {
+    const bare = await floor(browser, server.url, coturn);
+    const { first, all } = await throughTheServer(browser, server.url, Boolean(coturn));
+    const path = coturn ? "through TURN" : "direct";
+    const row = (label, times) => `| ${label} | ${percentile(times, 0.5).toFixed(0)} ms | ${percentile(times, 0.99).toFixed(0)} ms |`;
+    console.log(`\n| ${JOINS} joins, Chromium, loopback, ${path} | p50 | p99 |`);
+    console.log("|---|---|---|");
+    console.log(row("join click → first video played (first of 3 publishers)", first));
+    console.log(row("join click → video from all 3", all));
+    console.log(row(`floor: two peer connections in one page, ${path}, first frame`, bare));
+    console.log(`\nratio to the floor (p50): ${(percentile(first, 0.5) / percentile(bare, 0.5)).toFixed(2)}×`);
+  } finally {
+    await server.stop();
+  }
+}
+
 const browser = await launchBrowser();
+const coturn = await startCoturn();
 try {
-  const bare = await floor(browser, server.url);
-  const { first, all } = await throughTheServer(browser, server.url);
-  const row = (label, times) => `| ${label} | ${percentile(times, 0.5).toFixed(0)} ms | ${percentile(times, 0.99).toFixed(0)} ms |`;
-  console.log(`| ${JOINS} joins, Chromium, loopback | p50 | p99 |`);
-  console.log("|---|---|---|");
-  console.log(row("join click → first video played (first of 3 publishers)", first));
-  console.log(row("join click → video from all 3", all));
-  console.log(row("floor: two peer connections in one page, first frame", bare));
-  console.log(`\nratio to the floor (p50): ${(percentile(first, 0.5) / percentile(bare, 0.5)).toFixed(2)}×`);
+  await measure(browser, null);
+  await measure(browser, coturn);
 } finally {
   await browser.close();
-  await server.stop();
+  await coturn.stop();
 }

@@ -207,3 +207,19 @@ export function mediaState(page) {
     };
   });
 }
+
+/** The local candidate type of the selected pair of each of the page's connections. */
+export function candidateTypes(page) {
+  return page.evaluate(async () => {
+    const call = window.mediationCall;
+    const types = {};
+    for (const [name, pc] of [["publish", call.publishPc], ["subscribe", call.subscribePc]]) {
+      if (!pc) continue;
+      const stats = [...(await pc.getStats()).values()];
+      const transport = stats.find((s) => s.type === "transport" && s.selectedCandidatePairId);
+      const pair = transport && stats.find((s) => s.id === transport.selectedCandidatePairId);
+      types[name] = pair ? stats.find((s) => s.id === pair.localCandidateId)?.candidateType : null;
+    }
+    return types;
+  });
+}

@@ -12,18 +12,12 @@
 // server) and by coturn's own log of the adviser's allocations and traffic.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { createSocket } from "node:dgram";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { AiortcParticipant, venvPython } from "./aiortc.mjs";
-import { eventually, launchBrowser, loginToken, personPage, repoRoot, restAs, screenshot, seesAndHears, signInThroughPage, startServer, tileFrames } from "./harness.mjs";
+import { startCoturn, turnserver } from "./coturn.mjs";
+import { candidateTypes, eventually, launchBrowser, loginToken, personPage, restAs, screenshot, seesAndHears, signInThroughPage, startServer, tileFrames } from "./harness.mjs";
 
-const turnserver = "/usr/bin/turnserver";
 const missing = [
   ...(existsSync(turnserver) ? [] : [`${turnserver} (Debian's coturn; tests/run.sh installs it)`]),
   ...(existsSync(venvPython) ? [] : [`the aiortc virtual environment ${venvPython} (tests/run.sh creates it)`]),
@@ -40,146 +34,6 @@ function nftUsable() {
   } catch {
     return false;
   }
-}
-
-/** A free port on 127.0.0.1 for both TCP and UDP (coturn listens on both). */
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const server = createServer().once("error", reject).listen(0, "127.0.0.1", () => {
-        const { port: found } = server.address();
-        server.close(() => resolve(found));
-      });
-    });
-    if (await udpFree(port)) return port;
-  }
-}
-
-function udpFree(port) {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    socket.once("error", () => resolve(false));
-    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive UDP ports, all free now, outside the kernel's ephemeral range. */
-async function freeUdpRange(count) {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const first = 20_000 + 2 * Math.floor(Math.random() * 5_000);
-    const ports = Array.from({ length: count }, (_, i) => first + i);
-    const free = await Promise.all(ports.map(udpFree));
-    if (free.every(Boolean)) return { min: first, max: first + count - 1 };
-  }
-  throw new Error(`no ${count} free consecutive UDP ports found`);
-}
-
-/** Resolves once a STUN binding request to 127.0.0.1:port gets a success response. */
-function stunAnswers(port) {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const request = Buffer.alloc(20);
-    request.writeUInt16BE(0x0001, 0); // Binding request, no attributes
-    request.writeUInt32BE(0x2112a442, 4); // magic cookie
-    randomBytes(12).copy(request, 8);
-    const done = (answered) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(answered);
-    };
-    const timer = setTimeout(() => done(false), 300);
-    socket.once("error", () => done(false));
-    socket.on("message", (message) => {
-      if (message.length >= 20 && message.readUInt16BE(0) === 0x0101 && message.subarray(8, 20).equals(request.subarray(8, 20))) done(true);
-    });
-    socket.send(request, port, "127.0.0.1");
-  });
-}
-
-/**
- * coturn's configuration for this test: deploy/coturn.conf line by line, with
- * only the test's own values changed.
- */
-function coturnConfig({ port, relay, secret, dir }) {
-  const replaced = {
-    "static-auth-secret": `static-auth-secret=${secret}`,
-    "listening-port": `listening-port=${port}`,
-    "min-port": `min-port=${relay.min}`,
-    "max-port": `max-port=${relay.max}`,
-    "log-file": `log-file=${join(dir, "turnserver.log")}`,
-  };
-  const lines = [];
-  for (const line of readFileSync(join(repoRoot, "deploy", "coturn.conf"), "utf8").split("\n")) {
-    const key = line.trim().split("=")[0];
-    // No TLS here: no certificate, no TLS port (and not their comment either).
-    if (["tls-listening-port", "cert", "pkey"].includes(key)) {
-      while (lines.length && lines[lines.length - 1].startsWith("#")) lines.pop();
-      continue;
-    }
-    lines.push(replaced[key] ?? line);
-  }
-  lines.push(
-    "",
-    "# --- for the test only ---",
-    "# Everything here is on 127.0.0.1: coturn listens and relays there.",
-    "listening-ip=127.0.0.1",
-    "relay-ip=127.0.0.1",
-    "# Loopback peers are allowed only because everything in this test is on",
-    "# loopback, the media server too. A real deployment keeps loopback denied,",
-    "# and must allow the media server's own address (allowed-peer-ip=<its",
-    "# address>, which wins over denied-peer-ip) instead of denying it with the",
-    "# private ranges above: TURN clients relay to that address.",
-    "allow-loopback-peers",
-    "# No TLS or DTLS listeners (there is no certificate).",
-    "no-tls",
-    "no-dtls",
-    "# Logs each allocation with its username, the peers of its channels and",
-    "# permissions, and its traffic when it closes: the test reads them.",
-    "verbose",
-    "# Its own pid file and (unused) user database, not the system's.",
-    `pidfile=${join(dir, "turnserver.pid")}`,
-    `userdb=${join(dir, "turndb")}`,
-    "",
-  );
-  return lines.join("\n");
-}
-
-/** A throwaway coturn; resolves once it answers STUN on its port. */
-async function startCoturn() {
-  const dir = mkdtempSync(join(tmpdir(), "mediation-coturn-"));
-  const port = await freePort();
-  const relay = await freeUdpRange(40);
-  const secret = randomBytes(24).toString("base64url");
-  const config = join(dir, "turnserver.conf");
-  writeFileSync(config, coturnConfig({ port, relay, secret, dir }));
-  const log = join(dir, "turnserver.log");
-  const output = [];
-  // --no-stdout-log: everything goes to the log file only.
-  const child = spawn(turnserver, ["-c", config, "--no-stdout-log"], { stdio: ["ignore", "pipe", "pipe"] });
-  for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (line) => output.push(line));
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const readLog = () => (existsSync(log) ? readFileSync(log, "utf8") : "");
-  let exit = null;
-  exited.then((value) => { exit = value; });
-  await eventually("coturn answering STUN on its port", async () => {
-    if (exit) throw new Error(`coturn exited (${JSON.stringify(exit)}): ${output.join(" | ")}\n${readLog().slice(-2000)}`);
-    return stunAnswers(port);
-  }, 20_000).catch((error) => {
-    child.kill("SIGKILL");
-    throw error;
-  });
-  return {
-    port, relay, secret, dir, readLog,
-    async stop() {
-      if (exit === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** nftables byte counters on the loopback output hook, for the relayed ports of coturn's allocations. */
@@ -241,22 +95,6 @@ after(async () => {
   counters?.remove();
   await coturn?.stop();
 });
-
-/** The local candidate type of the selected pair of each of the page's connections. */
-function pageCandidateTypes(page) {
-  return page.evaluate(async () => {
-    const call = window.mediationCall;
-    const types = {};
-    for (const [name, pc] of [["publish", call.publishPc], ["subscribe", call.subscribePc]]) {
-      if (!pc) continue;
-      const stats = [...(await pc.getStats()).values()];
-      const transport = stats.find((s) => s.type === "transport" && s.selectedCandidatePairId);
-      const pair = transport && stats.find((s) => s.id === transport.selectedCandidatePairId);
-      types[name] = pair ? stats.find((s) => s.id === pair.localCandidateId)?.candidateType : null;
-    }
-    return types;
-  });
-}
 
 test("the aiortc participant exchanges media with Chromium through a coturn relay, with candidates from the last m-section", { skip, timeout: 300_000 }, async () => {
   const base = server.url;
@@ -336,7 +174,7 @@ async function throughTheRelay(base, sessionId, mediator) {
         `the ${connection} description did not have candidates in more than the last m-section: ${JSON.stringify(description)}`);
     }
   }
-  const mediatorTypes = await pageCandidateTypes(mediator);
+  const mediatorTypes = await candidateTypes(mediator);
   assert.deepEqual(mediatorTypes, { publish: "host", subscribe: "host" }, "the mediator's connections are not direct");
 
   // coturn really relays: nftables counters on the two relayed ports, on

@@ -14,11 +14,11 @@ use rtc::interceptor::Registry;
 use rtc::interceptor::Slot;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine};
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
@@ -212,15 +212,17 @@ fn parse_marker(payload: &[u8]) -> Option<(Uuid, MediaKind, u32, u64)> {
 }
 
 /// How a test participant reaches the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Udp,
     /// ICE over TCP only, as behind a firewall that lets no UDP through.
     TcpOnly,
+    /// Relay candidates only, through these TURN servers (from `joined`).
+    Relay(Vec<signaling_proto::IceServer>),
 }
 
 async fn connection(
-    transport: Transport,
+    transport: &Transport,
     received: Option<Received>,
     paused: Arc<AtomicBool>,
     delays: Delays,
@@ -233,13 +235,28 @@ async fn connection(
         .unwrap()
         .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
     let (gathered, gathered_rx) = mpsc::channel(4);
+    let configuration = match transport {
+        Transport::Relay(servers) => RTCConfigurationBuilder::new()
+            .with_ice_servers(
+                servers
+                    .iter()
+                    .map(|server| RTCIceServer {
+                        urls: server.urls.clone(),
+                        username: server.username.clone().unwrap_or_default(),
+                        credential: server.credential.clone().unwrap_or_default(),
+                    })
+                    .collect(),
+            )
+            .with_ice_transport_policy(RTCIceTransportPolicy::Relay),
+        _ => RTCConfigurationBuilder::new(),
+    };
     let builder = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(configuration.build())
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
         .with_handler(Arc::new(Handler { gathered, received, paused, delays, tracks }));
     let builder = match transport {
-        Transport::Udp => builder.with_udp_addrs(vec!["127.0.0.1:0".to_owned()]),
+        Transport::Udp | Transport::Relay(_) => builder.with_udp_addrs(vec!["127.0.0.1:0".to_owned()]),
         Transport::TcpOnly => builder
             .with_setting_engine(SettingEngineBuilder::new().with_network_types(vec![NetworkType::Tcp4]).build())
             .with_udp_addrs(Vec::<String>::new())
@@ -252,8 +269,8 @@ async fn connection(
 /// webrtc-rs 0.21 opens ICE-TCP connections only to passive candidates
 /// given through `add_ice_candidate`, not to those inside a description
 /// (browsers do both): a TCP-only test participant hands them over again.
-async fn connect_to_passive_tcp(connection: &Arc<dyn PeerConnection>, sdp: &str, transport: Transport) {
-    if transport != Transport::TcpOnly {
+async fn connect_to_passive_tcp(connection: &Arc<dyn PeerConnection>, sdp: &str, transport: &Transport) {
+    if *transport != Transport::TcpOnly {
         return;
     }
     let passive = sdp
@@ -347,7 +364,7 @@ impl MediaPeer {
         let delays = Delays::default();
         let tracks = RemoteTracks::default();
         let (publish, publish_gathered) =
-            connection(transport, None, paused.clone(), delays.clone(), tracks.clone()).await;
+            connection(&transport, None, paused.clone(), delays.clone(), tracks.clone()).await;
         let mut sources = Vec::new();
         for kind in [MediaKind::Audio, MediaKind::Video] {
             sources.push(source(&publish, kind).await);
@@ -399,7 +416,7 @@ impl MediaPeer {
             (PeerTarget::Publish, "answer") => {
                 let answer = RTCSessionDescription::answer(description.sdp.clone()).expect("an answer");
                 self.publish.set_remote_description(answer).await.expect("set remote answer");
-                connect_to_passive_tcp(&self.publish, &description.sdp, self.transport).await;
+                connect_to_passive_tcp(&self.publish, &description.sdp, &self.transport).await;
                 self.start_sending().await;
                 Vec::new()
             }
@@ -407,12 +424,12 @@ impl MediaPeer {
                 if self.subscribe.is_none() {
                     let (received, paused, delays) = (self.received.clone(), self.paused.clone(), self.delays.clone());
                     self.subscribe =
-                        Some(connection(self.transport, Some(received), paused, delays, self.tracks.clone()).await);
+                        Some(connection(&self.transport, Some(received), paused, delays, self.tracks.clone()).await);
                 }
                 let (subscribe, gathered) = self.subscribe.as_mut().unwrap();
                 let offer = RTCSessionDescription::offer(description.sdp.clone()).expect("an offer");
                 subscribe.set_remote_description(offer).await.expect("set remote offer");
-                connect_to_passive_tcp(subscribe, &description.sdp, self.transport).await;
+                connect_to_passive_tcp(subscribe, &description.sdp, &self.transport).await;
                 let answer = subscribe.create_answer(None).await.expect("answer");
                 while gathered.try_recv().is_ok() {}
                 subscribe.set_local_description(answer).await.expect("set local answer");
@@ -570,7 +587,10 @@ impl MediaDriver {
     pub async fn nack(&self, media_ssrc: u32, sequences: &[u16], times: usize) {
         let pairs: Vec<NackPair> = sequences.iter().map(|seq| NackPair { packet_id: *seq, lost_packets: 0 }).collect();
         let nacks: Vec<Box<dyn rtc::rtcp::Packet>> = (0..times)
-            .map(|_| Box::new(TransportLayerNack { sender_ssrc: 0, media_ssrc, nacks: pairs.clone() }) as Box<dyn rtc::rtcp::Packet>)
+            .map(|_| {
+                Box::new(TransportLayerNack { sender_ssrc: 0, media_ssrc, nacks: pairs.clone() })
+                    as Box<dyn rtc::rtcp::Packet>
+            })
             .collect();
         let track = self.tracks.lock().unwrap().first().cloned().expect("a received track");
         track.write_rtcp(nacks).await.expect("the NACKs sent");

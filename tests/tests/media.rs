@@ -74,7 +74,7 @@ async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
     }
     let mut people = Vec::new();
     for ((id, client), transport) in clients.into_iter().zip(transports) {
-        let peer = MediaPeer::over(id, *transport).await;
+        let peer = MediaPeer::over(id, transport.clone()).await;
         people.push((id, MediaDriver::start(client, peer).await));
     }
     Call { server, session_id, people, resume_tokens }

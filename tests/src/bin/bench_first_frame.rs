@@ -6,18 +6,28 @@
 //! The floor, measured in the same run: two webrtc-rs peers connected
 //! directly (offer, answer, ICE, DTLS) until the first video packet.
 //!
+//! Then the same again through a TURN relay: a throwaway coturn started by
+//! `tests/e2e/coturn.mjs`, the server handing out its credentials, and the
+//! joiner (and both floor peers) using relay candidates only.
+//!
 //! Run: `tests/bench-first-frame.sh`.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mediation_server::sfu::turn::TurnConfig;
 use mediation_tests::bench::{post, start_server};
-use mediation_tests::media::{MediaDriver, MediaPeer};
+use mediation_tests::media::{MediaDriver, MediaPeer, Transport};
 use mediation_tests::signal::SignalClient;
 use serde_json::{Value, json};
-use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage};
+use signaling_proto::{ClientMessage, IceServer, MediaKind, PeerTarget, ServerMessage};
 use uuid::Uuid;
 
-const JOINS: usize = 50;
+/// Joins per table (`JOINS` in the environment overrides it, for a quick look).
+fn joins() -> usize {
+    std::env::var("JOINS").ok().and_then(|joins| joins.parse().ok()).unwrap_or(50)
+}
 const PASSWORD: &str = "bench-password";
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -29,9 +39,59 @@ async fn login(client: &reqwest::Client, base: &str, username: &str) -> String {
 }
 
 async fn joined(signal: &mut SignalClient) -> Uuid {
+    joined_with_servers(signal).await.0
+}
+
+/// The participant id, and the ICE servers when admitted at once.
+async fn joined_with_servers(signal: &mut SignalClient) -> (Uuid, Vec<IceServer>) {
     match signal.expect("join", |m| matches!(m, ServerMessage::Joined { .. } | ServerMessage::Waiting { .. })).await {
-        ServerMessage::Joined { participant_id, .. } | ServerMessage::Waiting { participant_id, .. } => participant_id,
+        ServerMessage::Joined { participant_id, ice_servers, .. } => (participant_id, ice_servers),
+        ServerMessage::Waiting { participant_id, .. } => (participant_id, Vec::new()),
         _ => unreachable!(),
+    }
+}
+
+/// A throwaway coturn (tests/e2e/coturn.mjs); stops when dropped.
+struct Coturn {
+    child: Child,
+    port: u16,
+    secret: String,
+}
+
+impl Coturn {
+    fn start() -> Coturn {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/coturn.mjs");
+        let mut child = Command::new("node")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node, to start coturn");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("coturn's port");
+        let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("coturn did not start: {line}"));
+        Coturn {
+            child,
+            port: started["port"].as_u64().unwrap() as u16,
+            secret: started["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    /// Credentials for the floor's peers, made as the server makes them.
+    fn ice_servers(&self) -> Vec<IceServer> {
+        let turn = TurnConfig { urls: vec![self.url()], secret: self.secret.clone(), ttl_secs: 3600 };
+        vec![turn.ice_server(Uuid::new_v4(), chrono::Utc::now().timestamp())]
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
     }
 }
 
@@ -47,10 +107,14 @@ async fn first_video(driver: &MediaDriver, from: &[Uuid], count: usize, started:
     }
 }
 
-/// Joins through the server `JOINS` times; (first publisher, all three).
-async fn through_the_server() -> (Vec<Duration>, Vec<Duration>) {
+/// Joins through the server `joins()` times, through `coturn` when given;
+/// (first publisher, all three).
+async fn through_the_server(coturn: Option<&Coturn>) -> (Vec<Duration>, Vec<Duration>) {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, base) = start_server(data.path(), PASSWORD, &[]);
+    let turn_args =
+        coturn.map(|turn| ["--turn-urls".to_owned(), turn.url(), "--turn-secret".to_owned(), turn.secret.clone()]);
+    let args: Vec<&str> = turn_args.iter().flatten().map(String::as_str).collect();
+    let (mut child, base) = start_server(data.path(), PASSWORD, &args);
     let client = reqwest::Client::new();
     let mediator = login(&client, &base, "mediator1").await;
     let villages: Value = client
@@ -128,12 +192,16 @@ async fn through_the_server() -> (Vec<Duration>, Vec<Duration>) {
     // The second mediator joins (admitted at once), waits for pictures, leaves.
     let joiner = login(&client, &base, "mediator2").await;
     let (mut first, mut all) = (Vec::new(), Vec::new());
-    for _ in 0..JOINS {
+    for _ in 0..joins() {
         let started = Instant::now();
         let mut signal = SignalClient::connect(&base, &joiner).await;
         signal.join(session_id, None).await;
-        let id = joined(&mut signal).await;
-        let driver = MediaDriver::start(signal, MediaPeer::new(id).await).await;
+        let (id, ice_servers) = joined_with_servers(&mut signal).await;
+        let transport = match coturn {
+            Some(_) => Transport::Relay(ice_servers),
+            None => Transport::Udp,
+        };
+        let driver = MediaDriver::start(signal, MediaPeer::over(id, transport).await).await;
         first.push(first_video(&driver, &ids, 1, started).await);
         all.push(first_video(&driver, &ids, 3, started).await);
         driver.send(ClientMessage::Leave { request_id: None }).await;
@@ -147,15 +215,19 @@ async fn through_the_server() -> (Vec<Duration>, Vec<Duration>) {
     (first, all)
 }
 
-/// Two webrtc-rs peers connected directly, `JOINS` times: from creating
-/// them to the first video packet.
-async fn bare_connections() -> Vec<Duration> {
+/// Two webrtc-rs peers connected directly (or through `coturn`), `joins()`
+/// times: from creating them to the first video packet.
+async fn bare_connections(coturn: Option<&Coturn>) -> Vec<Duration> {
     let mut times = Vec::new();
-    for _ in 0..JOINS {
+    for _ in 0..joins() {
         let started = Instant::now();
+        let transport = match coturn {
+            Some(turn) => Transport::Relay(turn.ice_servers()),
+            None => Transport::Udp,
+        };
         let (sender_id, receiver_id) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut sender = MediaPeer::new(sender_id).await;
-        let mut receiver = MediaPeer::new(receiver_id).await;
+        let mut sender = MediaPeer::over(sender_id, transport.clone()).await;
+        let mut receiver = MediaPeer::over(receiver_id, transport).await;
         // The sender's publish offer is the receiver's "subscribe" offer.
         let Some(ClientMessage::Sdp { description, .. }) = sender.offer().await.into_iter().next() else {
             unreachable!()
@@ -177,36 +249,32 @@ async fn bare_connections() -> Vec<Duration> {
     times
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let floor = {
-        let mut times = bare_connections().await;
-        times.sort();
-        times
-    };
-    let (mut first, mut all) = through_the_server().await;
+/// Prints one table: direct, or through `coturn`.
+async fn measure(coturn: Option<&Coturn>) {
+    let mut floor = bare_connections(coturn).await;
+    floor.sort();
+    let (mut first, mut all) = through_the_server(coturn).await;
     first.sort();
     all.sort();
-    println!("| {JOINS} joins, webrtc-rs, loopback | p50 | p99 |");
+    let path = if coturn.is_some() { "through TURN" } else { "direct" };
+    println!("\n| {} joins, webrtc-rs, loopback, {path} | p50 | p99 |", joins());
     println!("|---|---|---|");
-    println!(
-        "| join → first video (first of 3 publishers) | {:.0} ms | {:.0} ms |",
-        percentile(&first, 0.5),
-        percentile(&first, 0.99)
-    );
-    println!(
-        "| join → video from all 3 publishers | {:.0} ms | {:.0} ms |",
-        percentile(&all, 0.5),
-        percentile(&all, 0.99)
-    );
-    println!(
-        "| floor: two peers connected directly, first video | {:.0} ms | {:.0} ms |",
-        percentile(&floor, 0.5),
-        percentile(&floor, 0.99)
-    );
+    let row = |label: &str, times: &[Duration]| {
+        println!("| {label} | {:.0} ms | {:.0} ms |", percentile(times, 0.5), percentile(times, 0.99));
+    };
+    row("join → first video (first of 3 publishers)", &first);
+    row("join → video from all 3 publishers", &all);
+    row(&format!("floor: two peers connected {path}, first video"), &floor);
     println!(
         "\nratio to the floor (p50): first {:.2}×, all three {:.2}×",
         percentile(&first, 0.5) / percentile(&floor, 0.5),
         percentile(&all, 0.5) / percentile(&floor, 0.5)
     );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    measure(None).await;
+    let coturn = Coturn::start();
+    measure(Some(&coturn)).await;
 }
