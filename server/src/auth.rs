@@ -27,28 +27,115 @@ const STAFF_AUDIENCE: &str = "mediation-staff";
 /// The audience of invitation tokens for parties without an account.
 const INVITATION_AUDIENCE: &str = "mediation-invitation";
 
-/// Hashes a password with argon2id off the async runtime.
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+/// Password work (argon2id, about 19 MiB and tens of milliseconds each) runs
+/// on a few threads of its own, one per core: concurrent logins queue for
+/// them instead of each taking a blocking thread and its memory, so memory
+/// stays flat however many arrive at once.
+mod password_work {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, OnceLock, mpsc};
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+
+    /// How long a password check may wait for a free thread before the
+    /// caller is told the server is busy.
+    const MAX_WAIT: Duration = Duration::from_secs(5);
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    struct Workers {
+        jobs: mpsc::Sender<Job>,
+        /// One permit per thread: a job is queued only once it has one.
+        permits: tokio::sync::Semaphore,
+        threads: usize,
+    }
+
+    /// Jobs running now, and the most ever running at once (for tests and /metrics).
+    pub static RUNNING: AtomicUsize = AtomicUsize::new(0);
+    pub static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    fn workers() -> &'static Workers {
+        static WORKERS: OnceLock<Workers> = OnceLock::new();
+        WORKERS.get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(2, usize::from);
+            let (jobs, queue) = mpsc::channel::<Job>();
+            // Held only to take the next job; never across running it.
+            let queue = std::sync::Arc::new(Mutex::new(queue));
+            for index in 0..threads {
+                let queue = queue.clone();
+                std::thread::Builder::new()
+                    .name(format!("password-{index}"))
+                    .spawn(move || {
+                        loop {
+                            let job = queue.lock().expect("password queue lock poisoned").recv();
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => break,
+                            }
+                        }
+                    })
+                    .expect("a password thread");
+            }
+            Workers { jobs, permits: tokio::sync::Semaphore::new(threads), threads }
+        })
+    }
+
+    /// The number of password threads.
+    pub fn threads() -> usize {
+        workers().threads
+    }
+
+    /// Every password thread was busy for the whole wait.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the server is busy checking passwords; try again in a moment")]
+    pub struct Busy;
+
+    /// Runs `work` on a password thread, waiting up to `MAX_WAIT` for one.
+    pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        let workers = workers();
+        let _permit = tokio::time::timeout(MAX_WAIT, workers.permits.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+            PEAK.fetch_max(running, Ordering::SeqCst);
+            let value = work();
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            let _ = done.send(value);
+        });
+        workers.jobs.send(job).map_err(|_| Busy)?;
+        result.await.map_err(|_| Busy)
+    }
+}
+
+pub use password_work::Busy as PasswordBusy;
+
+/// The most password checks ever running at once, and the threads for them.
+pub fn password_work_peak() -> (usize, usize) {
+    (password_work::PEAK.load(std::sync::atomic::Ordering::SeqCst), password_work::threads())
+}
+
+/// Hashes a password with argon2id on a password thread.
+pub async fn hash_password(password: String) -> Result<String, PasswordBusy> {
+    password_work::run(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| anyhow::anyhow!("hashing failed: {error}"))
+            .expect("argon2id with its default parameters hashes any password")
+            .to_string()
     })
-    .await?
+    .await
 }
 
-/// Checks a password against a stored hash off the async runtime. Also used
+/// Checks a password against a stored hash on a password thread. Also used
 /// against a dummy hash for unknown usernames, so that both cost the same.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+pub async fn verify_password(password: String, hash: String) -> Result<bool, PasswordBusy> {
+    password_work::run(move || {
         PasswordHash::new(&hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
 }
 
 /// A password for a new account or a reset: 14 characters from an alphabet

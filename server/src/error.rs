@@ -39,8 +39,10 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
-    #[error("{0}")]
-    Unavailable(String),
+    /// A part the request needs (the database, the password threads) cannot
+    /// serve it now; the client may retry after the given time.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after_secs: u64 },
     /// An invitation link that does not admit, with its own code.
     #[error("{}", .0.message())]
     Invitation(InvitationRefusal),
@@ -55,6 +57,14 @@ impl AppError {
 
     pub fn forbidden() -> Self {
         AppError::Forbidden("this is outside what your account may see or change".into())
+    }
+
+    /// The database cannot be reached: retry in a few seconds.
+    pub fn store_unavailable() -> Self {
+        AppError::Unavailable {
+            message: "the records cannot be reached just now; try again in a few seconds".into(),
+            retry_after_secs: 5,
+        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -72,7 +82,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Invitation(InvitationRefusal::SessionClosed) => StatusCode::GONE,
             AppError::Invitation(_) => StatusCode::UNAUTHORIZED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -94,7 +104,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
-            AppError::Unavailable(_) => "unavailable",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Invitation(refusal) => match refusal {
                 InvitationRefusal::NotYetValid => "invitation_not_yet_valid",
                 InvitationRefusal::Expired => "invitation_expired",
@@ -119,7 +129,7 @@ impl IntoResponse for AppError {
             body["message"] = json!(format!("{field}: {message}"));
         }
         let mut response = (status, axum::Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after_secs } = self {
+        if let AppError::TooManyRequests { retry_after_secs } | AppError::Unavailable { retry_after_secs, .. } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
@@ -138,8 +148,18 @@ impl From<StoreError> for AppError {
                 tracing::warn!(%detail, "write refused by a schema constraint");
                 AppError::validation("body", "the request breaks a rule of the records")
             }
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database cannot be reached");
+                AppError::store_unavailable()
+            }
             other => AppError::Internal(other.into()),
         }
+    }
+}
+
+impl From<crate::auth::PasswordBusy> for AppError {
+    fn from(busy: crate::auth::PasswordBusy) -> Self {
+        AppError::Unavailable { message: busy.to_string(), retry_after_secs: 2 }
     }
 }
 

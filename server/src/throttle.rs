@@ -1,6 +1,10 @@
 //! Slows down password guessing: failed logins are counted per username and
 //! per client address; past a threshold further attempts are refused with a
 //! retry time that doubles with each failure, up to 15 minutes.
+//!
+//! An attempt is counted as a failure when it starts (`reserve`), before the
+//! slow password check, and taken back only when it succeeds: so concurrent
+//! guesses cannot all pass the check while the first ones are still hashing.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -49,25 +53,21 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(wait)` while either key is locked out.
-    pub fn check(&self, keys: &AttemptKeys) -> Result<(), Duration> {
+    /// Counts an attempt against both keys, as a failure until
+    /// `record_success` takes it back; `Err(wait)` (and nothing counted)
+    /// while either key is locked out.
+    pub fn reserve(&self, keys: &AttemptKeys) -> Result<(), Duration> {
         let now = Instant::now();
-        let entries = self.entries.lock().expect("throttle lock poisoned");
+        let mut entries = self.entries.lock().expect("throttle lock poisoned");
         let wait = [&keys.user, &keys.address]
             .into_iter()
             .filter_map(|key| entries.get(key)?.locked_until)
             .filter(|until| *until > now)
             .map(|until| until - now)
             .max();
-        match wait {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+        if let Some(wait) = wait {
+            return Err(wait);
         }
-    }
-
-    pub fn record_failure(&self, keys: &AttemptKeys) {
-        let now = Instant::now();
-        let mut entries = self.entries.lock().expect("throttle lock poisoned");
         if entries.len() >= SWEEP_AT {
             entries.retain(|_, failures| now.duration_since(failures.last) < WINDOW);
         }
@@ -84,12 +84,34 @@ impl LoginThrottle {
                 failures.locked_until = Some(now + lockout);
             }
         }
+        Ok(())
     }
 
-    /// A successful login clears the username's count (not the address's:
-    /// one right password must not reset guessing against other accounts).
+    /// A successful login clears the username's count, and takes its own
+    /// reservation back from the address's (not the address's earlier
+    /// failures: one right password must not reset guessing against other
+    /// accounts).
     pub fn record_success(&self, keys: &AttemptKeys) {
-        self.entries.lock().expect("throttle lock poisoned").remove(&keys.user);
+        let mut entries = self.entries.lock().expect("throttle lock poisoned");
+        entries.remove(&keys.user);
+        self.take_back_one(&mut entries, &keys.address, self.max_failures_per_address);
+    }
+
+    /// Takes back a reservation whose password was never checked (the
+    /// server was busy): it counts against neither key.
+    pub fn take_back(&self, keys: &AttemptKeys) {
+        let mut entries = self.entries.lock().expect("throttle lock poisoned");
+        self.take_back_one(&mut entries, &keys.user, self.max_failures_per_user);
+        self.take_back_one(&mut entries, &keys.address, self.max_failures_per_address);
+    }
+
+    fn take_back_one(&self, entries: &mut HashMap<String, Failures>, key: &str, limit: u32) {
+        if let Some(failures) = entries.get_mut(key) {
+            failures.count = failures.count.saturating_sub(1);
+            if failures.count < limit {
+                failures.locked_until = None;
+            }
+        }
     }
 }
 
@@ -105,34 +127,52 @@ mod tests {
     fn locks_after_limit_and_doubles() {
         let throttle = LoginThrottle::new(3, Duration::from_secs(10));
         let k = keys("a");
-        for _ in 0..2 {
-            throttle.record_failure(&k);
-            assert!(throttle.check(&k).is_ok());
+        for _ in 0..3 {
+            assert!(throttle.reserve(&k).is_ok());
         }
-        throttle.record_failure(&k);
-        let first = throttle.check(&k).unwrap_err();
+        let first = throttle.reserve(&k).unwrap_err();
         assert!(first > Duration::from_secs(9) && first <= Duration::from_secs(10));
-        throttle.record_failure(&k);
-        let second = throttle.check(&k).unwrap_err();
+        // Locked attempts are not counted; the next failure after the lock doubles it.
+        let mut entries = throttle.entries.lock().unwrap();
+        entries.get_mut(&k.user).unwrap().locked_until = None;
+        drop(entries);
+        assert!(throttle.reserve(&k).is_ok());
+        let second = throttle.reserve(&k).unwrap_err();
         assert!(second > Duration::from_secs(19), "lockout doubles: {second:?}");
+    }
+
+    #[test]
+    fn attempts_in_flight_count_before_they_finish() {
+        let throttle = LoginThrottle::new(5, Duration::from_secs(10));
+        let k = keys("c");
+        let admitted = (0..60).filter(|_| throttle.reserve(&k).is_ok()).count();
+        assert_eq!(admitted, 5, "of 60 concurrent attempts only the limit is checked");
     }
 
     #[test]
     fn address_limit_is_shared_across_usernames() {
         let throttle = LoginThrottle::new(2, Duration::from_secs(10));
         for i in 0..8 {
-            throttle.record_failure(&keys(&format!("user{i}")));
+            assert!(throttle.reserve(&keys(&format!("user{i}"))).is_ok());
         }
-        assert!(throttle.check(&keys("fresh")).is_err(), "the address is locked after 4x the user limit");
+        assert!(throttle.reserve(&keys("fresh")).is_err(), "the address is locked after 4x the user limit");
     }
 
     #[test]
-    fn success_clears_the_username() {
+    fn success_clears_the_username_and_its_own_reservation() {
         let throttle = LoginThrottle::new(2, Duration::from_secs(10));
         let k = keys("b");
-        throttle.record_failure(&k);
+        throttle.reserve(&k).unwrap();
         throttle.record_success(&k);
-        throttle.record_failure(&k);
-        assert!(throttle.check(&k).is_ok());
+        throttle.reserve(&k).unwrap();
+        assert!(throttle.reserve(&k).is_err(), "two failures since the success lock it");
+        // Right passwords from one address, however many, never lock it.
+        let throttle = LoginThrottle::new(2, Duration::from_secs(10));
+        for i in 0..20 {
+            let k = keys(&format!("right{i}"));
+            throttle.reserve(&k).unwrap();
+            throttle.record_success(&k);
+        }
+        assert!(throttle.reserve(&keys("another")).is_ok());
     }
 }

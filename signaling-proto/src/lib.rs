@@ -419,6 +419,9 @@ pub enum ErrorCode {
     /// A publish offer's audio or video uses no codec the server forwards
     /// (Opus; VP8 or H.264 constrained baseline).
     UnsupportedCodec,
+    /// The server cannot reach its records just now: nothing was done; try
+    /// again in a few seconds (at connection: close 4503, reconnect).
+    Unavailable,
     /// Something failed on the server.
     Internal,
 }

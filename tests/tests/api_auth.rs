@@ -17,6 +17,8 @@ on_both_databases!(
     own_password_change_revokes_old_tokens,
     deactivating_a_town_stops_its_villages_stations,
     throttling_kicks_in_and_lifts,
+    concurrent_guesses_are_counted_before_the_password_is_checked,
+    concurrent_logins_share_a_few_password_threads,
     health_and_readiness,
 );
 
@@ -203,6 +205,53 @@ async fn throttling_kicks_in_and_lifts(db: Db) {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let lifted = attempt("mediator1", DEMO_PASSWORD).await;
     assert_eq!(lifted.status, 200, "the lockout lifts: {}", lifted.body);
+}
+
+/// Sixty wrong passwords for one username at once: only as many as the
+/// limit are checked (each counted before its slow hash), the rest are
+/// refused at once, and the audit trail shows only the checked ones.
+async fn concurrent_guesses_are_counted_before_the_password_is_checked(db: Db) {
+    let server = TestServer::start(db, &["--login-max-failures", "5", "--login-lockout-seconds", "60"]).await;
+    let api = server.anonymous();
+    let guesses = (0..60).map(|i| {
+        let api = api.clone();
+        async move {
+            let guess = json!({ "username": "mediator1", "password": format!("guess-{i}") });
+            api.post("/api/v1/auth/login", &guess).await
+        }
+    });
+    let replies = futures::future::join_all(guesses).await;
+    let checked = replies.iter().filter(|reply| reply.status == 401).count();
+    let refused = replies.iter().filter(|reply| reply.status == 429).count();
+    assert_eq!((checked, refused), (5, 55), "of 60 concurrent guesses the limit (5) is checked, the rest refused");
+    let recorded = server
+        .count("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login' AND result = 'refused'")
+        .await;
+    assert_eq!(recorded, 5, "each checked guess is in the audit trail, and only those");
+    server.stop().await;
+}
+
+/// A hundred sign-ins at once share a few password threads (one per core):
+/// never more run at once, and each is answered, 200 or (when every thread
+/// stayed busy for the whole wait) 503 `unavailable` with Retry-After.
+async fn concurrent_logins_share_a_few_password_threads(db: Db) {
+    let server = TestServer::start(db, &["--login-max-failures", "1000"]).await;
+    let api = server.anonymous();
+    let logins = (0..100).map(|_| {
+        let api = api.clone();
+        async move { api.post("/api/v1/auth/login", &json!({ "username": "mediator1", "password": DEMO_PASSWORD })).await }
+    });
+    let replies = futures::future::join_all(logins).await;
+    for reply in &replies {
+        if reply.status != 200 {
+            reply.assert_error(503, "unavailable");
+            assert!(reply.headers.contains_key("retry-after"), "a busy answer says when to retry");
+        }
+    }
+    assert!(replies.iter().any(|reply| reply.status == 200), "sign-ins got through");
+    let (peak, threads) = mediation_server::auth::password_work_peak();
+    assert!(peak >= 1 && peak <= threads, "at most {threads} password checks at once, saw {peak}");
+    server.stop().await;
 }
 
 async fn health_and_readiness(db: Db) {

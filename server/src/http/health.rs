@@ -149,9 +149,9 @@ async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": backend }))),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
-            Err(AppError::Unavailable("the database is not reachable".into()))
+            Err(AppError::Unavailable { message: "the database is not reachable".into(), retry_after_secs: 5 })
         }
-        Err(_) => Err(AppError::Unavailable("the database did not answer in time".into())),
+        Err(_) => Err(AppError::Unavailable { message: "the database did not answer in time".into(), retry_after_secs: 5 }),
     }
 }
 

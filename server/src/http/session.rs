@@ -56,7 +56,8 @@ async fn login(
 ) -> AppResult<Json<LoginResponse>> {
     let username = request.username.trim().to_lowercase();
     let keys = AttemptKeys::new(&username, address);
-    if let Err(wait) = state.throttle.check(&keys) {
+    // Counted before the slow hash, so concurrent guesses cannot all pass.
+    if let Err(wait) = state.throttle.reserve(&keys) {
         return Err(AppError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
     }
 
@@ -64,11 +65,17 @@ async fn login(
     // An unknown username is checked against a hash of a random password, so
     // that it costs as long as a known one and the answer cannot tell them apart.
     let hash = found.as_ref().map_or_else(|| state.decoy_hash.to_string(), |(_, hash)| hash.clone());
-    let password_ok = auth::verify_password(request.password, hash).await;
+    let password_ok = match auth::verify_password(request.password, hash).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            // Not an attempt: the password was never checked.
+            state.throttle.take_back(&keys);
+            return Err(busy.into());
+        }
+    };
     let account = match found {
         Some((account, _)) if password_ok && account.may_sign_in() => account,
         other => {
-            state.throttle.record_failure(&keys);
             tracing::info!(%address, "login refused");
             record_login(&state, other.map(|(account, _)| account).as_ref(), address, "refused").await?;
             return Err(BAD_CREDENTIALS);
@@ -139,7 +146,7 @@ async fn change_password(
     let new_password = validate::password("new_password", &request.new_password)?;
     let (_, hash) =
         state.store.account_for_login(&user.account.username).await?.ok_or_else(|| AppError::not_found("account"))?;
-    if !auth::verify_password(request.current_password, hash).await {
+    if !auth::verify_password(request.current_password, hash).await? {
         return Err(AppError::validation("current_password", "is not the current password"));
     }
     let changes =

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{InvitationError, InvitationRefusal, authenticate_invitation};
+use crate::auth::{AuthError, InvitationError, InvitationRefusal, authenticate_invitation};
 use crate::cases::changes::Actor;
 use crate::cases::error::RuleError;
 use crate::cases::{ParticipantKind, SessionState};
@@ -84,13 +84,15 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Closing> 
     if token.is_empty() {
         return Err(Closing::new(ErrorCode::Unauthorized, "pass the token as ?access_token=", 4401));
     }
-    if let Ok(account) = state.tokens.authenticate(state.store.as_ref(), token).await {
-        return Ok(Caller::Staff(account));
+    match state.tokens.authenticate(state.store.as_ref(), token).await {
+        Ok(account) => return Ok(Caller::Staff(account)),
+        Err(AuthError::Store(error)) => return Err(store_closing(error)),
+        Err(AuthError::Refused) => {}
     }
     let refusal = match authenticate_invitation(state.store.as_ref(), &state.tokens, token).await {
         Ok(party) => return Ok(Caller::Party(party)),
         Err(InvitationError::Refused(refusal)) => refusal,
-        Err(InvitationError::Store(_)) => InvitationRefusal::Invalid,
+        Err(InvitationError::Store(error)) => return Err(store_closing(error)),
     };
     Err(match refusal {
         InvitationRefusal::NotYetValid => Closing::new(ErrorCode::InvitationNotYetValid, refusal.message(), 4401),
@@ -103,6 +105,24 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Closing> 
         }
     })
 }
+
+/// The close for a connection or `join` the records could not be read for:
+/// 4503 `unavailable` (retry) when the database cannot be reached, never a
+/// refusal of the token; 1011 `internal` otherwise.
+fn store_closing(error: StoreError) -> Closing {
+    match error {
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "the database cannot be reached at a connection");
+            Closing::new(ErrorCode::Unavailable, UNAVAILABLE_MESSAGE, 4503)
+        }
+        other => {
+            tracing::error!(error = %other, "reading the records for a connection");
+            Closing::new(ErrorCode::Internal, "the session could not be loaded", 1011)
+        }
+    }
+}
+
+const UNAVAILABLE_MESSAGE: &str = "the records cannot be reached just now; try again in a few seconds";
 
 /// The protocol's words for a request the room did not carry out.
 fn failure_message(request_id: Option<String>, failure: Failure) -> ServerMessage {
@@ -132,6 +152,10 @@ fn store_failure(error: StoreError) -> (ErrorCode, String) {
             tracing::warn!(%detail, "room write refused by a schema constraint");
             (ErrorCode::InvalidField, "the request breaks a rule of the records".into())
         }
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "the database cannot be reached for a room request");
+            (ErrorCode::Unavailable, UNAVAILABLE_MESSAGE.into())
+        }
         other => {
             tracing::error!(error = ?other, "room request failed");
             (ErrorCode::Internal, "internal error".into())
@@ -156,22 +180,18 @@ async fn admit_to_session(
     address: &str,
 ) -> Result<(crate::cases::Session, JoinTicket), Closing> {
     let JoinRequest { request_id, session_id, resume_token, new_peer_connections } = request;
-    let internal = |error: crate::store::StoreError| {
-        tracing::error!(%error, "loading the session for a join");
-        Closing::new(ErrorCode::Internal, "the session could not be loaded", 1011)
-    };
     let not_on_session = || Closing::new(ErrorCode::NotOnSession, "you are not on this session", 4403);
     let session = match caller {
         Caller::Party(party) if party.session.id == session_id => party.session.clone(),
         Caller::Party(_) => return Err(not_on_session()),
-        Caller::Staff(_) => state.store.session(session_id).await.map_err(internal)?.ok_or_else(not_on_session)?,
+        Caller::Staff(_) => state.store.session(session_id).await.map_err(store_closing)?.ok_or_else(not_on_session)?,
     };
     if matches!(session.state, SessionState::Cancelled | SessionState::Ended) {
         return Err(Closing::new(ErrorCode::SessionClosed, "this session has ended or was cancelled", 4410));
     }
     let (participant, actor) = match caller {
         Caller::Staff(account) => {
-            let participants = state.store.participants(session.id).await.map_err(internal)?;
+            let participants = state.store.participants(session.id).await.map_err(store_closing)?;
             let participant =
                 participants.into_iter().find(|p| p.account_id == Some(account.id)).ok_or_else(not_on_session)?;
             let actor = Actor::staff(account, Some(address.to_owned()));

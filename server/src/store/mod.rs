@@ -46,6 +46,10 @@ pub enum StoreError {
     /// A guarded update found the record no longer in the state expected.
     #[error("{0} was changed meanwhile")]
     Stale(String),
+    /// The database cannot be reached (connection refused or lost, no
+    /// connection free in time): nothing was read or written; retry later.
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(sqlx::Error),
     #[error(transparent)]
     Database(sqlx::Error),
     #[error(transparent)]
@@ -63,11 +67,19 @@ impl From<sqlx::Error> for StoreError {
                 }
                 _ => {}
             }
+            // PostgreSQL shutting down or restarting (57P01-57P03), or a
+            // connection exception (class 08): the database is away.
+            if db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")) {
+                return StoreError::Unavailable(error);
+            }
         }
-        if matches!(error, sqlx::Error::RowNotFound) {
-            return StoreError::NotFound;
+        match error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(error)
+            }
+            error => StoreError::Database(error),
         }
-        StoreError::Database(error)
     }
 }
 
