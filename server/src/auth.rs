@@ -94,7 +94,8 @@ mod password_work {
     /// Runs `work` on a password thread, waiting up to `MAX_WAIT` for one.
     pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
         let workers = workers();
-        let _permit = tokio::time::timeout(MAX_WAIT, workers.permits.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
+        let _permit =
+            tokio::time::timeout(MAX_WAIT, workers.permits.acquire()).await.map_err(|_| Busy)?.map_err(|_| Busy)?;
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let running = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;

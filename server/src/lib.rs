@@ -98,6 +98,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
             },
         },
         store.clone(),
+        rooms::Recorder::spawn(store.clone(), &config.data_dir)?,
         sfu.clone(),
     );
     let signaling = SignalingSettings {
@@ -127,9 +128,12 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+    let rooms = state.rooms.clone();
+    let served = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    rooms.stop_recording();
+    served
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -165,6 +165,7 @@ mod tests {
         throttle.reserve(&k).unwrap();
         throttle.record_success(&k);
         throttle.reserve(&k).unwrap();
+        throttle.reserve(&k).unwrap();
         assert!(throttle.reserve(&k).is_err(), "two failures since the success lock it");
         // Right passwords from one address, however many, never lock it.
         let throttle = LoginThrottle::new(2, Duration::from_secs(10));

@@ -10,6 +10,7 @@ pub mod api;
 pub mod bench;
 pub mod fixtures;
 pub mod media;
+pub mod pg_cluster;
 pub mod signal;
 
 use std::path::Path;
@@ -101,6 +102,18 @@ impl TestServer {
     pub async fn start_on(listener: TcpListener, db: Db, extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let database_url = fresh_database_url(db, data_dir.path()).await;
+        TestServer::start_at(listener, database_url, data_dir, extra_args).await
+    }
+
+    /// Starts a server on a given database and data directory: a database
+    /// of the test's own, or the same ones again after `stop_keeping_data`
+    /// (a restart).
+    pub async fn start_at(
+        listener: TcpListener,
+        database_url: String,
+        data_dir: TempDir,
+        extra_args: &[&str],
+    ) -> TestServer {
         let data_dir_arg = data_dir.path().display().to_string();
         let mut args = vec![
             "--data-dir",
@@ -171,6 +184,15 @@ impl TestServer {
             let mut connection = sqlx::PgConnection::connect(&self.database_url).await.expect("connect PostgreSQL");
             sqlx::query_scalar(query).fetch_one(&mut connection).await.expect("count")
         }
+    }
+
+    /// Stops the server like `stop`, and hands back its data directory
+    /// for a restart with `start_at`.
+    pub async fn stop_keeping_data(mut self) -> (String, TempDir) {
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temporary data directory"));
+        let database_url = self.database_url.clone();
+        self.stop().await;
+        (database_url, data_dir)
     }
 
     /// Stops the server and waits until it has finished its requests.

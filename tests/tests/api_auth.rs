@@ -224,9 +224,8 @@ async fn concurrent_guesses_are_counted_before_the_password_is_checked(db: Db) {
     let checked = replies.iter().filter(|reply| reply.status == 401).count();
     let refused = replies.iter().filter(|reply| reply.status == 429).count();
     assert_eq!((checked, refused), (5, 55), "of 60 concurrent guesses the limit (5) is checked, the rest refused");
-    let recorded = server
-        .count("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login' AND result = 'refused'")
-        .await;
+    let recorded =
+        server.count("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login' AND result = 'refused'").await;
     assert_eq!(recorded, 5, "each checked guess is in the audit trail, and only those");
     server.stop().await;
 }
@@ -237,10 +236,13 @@ async fn concurrent_guesses_are_counted_before_the_password_is_checked(db: Db) {
 async fn concurrent_logins_share_a_few_password_threads(db: Db) {
     let server = TestServer::start(db, &["--login-max-failures", "1000"]).await;
     let api = server.anonymous();
-    let logins = (0..100).map(|_| {
-        let api = api.clone();
-        async move { api.post("/api/v1/auth/login", &json!({ "username": "mediator1", "password": DEMO_PASSWORD })).await }
-    });
+    let logins =
+        (0..100).map(|_| {
+            let api = api.clone();
+            async move {
+                api.post("/api/v1/auth/login", &json!({ "username": "mediator1", "password": DEMO_PASSWORD })).await
+            }
+        });
     let replies = futures::future::join_all(logins).await;
     for reply in &replies {
         if reply.status != 200 {

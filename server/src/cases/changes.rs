@@ -260,7 +260,7 @@ pub struct Applied {
 
 /// Who did something: a staff account, a party with an invitation, or the
 /// system itself.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     pub account_id: Option<Uuid>,
     pub role: String,

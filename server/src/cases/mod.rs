@@ -381,7 +381,7 @@ impl Invitation {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Attendance {
     pub id: Uuid,
     pub session_id: Uuid,

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::Json;
 use crate::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::store::Backend;
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +37,31 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     let live_rooms = Gauge::<i64>::default();
     live_rooms.set(i64::try_from(state.rooms.live_rooms()).unwrap_or(i64::MAX));
     registry.register("mediation_live_rooms", "Rooms with a running signaling task", live_rooms);
+    let waiting = Gauge::<i64>::default();
+    waiting.set(i64::try_from(state.rooms.pending_records()).unwrap_or(i64::MAX));
+    registry.register(
+        "mediation_room_records_waiting",
+        "Room records (joins, leaves, session start and end) kept in the spool and not yet written to the database",
+        waiting,
+    );
+    let retries = Counter::<u64>::default();
+    retries.inc_by(state.rooms.record_retries());
+    registry.register(
+        "mediation_room_record_retries",
+        "Attempts to write a room record that found the database away",
+        retries,
+    );
+    let (password_peak, password_threads) = crate::auth::password_work_peak();
+    let password = Family::<SeriesLabels, Gauge<i64>>::default();
+    password.get_or_create(&vec![("of", "peak".to_owned())]).set(i64::try_from(password_peak).unwrap_or(i64::MAX));
+    password
+        .get_or_create(&vec![("of", "threads".to_owned())])
+        .set(i64::try_from(password_threads).unwrap_or(i64::MAX));
+    registry.register(
+        "mediation_password_checks",
+        "Password hashes at most running at once (of=peak) and the threads for them (of=threads)",
+        password,
+    );
 
     // The server's total first, then one series per room.
     let per_room = |total: u64, pick: fn(&crate::sfu::RoomFigures) -> u64| {
@@ -132,30 +158,65 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers within two seconds.
+/// The database answers within two seconds. Both answers carry the room
+/// records waiting to be written (`room_records_waiting`): while the
+/// database is away they wait in the spool.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     summary = "The database answers",
-    responses((status = 200, body = Object), (status = "4XX", description = "the API error", body = crate::error::ErrorBody))
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "the database cannot be reached: the API error, with the backlog", body = Readiness)
+    )
 )]
-async fn readyz(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let backend = match state.store.backend() {
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = match state.store.backend() {
         Backend::Postgres => "postgres",
         Backend::Sqlite => "sqlite",
     };
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": backend }))),
+    let room_records_waiting = state.rooms.pending_records();
+    let problem = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => {
+            return Json(Readiness { status: "ready", database, room_records_waiting, error: None, message: None })
+                .into_response();
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
-            Err(AppError::Unavailable { message: "the database is not reachable".into(), retry_after_secs: 5 })
+            "the database is not reachable"
         }
-        Err(_) => Err(AppError::Unavailable { message: "the database did not answer in time".into(), retry_after_secs: 5 }),
-    }
+        Err(_) => "the database did not answer in time",
+    };
+    let error = AppError::Unavailable { message: problem.into(), retry_after_secs: 5 };
+    let body = Readiness {
+        status: "unavailable",
+        database,
+        room_records_waiting,
+        error: Some(error.code()),
+        message: Some(problem),
+    };
+    (error.status(), [(axum::http::header::RETRY_AFTER, "5")], Json(body)).into_response()
+}
+
+/// What `/readyz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`, or `unavailable` (status 503).
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    /// Room records kept in the spool, not yet written to the database.
+    room_records_waiting: usize,
+    /// With 503: `unavailable`, as in every API error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    /// With 503: what is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
 }
 
 /// The OpenAPI description of this module's endpoints.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(healthz, readyz))]
+#[openapi(paths(healthz, readyz), components(schemas(Readiness)))]
 pub(super) struct Api;

@@ -175,8 +175,7 @@ pub struct RoomRegistry {
 }
 
 impl RoomRegistry {
-    pub fn new(settings: RoomSettings, store: DynStore, sfu: Arc<crate::sfu::Sfu>) -> Self {
-        let recorder = Recorder::spawn(store.clone());
+    pub fn new(settings: RoomSettings, store: DynStore, recorder: Recorder, sfu: Arc<crate::sfu::Sfu>) -> Self {
         Self { rooms: Arc::default(), settings: Arc::new(settings), store, recorder, sfu }
     }
 
@@ -194,9 +193,20 @@ impl RoomRegistry {
         self.rooms.lock().expect("room registry poisoned").get(&session_id).map(|entry| entry.rules.clone())
     }
 
-    /// Writes that wait in the recorder's queue (tests wait for zero).
+    /// Room records that wait to be written (tests wait for zero; /readyz
+    /// and /metrics show it).
     pub fn pending_records(&self) -> usize {
         self.recorder.pending()
+    }
+
+    /// Stops writing room records (at shutdown; the rest wait in the spool).
+    pub fn stop_recording(&self) {
+        self.recorder.stop();
+    }
+
+    /// Attempts to write room records that found the database away.
+    pub fn record_retries(&self) -> u64 {
+        self.recorder.retries()
     }
 
     /// The command channel of the session's room, starting the room if needed.

@@ -16,7 +16,11 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub seq: i64,
+    /// When the event was written (its place in the chain).
     pub at: Timestamp,
+    /// When what it records happened, where that was earlier than `at` (a
+    /// room record that waited while the database was away).
+    pub occurred_at: Option<Timestamp>,
     pub actor_id: Option<Uuid>,
     pub actor_role: String,
     pub actor_name: String,
@@ -47,6 +51,11 @@ pub fn event_hash(event: &AuditEvent) -> String {
         "client_addr": event.client_addr,
         "details": event.details.0,
     });
+    let mut canonical = canonical;
+    // Only where set, so that events from before the field hash as they did.
+    if let Some(occurred_at) = event.occurred_at {
+        canonical["occurred_at"] = serde_json::json!(occurred_at.to_string());
+    }
     let mut text = String::new();
     write_canonical(&canonical, &mut text);
     let mut hasher = Sha256::new();

@@ -114,6 +114,15 @@ pub trait CaseStore: Send + Sync + 'static {
     /// each; on any error nothing is written.
     async fn apply(&self, actor: &Actor, changes: &[Change]) -> StoreResult<Applied>;
 
+    /// Like `apply`, for what happened at `occurred_at` and is written only
+    /// now (the room recorder): the audit events keep both times.
+    async fn apply_recorded(
+        &self,
+        actor: &Actor,
+        changes: &[Change],
+        occurred_at: crate::time::Timestamp,
+    ) -> StoreResult<Applied>;
+
     async fn case(&self, id: Uuid) -> StoreResult<Option<Case>>;
     async fn cases(&self, filter: &CaseFilter) -> StoreResult<Vec<Case>>;
     async fn is_case_participant(&self, case_id: Uuid, account_id: Uuid) -> StoreResult<bool>;

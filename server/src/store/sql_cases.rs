@@ -52,6 +52,7 @@ macro_rules! impl_case_store {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 actor: &$crate::cases::changes::Actor,
                 entry: $crate::cases::changes::AuditEntry,
+                occurred_at: Option<$crate::time::Timestamp>,
             ) -> $crate::store::StoreResult<()> {
                 let last: Option<(i64, String)> =
                     sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
@@ -64,6 +65,7 @@ macro_rules! impl_case_store {
                 let mut event = $crate::store::audit::AuditEvent {
                     seq,
                     at: $crate::time::Timestamp::now(),
+                    occurred_at,
                     actor_id: actor.account_id,
                     actor_role: actor.role.clone(),
                     actor_name: actor.name.clone(),
@@ -79,8 +81,8 @@ macro_rules! impl_case_store {
                 event.hash = $crate::store::audit::event_hash(&event);
                 sqlx::query(
                     "INSERT INTO audit_events (seq, at, actor_id, actor_role, actor_name, action, object_type, \
-                     object_id, result, client_addr, details, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     object_id, result, client_addr, details, prev_hash, hash, occurred_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(event.seq)
                 .bind(event.at)
@@ -95,6 +97,7 @@ macro_rules! impl_case_store {
                 .bind(&event.details)
                 .bind(&event.prev_hash)
                 .bind(&event.hash)
+                .bind(event.occurred_at)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())

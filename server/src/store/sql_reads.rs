@@ -4,12 +4,13 @@
 /// The `CaseStore` methods, shared by both backends.
 macro_rules! impl_case_reads {
     ($store:ty, $db:ty, $begin:expr, $lock:expr) => {
-        #[async_trait::async_trait]
-        impl $crate::store::CaseStore for $store {
-            async fn apply(
+        impl $store {
+            /// The changes in one transaction, each with its audit event.
+            async fn apply_at(
                 &self,
                 actor: &$crate::cases::changes::Actor,
                 changes: &[$crate::cases::changes::Change],
+                occurred_at: Option<$crate::time::Timestamp>,
             ) -> $crate::store::StoreResult<$crate::cases::changes::Applied> {
                 // One writer at a time keeps the audit chain linear; the
                 // database lock below does the same across processes.
@@ -24,12 +25,32 @@ macro_rules! impl_case_reads {
                 while let Some(change) = queue.pop_front() {
                     let follow_ups = Self::apply_one(&mut tx, &change, &mut applied).await?;
                     if let Some(entry) = change.audit_entry() {
-                        Self::append_audit(&mut tx, actor, entry).await?;
+                        Self::append_audit(&mut tx, actor, entry, occurred_at).await?;
                     }
                     queue.extend(follow_ups);
                 }
                 tx.commit().await?;
                 Ok(applied)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::CaseStore for $store {
+            async fn apply(
+                &self,
+                actor: &$crate::cases::changes::Actor,
+                changes: &[$crate::cases::changes::Change],
+            ) -> $crate::store::StoreResult<$crate::cases::changes::Applied> {
+                self.apply_at(actor, changes, None).await
+            }
+
+            async fn apply_recorded(
+                &self,
+                actor: &$crate::cases::changes::Actor,
+                changes: &[$crate::cases::changes::Change],
+                occurred_at: $crate::time::Timestamp,
+            ) -> $crate::store::StoreResult<$crate::cases::changes::Applied> {
+                self.apply_at(actor, changes, Some(occurred_at)).await
             }
 
             async fn case(&self, id: uuid::Uuid) -> $crate::store::StoreResult<Option<$crate::cases::Case>> {
@@ -311,7 +332,7 @@ macro_rules! impl_case_reads {
             ) -> $crate::store::StoreResult<Vec<$crate::store::audit::AuditEvent>> {
                 Ok(sqlx::query_as(
                     "SELECT seq, at, actor_id, actor_role, actor_name, action, object_type, object_id, result, \
-                     client_addr, details, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                     client_addr, details, prev_hash, hash, occurred_at FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(after_seq)
                 .bind(limit)
