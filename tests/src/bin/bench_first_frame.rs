@@ -111,8 +111,9 @@ async fn first_video(driver: &MediaDriver, from: &[Uuid], count: usize, started:
 /// (first publisher, all three).
 async fn through_the_server(coturn: Option<&Coturn>) -> (Vec<Duration>, Vec<Duration>) {
     let data = tempfile::tempdir().unwrap();
+    // `--flag=value`: a secret may start with '-'.
     let turn_args =
-        coturn.map(|turn| ["--turn-urls".to_owned(), turn.url(), "--turn-secret".to_owned(), turn.secret.clone()]);
+        coturn.map(|turn| [format!("--turn-urls={}", turn.url()), format!("--turn-secret={}", turn.secret)]);
     let args: Vec<&str> = turn_args.iter().flatten().map(String::as_str).collect();
     let (mut child, base) = start_server(data.path(), PASSWORD, &args);
     let client = reqwest::Client::new();
