@@ -124,6 +124,12 @@ pub struct Config {
     /// proxy that sets it).
     #[arg(long, env = "MEDIATION_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+
+    /// A token that monitoring sends as `Authorization: Bearer <token>` to
+    /// read /metrics. Without it, /metrics answers only clients on this
+    /// machine (a loopback address).
+    #[arg(long, env = "MEDIATION_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Config {

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use crate::auth::TokenKeys;
 use crate::cases::id_number::IdNumberVault;
 use crate::config::Config;
+use crate::http::InvitationOpenings;
 use crate::rooms::{RoomRegistry, RoomSettings};
 use crate::signaling::SignalingSettings;
 use crate::store::DynStore;
@@ -46,6 +47,9 @@ pub struct AppState {
     pub store: DynStore,
     pub tokens: Arc<TokenKeys>,
     pub throttle: Arc<LoginThrottle>,
+    /// Invitation openings: per client address per minute (the rate limit),
+    /// and per invitation and address per hour (only the first is audited).
+    pub invitation_openings: Arc<InvitationOpenings>,
     /// The hash of a random password, checked for unknown usernames.
     pub decoy_hash: Arc<str>,
     /// Seals and opens parties' ID numbers.
@@ -113,6 +117,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
         store,
         tokens: Arc::new(tokens),
         throttle: Arc::new(throttle),
+        invitation_openings: Arc::new(InvitationOpenings::new()),
         decoy_hash: decoy_hash.into(),
         id_vault: Arc::new(id_vault),
     })

@@ -5,6 +5,9 @@
 //! An attempt is counted as a failure when it starts (`reserve`), before the
 //! slow password check, and taken back only when it succeeds: so concurrent
 //! guesses cannot all pass the check while the first ones are still hashing.
+//!
+//! `WindowCounter` counts other events per key in fixed windows: the rate
+//! limit of invitation openings, and "the first opening this hour".
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -115,6 +118,41 @@ impl LoginThrottle {
     }
 }
 
+/// Counts events per key in fixed windows (a window starts with a key's
+/// first event and lasts `window`).
+pub struct WindowCounter {
+    window: Duration,
+    /// Held only for one count; never across an await.
+    entries: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl WindowCounter {
+    pub fn new(window: Duration) -> Self {
+        Self { window, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one event for `key`: how many there have been in its current
+    /// window, this one included, and the time left in that window.
+    pub fn count(&self, key: &str) -> (u32, Duration) {
+        let now = Instant::now();
+        let mut entries = self.entries.lock().expect("window counter lock poisoned");
+        if entries.len() >= SWEEP_AT {
+            entries.retain(|_, (started, _)| now.duration_since(*started) < self.window);
+        }
+        let entry = entries.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        (entry.1, self.window.saturating_sub(now.duration_since(entry.0)))
+    }
+
+    /// Forgets `key`'s window (its first event did not take effect).
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().expect("window counter lock poisoned").remove(key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +177,18 @@ mod tests {
         assert!(throttle.reserve(&k).is_ok());
         let second = throttle.reserve(&k).unwrap_err();
         assert!(second > Duration::from_secs(19), "lockout doubles: {second:?}");
+    }
+
+    #[test]
+    fn window_counter_counts_within_its_window_and_starts_again() {
+        let counter = WindowCounter::new(Duration::from_millis(40));
+        assert_eq!(counter.count("a").0, 1);
+        assert_eq!(counter.count("a").0, 2);
+        assert_eq!(counter.count("b").0, 1, "keys count apart");
+        let (_, left) = counter.count("a");
+        assert!(left <= Duration::from_millis(40));
+        std::thread::sleep(left + Duration::from_millis(5));
+        assert_eq!(counter.count("a").0, 1, "a new window");
     }
 
     #[test]

@@ -4,9 +4,11 @@
 // retransmission (RTX) must repair nearly every frame.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { eventually, launchBrowser, personPage, restAs, signInThroughPage, sleep, startServer } from "./harness.mjs";
 import { VillageLink, linksAvailable } from "./link.mjs";
 
+const metricsToken = randomBytes(18).toString("hex");
 const skip = linksAvailable() ? false : "needs root with ip, tc and nft (tests/run.sh installs them and runs as root)";
 let link;
 let server;
@@ -17,7 +19,7 @@ let station;
 before(async () => {
   if (skip) return;
   link = new VillageLink().up();
-  server = await startServer({ env: { E2E_HOST: link.hostIp, E2E_RTC_IP: link.hostIp } });
+  server = await startServer({ env: { E2E_HOST: link.hostIp, E2E_RTC_IP: link.hostIp, MEDIATION_METRICS_TOKEN: metricsToken } });
   // Cameras open only on secure origins; this http one is declared secure for the test.
   const secure = [`--unsafely-treat-insecure-origin-as-secure=${server.url}`];
   const host = await launchBrowser({ extraArgs: secure });
@@ -90,7 +92,8 @@ function framesSent(page) {
 }
 
 async function metric(name) {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  // The server listens on the link's address, not loopback: /metrics wants its token.
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
   return text.split("\n").filter((line) => line.startsWith(name)).reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
 }
 

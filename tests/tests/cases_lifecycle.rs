@@ -10,6 +10,7 @@ on_both_databases!(
     oral_failed_referred_and_withdrawn_cases_close,
     id_numbers_are_sealed_and_masked,
     invitations_open_without_an_account_and_can_be_revoked,
+    reloading_an_invitation_does_not_flood_the_audit_trail,
     rescheduling_keeps_history_and_reissues_links,
     racing_last_confirmations_still_settle_the_case,
     a_party_is_corrected_before_the_outcome,
@@ -393,6 +394,28 @@ async fn invitations_open_without_an_account_and_can_be_revoked(db: Db) {
         .await;
     assert_eq!(cancelled.body["state"], "cancelled");
     assert_eq!(cancelled.body["cancel_reason"], "当事人生病");
+}
+
+/// A party reloading the invitation page again and again: one audit event
+/// per invitation, address and hour; past 30 openings a minute the address
+/// is told to wait, and what is refused is not recorded either.
+async fn reloading_an_invitation_does_not_flood_the_audit_trail(db: Db) {
+    let server = TestServer::start(db, &[]).await;
+    let demo = Demo::load(&server).await;
+    let mediator = server.login("mediator1").await;
+    let session = mediation_tests::fixtures::video_session(&mediator, &demo).await;
+    let party_api = server.anonymous().with_token(&session.party_token);
+    let openings = "SELECT COUNT(*) FROM audit_events WHERE action = 'invitation.open'";
+    for _ in 0..30 {
+        let opened = party_api.get("/api/v1/invitation").await;
+        assert_eq!(opened.status, 200, "{}", opened.body);
+    }
+    assert_eq!(server.count(openings).await, 1, "thirty openings, one event");
+    let limited = party_api.get("/api/v1/invitation").await;
+    limited.assert_error(429, "too_many_requests");
+    assert!(limited.headers.contains_key("retry-after"));
+    assert_eq!(server.count(openings).await, 1);
+    server.stop().await;
 }
 
 async fn rescheduling_keeps_history_and_reissues_links(db: Db) {

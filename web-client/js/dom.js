@@ -16,6 +16,9 @@ export function h(tag, attributes = {}, ...children) {
       // Only the parser turns the attribute into the property; a self-view must not play back its own microphone.
       element.muted = true;
       element.setAttribute(name, "");
+    } else if (name === "style") {
+      // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+      element.style.cssText = value;
     } else if (value === true) {
       element.setAttribute(name, "");
     } else {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::ClientAddr;
 use super::Json;
 use crate::AppState;
 use crate::error::AppError;
@@ -25,7 +26,12 @@ type SeriesLabels = Vec<(&'static str, String)>;
 /// rooms, peer connections, forwarded and dropped packets, for the server
 /// (no labels) and per room (`session`). Keep it off the public internet
 /// (see deploy/nginx.conf).
-async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+async fn metrics(
+    State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    may_read_metrics(&state, address, &headers)?;
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
@@ -101,7 +107,35 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a string");
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    ([(axum::http::header::CONTENT_TYPE, content_type)], text)
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text))
+}
+
+/// /metrics names sessions and participants: with `--metrics-token` it
+/// needs that token as a bearer token, without it a client on this machine.
+fn may_read_metrics(
+    state: &AppState,
+    address: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), AppError> {
+    let allowed = match &state.config.metrics_token {
+        Some(token) => {
+            let given = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            // Compared without an early exit, so timing tells nothing.
+            given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+        }
+        None => address.is_loopback(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "metrics are for monitoring: send the metrics token, or ask from the server itself".into(),
+        ))
+    }
 }
 
 /// Per subscriber (labels `session` and `participant`): what was forwarded

@@ -1,5 +1,9 @@
 //! The party's side of an invitation link: opening it needs no account; the
-//! token in the link is the credential. Opening is recorded.
+//! token in the link is the credential. The first opening of an invitation
+//! from an address in an hour is recorded (not every reload, which flooded
+//! the audit trail), and openings are rate-limited per address.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -14,10 +18,35 @@ use crate::auth::authenticate_invitation;
 use crate::cases::changes::Change;
 use crate::cases::{Category, SessionMode, SessionState};
 use crate::error::{AppError, AppResult};
+use crate::throttle::WindowCounter;
 use crate::time::Timestamp;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/invitation", get(open))
+}
+
+/// Openings allowed per client address per minute.
+const OPENINGS_PER_MINUTE: u32 = 30;
+
+/// What the invitation endpoint counts.
+pub struct InvitationOpenings {
+    per_address: WindowCounter,
+    recorded: WindowCounter,
+}
+
+impl InvitationOpenings {
+    pub fn new() -> Self {
+        InvitationOpenings {
+            per_address: WindowCounter::new(Duration::from_secs(60)),
+            recorded: WindowCounter::new(Duration::from_secs(3600)),
+        }
+    }
+}
+
+impl Default for InvitationOpenings {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// What a party sees: the session in plain words, nothing about the other
@@ -62,13 +91,22 @@ async fn open(
     address: ClientAddr,
     headers: HeaderMap,
 ) -> AppResult<Json<InvitationSummary>> {
+    let (openings, window_left) = state.invitation_openings.per_address.count(&address.0.to_string());
+    if openings > OPENINGS_PER_MINUTE {
+        return Err(AppError::TooManyRequests { retry_after_secs: window_left.as_secs().max(1) });
+    }
     let party = authenticate_invitation(state.store.as_ref(), &state.tokens, bearer(&headers)?).await?;
     let case = state.store.case(party.session.case_id).await?.ok_or_else(|| AppError::not_found("case"))?;
-    let actor = party.actor(Some(address.0.to_string()));
-    state
-        .store
-        .apply(&actor, &[Change::OpenInvitation { invitation_id: party.invitation.id, at: Timestamp::now() }])
-        .await?;
+    let opening = format!("{}/{}", party.invitation.id, address.0);
+    if state.invitation_openings.recorded.count(&opening).0 == 1 {
+        let actor = party.actor(Some(address.0.to_string()));
+        let opened = Change::OpenInvitation { invitation_id: party.invitation.id, at: Timestamp::now() };
+        if let Err(error) = state.store.apply(&actor, &[opened]).await {
+            // Not recorded: the next opening is the first again.
+            state.invitation_openings.recorded.forget(&opening);
+            return Err(error.into());
+        }
+    }
     let taking_part = state.store.participants(party.session.id).await?.into_iter().map(|p| p.display_name).collect();
     Ok(Json(InvitationSummary {
         invitation_id: party.invitation.id,

@@ -7,6 +7,7 @@ mod audit;
 mod case_context;
 mod cases;
 mod consultations;
+mod headers;
 mod health;
 mod invitation;
 mod outcomes;
@@ -31,6 +32,8 @@ use crate::access::Caller;
 use crate::cases::changes::{Actor, Change};
 use crate::error::AppError;
 use crate::tree::Account;
+
+pub use invitation::InvitationOpenings;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -62,6 +65,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .nest("/api/v1", api)
         .fallback_service(static_files)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::apply))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // The path only: query strings may carry tokens.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
