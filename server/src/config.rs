@@ -83,6 +83,20 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_WS_HEARTBEAT_MS", default_value_t = 5000)]
     pub ws_heartbeat_ms: u64,
 
+    /// HTTP connections open at once; more wait to be accepted. Upgraded
+    /// WebSockets are counted apart (`--max-websockets`).
+    #[arg(long, env = "MEDIATION_MAX_HTTP_CONNECTIONS", default_value_t = 1000)]
+    pub max_http_connections: usize,
+
+    /// Seconds a client has to send a request's headers, from connecting or
+    /// from the previous response (slow and idle connections are closed).
+    #[arg(long, env = "MEDIATION_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub http_header_timeout_secs: f64,
+
+    /// Signaling WebSockets open at once; beyond, 503 `unavailable`.
+    #[arg(long, env = "MEDIATION_MAX_WEBSOCKETS", default_value_t = 4000)]
+    pub max_websockets: usize,
+
     /// Signaling messages per second one connection may send on average
     /// (bursts of twice that); beyond, it is closed with 1008.
     #[arg(long, env = "MEDIATION_WS_MESSAGES_PER_SECOND", default_value_t = 20)]

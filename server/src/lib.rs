@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod rooms;
+pub mod serve;
 pub mod sfu;
 pub mod signaling;
 pub mod store;
@@ -21,7 +22,6 @@ pub mod validate;
 pub mod vocab;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,6 +108,7 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let signaling = SignalingSettings {
         heartbeat: Duration::from_millis(config.ws_heartbeat_ms.max(50)),
         messages_per_second: config.ws_messages_per_second,
+        websockets: Arc::new(tokio::sync::Semaphore::new(config.max_websockets.max(1))),
     };
     Ok(AppState {
         rooms,
@@ -134,9 +135,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let rooms = state.rooms.clone();
-    let served = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = serve::Limits {
+        max_connections: state.config.max_http_connections,
+        header_timeout: Duration::from_secs_f64(state.config.http_header_timeout_secs.max(0.1)),
+    };
+    let served = serve::serve(listener, app(state), limits, shutdown).await;
     rooms.stop_recording();
     served
 }

@@ -24,6 +24,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         None => {
+            let open_files = mediation_server::serve::raise_open_file_limit();
+            tracing::info!(open_files, "open-file limit");
             let state = mediation_server::build(cli.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(cli.config.listen).await?;
             let address = listener.local_addr()?;

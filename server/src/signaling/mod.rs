@@ -4,13 +4,14 @@
 //! pumps frames both ways with size limits, rate limiting and a ping/pong
 //! heartbeat. Frames are never logged: they carry SDP and ICE candidates.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -23,6 +24,7 @@ use crate::auth::{AuthError, InvitationError, InvitationRefusal, authenticate_in
 use crate::cases::changes::Actor;
 use crate::cases::error::RuleError;
 use crate::cases::{ParticipantKind, SessionState};
+use crate::error::AppError;
 use crate::http::ClientAddr;
 use crate::rooms::{Connection, Failure, JoinTicket, Outgoing, RoomCommand};
 use crate::store::StoreError;
@@ -52,6 +54,14 @@ async fn upgrade(
     Query(query): Query<RtcQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Ok(place) = state.signaling.websockets.clone().try_acquire_owned() else {
+        tracing::warn!("a WebSocket was refused: the server holds its maximum");
+        return AppError::Unavailable {
+            message: "the server holds as many live connections as it may; try again in a moment".into(),
+            retry_after_secs: 5,
+        }
+        .into_response();
+    };
     let token = query.access_token.unwrap_or_default();
     // Small buffers: a village kiosk's signaling is a few small messages a
     // minute, and thousands of idle connections should cost little memory.
@@ -59,7 +69,10 @@ async fn upgrade(
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| connection(state, socket, token, address.to_string()))
+        .on_upgrade(move |socket| async move {
+            connection(state, socket, token, address.to_string()).await;
+            drop(place);
+        })
 }
 
 /// Who the token says the caller is, before the session is known.
@@ -505,4 +518,7 @@ async fn pump(
 pub struct SignalingSettings {
     pub heartbeat: Duration,
     pub messages_per_second: u32,
+    /// One permit per open WebSocket (`--max-websockets`), held for the
+    /// connection's life.
+    pub websockets: Arc<tokio::sync::Semaphore>,
 }
