@@ -12,9 +12,16 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 ///
 /// PostgreSQL keeps it as `timestamptz`; SQLite as INTEGER milliseconds since
 /// the epoch so that comparisons and ordering in SQL are numeric, not textual.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    /// Always three digits of milliseconds, `Z` for UTC (as `Display`), also
+    /// when they are zero: `2026-12-01T01:30:00.000Z`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl<'de> Deserialize<'de> for Timestamp {
     /// Accepts RFC 3339 with any offset; keeps milliseconds like the stores.
@@ -142,4 +149,17 @@ pub fn end_of_local_day(date: NaiveDate) -> Timestamp {
 /// The moment a local date begins.
 pub fn start_of_local_day(date: NaiveDate) -> Timestamp {
     end_of_local_day(date.pred_opt().unwrap_or(date))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_with_three_digits_of_milliseconds() {
+        let on_the_minute = Timestamp::from(Utc.with_ymd_and_hms(2026, 12, 1, 1, 30, 0).unwrap());
+        assert_eq!(serde_json::to_value(on_the_minute).unwrap(), "2026-12-01T01:30:00.000Z");
+        let read: Timestamp = serde_json::from_str("\"2026-12-01T09:30:00.25+08:00\"").unwrap();
+        assert_eq!(serde_json::to_value(read).unwrap(), "2026-12-01T01:30:00.250Z");
+    }
 }

@@ -144,18 +144,40 @@ async fn statistics_state_the_newspaper_figures(db: Db) {
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = csv.text().await.unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("metric,key,value"));
+    assert_eq!(lines.next(), Some("metric,key,name,value"));
     let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
     let value = |metric: &str| -> &str {
-        rows.iter().find(|row| row[0] == metric && row[1].is_empty()).unwrap_or_else(|| panic!("{metric} in CSV"))[2]
+        rows.iter().find(|row| row[0] == metric && row[1].is_empty()).unwrap_or_else(|| panic!("{metric} in CSV"))[3]
     };
     assert_eq!(value("mediated_successfully"), "370");
     assert_eq!(value("written_agreements"), "43");
     assert_eq!(value("oral_agreements"), "327");
     assert_eq!(value("cases_with_video_session"), "80");
     assert_eq!(value("legal_consultations"), "210");
-    let village_rows: u64 = rows.iter().filter(|r| r[0] == "by_village").map(|r| r[2].parse::<u64>().unwrap()).sum();
+    let village_rows: u64 = rows.iter().filter(|r| r[0] == "by_village").map(|r| r[3].parse::<u64>().unwrap()).sum();
     assert_eq!(village_rows, total as u64);
+    let dongping_row = rows.iter().find(|r| r[0] == "by_village" && r[2] == "东平村").expect("东平村 in the CSV");
+    assert_eq!(dongping_row[1], demo.id("东平村"), "villages are keyed by id (two may share a name)");
+
+    // The units asked for must nest, and each parameter names its own kind.
+    let mismatched = format!("/api/v1/stats?town={}&village={}", demo.id("下洼镇"), demo.id("东平村"));
+    assert_eq!(mediator.get(&mismatched).await.status, 200, "东平村 is in 下洼镇");
+    let admin = server.login("admin").await;
+    let district = admin.get("/api/v1/districts").await.body;
+    let other_town = admin
+        .post(
+            "/api/v1/towns",
+            &json!({ "district_id": district[0]["id"], "name": "冯家镇", "office_name": "冯家调解室" }),
+        )
+        .await;
+    assert_eq!(other_town.status, 201, "{}", other_town.body);
+    let other = format!("/api/v1/stats?town={}&village={}", other_town.body["id"].as_str().unwrap(), demo.id("东平村"));
+    let refused = admin.get(&other).await;
+    refused.assert_error(422, "validation_failed");
+    assert_eq!(refused.body["field"], "village");
+    let wrong_kind = admin.get(&format!("/api/v1/stats?town={}", demo.id("东平村"))).await;
+    wrong_kind.assert_error(422, "validation_failed");
+    assert_eq!(wrong_kind.body["field"], "town");
 
     // Scoped to one village, and refused outside the caller's reach.
     let dongping = server.login("mediator1").await.get(&format!("/api/v1/stats?village={}", demo.id("东平村"))).await;

@@ -93,6 +93,15 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
     expect(&mediator.post(&sessions, &wrong_station).await, 422, "validation_failed", "station_ids");
 
     let outcome = format!("/api/v1/cases/{case_id}/outcome");
+    // Only what the schema lists: a written agreement and a withdrawal have their own ways.
+    for kind in ["written", "withdrawn"] {
+        expect(
+            &mediator.post(&outcome, &json!({ "kind": kind })).await,
+            400,
+            "invalid_json",
+            "`oral`, `failed`, `referred`",
+        );
+    }
     expect(
         &mediator.post(&outcome, &json!({ "kind": "oral", "terms": "x" })).await,
         422,

@@ -137,6 +137,27 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// The outcomes recorded directly (`POST /cases/{id}/outcome`): a
+    /// written agreement takes effect through its confirmations, and a
+    /// withdrawal has its own action.
+    pub enum RecordedOutcome {
+        Oral = "oral",
+        Failed = "failed",
+        Referred = "referred",
+    }
+}
+
+impl From<RecordedOutcome> for OutcomeKind {
+    fn from(kind: RecordedOutcome) -> Self {
+        match kind {
+            RecordedOutcome::Oral => OutcomeKind::Oral,
+            RecordedOutcome::Failed => OutcomeKind::Failed,
+            RecordedOutcome::Referred => OutcomeKind::Referred,
+        }
+    }
+}
+
 impl OutcomeKind {
     pub fn case_state(self) -> CaseState {
         match self {

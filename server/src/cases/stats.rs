@@ -45,11 +45,18 @@ pub struct Statistics {
     /// Cases with at least one video session that took place.
     pub cases_with_video_session: u64,
     pub legal_consultations: u64,
+    /// Cases registered in the period by category; categories without a
+    /// case are left out.
     pub by_category: Vec<Count>,
+    /// Cases registered in the period by village (its id and name);
+    /// villages without a case are left out.
     pub by_village: Vec<VillageCount>,
-    /// By month of registration, `YYYY-MM` in China time.
+    /// Cases registered by month of registration, `YYYY-MM` in China time;
+    /// months without a case are left out.
     pub by_month: Vec<Count>,
-    /// Mean days from registration to outcome, over cases with an outcome.
+    /// Mean days (fractional, rounded to one decimal) from registration to
+    /// the outcome, over the cases of the period that have one; absent
+    /// when none has.
     pub average_days_to_outcome: Option<f64>,
     /// Cases registered more than 30 days ago that still have no outcome.
     pub open_over_one_month: u64,
@@ -121,10 +128,15 @@ fn defused(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t']) { format!("'{text}") } else { text.to_owned() }
 }
 
-/// The same figures as CSV: `metric,key,value`, one row per figure.
+/// One CSV row: metric, key, name, value.
+type CsvRow = [String; 4];
+
+/// The same figures as CSV: `metric,key,name,value`, one row per figure.
+/// `key` tells the rows of one metric apart (a category, a village's id, a
+/// month); `name` is a village's name (two villages may share one).
 pub fn to_csv(stats: &Statistics) -> String {
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    let mut scalar = |metric: &str, value: String| rows.push((metric.to_owned(), String::new(), value));
+    let mut rows: Vec<CsvRow> = Vec::new();
+    let mut scalar = |metric: &str, value: String| rows.push([metric.to_owned(), String::new(), String::new(), value]);
     scalar("from", stats.from.map(|d| d.to_string()).unwrap_or_default());
     scalar("to", stats.to.map(|d| d.to_string()).unwrap_or_default());
     for (metric, value) in [
@@ -147,23 +159,24 @@ pub fn to_csv(stats: &Statistics) -> String {
     }
     scalar("average_days_to_outcome", stats.average_days_to_outcome.map(|d| d.to_string()).unwrap_or_default());
     for Count { key, count } in &stats.by_category {
-        rows.push(("by_category".into(), key.clone(), count.to_string()));
+        rows.push(["by_category".into(), key.clone(), String::new(), count.to_string()]);
     }
     for village in &stats.by_village {
-        rows.push(("by_village".into(), village.village_name.clone(), village.count.to_string()));
+        let (id, name) = (village.village_id.to_string(), village.village_name.clone());
+        rows.push(["by_village".into(), id, name, village.count.to_string()]);
     }
     for Count { key, count } in &stats.by_month {
-        rows.push(("by_month".into(), key.clone(), count.to_string()));
+        rows.push(["by_month".into(), key.clone(), String::new(), count.to_string()]);
     }
     write_rows(rows)
 }
 
-/// `metric,key,value` rows as CSV; the csv crate quotes commas, quotes and
-/// line breaks, `defused` keeps formulas out.
-fn write_rows(rows: Vec<(String, String, String)>) -> String {
+/// Rows as CSV with a header; the csv crate quotes commas, quotes and line
+/// breaks, `defused` keeps formulas out.
+fn write_rows(rows: Vec<CsvRow>) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let header = ["metric", "key", "value"].map(String::from);
-    for row in std::iter::once(header).chain(rows.into_iter().map(|(metric, key, value)| [metric, key, value])) {
+    let header = ["metric", "key", "name", "value"].map(String::from);
+    for row in std::iter::once(header).chain(rows) {
         writer.write_record(row.iter().map(|cell| defused(cell))).expect("writing to memory");
     }
     String::from_utf8(writer.into_inner().expect("writing to memory")).expect("the cells are UTF-8")
@@ -189,12 +202,12 @@ mod tests {
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {
-        let row = |key: &str| ("by_village".to_owned(), key.to_owned(), "1".to_owned());
+        let row = |name: &str| ["by_village".to_owned(), "id".to_owned(), name.to_owned(), "1".to_owned()];
         let csv = write_rows(vec![row("东平,村"), row("=HYPERLINK(\"x\")"), row("-1+2"), row("后孙村")]);
         assert_eq!(
             csv,
-            "metric,key,value\nby_village,\"东平,村\",1\nby_village,\"'=HYPERLINK(\"\"x\"\")\",1\n\
-             by_village,'-1+2,1\nby_village,后孙村,1\n"
+            "metric,key,name,value\nby_village,id,\"东平,村\",1\nby_village,id,\"'=HYPERLINK(\"\"x\"\")\",1\n\
+             by_village,id,'-1+2,1\nby_village,id,后孙村,1\n"
         );
     }
 }

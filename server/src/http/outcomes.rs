@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::cases::changes::Change;
 use crate::cases::{
     AgreementState, CaseState, Channel, FollowUp, JudicialConfirmation, JudicialResult, Outcome, OutcomeKind,
-    Performance, Route, Satisfaction,
+    Performance, RecordedOutcome, Route, Satisfaction,
 };
 use crate::error::{AppError, AppResult};
 use crate::time::Timestamp;
@@ -86,7 +86,7 @@ async fn withdraw(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordOutcome {
-    kind: OutcomeKind,
+    kind: RecordedOutcome,
     /// Oral: what was agreed.
     terms: Option<String>,
     /// Oral: in person, by phone or by video.
@@ -136,19 +136,10 @@ async fn record_outcome(
     let context = load_case(&state, &user, id).await?;
     context.require_manage()?;
     let now = Timestamp::now();
-    let mut outcome = Outcome::new(id, body.kind, user.account.id, now);
-    let kind = body.kind;
-    match kind {
-        OutcomeKind::Written => {
-            return Err(AppError::validation(
-                "kind",
-                "a written agreement takes effect through /cases/{id}/agreement and its confirmations",
-            ));
-        }
-        OutcomeKind::Withdrawn => {
-            return Err(AppError::validation("kind", "use /cases/{id}/withdraw"));
-        }
-        OutcomeKind::Oral => {
+    let kind = OutcomeKind::from(body.kind);
+    let mut outcome = Outcome::new(id, kind, user.account.id, now);
+    match body.kind {
+        RecordedOutcome::Oral => {
             absent("reason", &body.reason, kind)?;
             absent("routes_told", &body.routes_told, kind)?;
             absent("referred_to", &body.referred_to, kind)?;
@@ -163,7 +154,7 @@ async fn record_outcome(
             }
             outcome.effective_at = reached_at;
         }
-        OutcomeKind::Failed => {
+        RecordedOutcome::Failed => {
             absent("terms", &body.terms, kind)?;
             absent("reached_via", &body.reached_via, kind)?;
             absent("referred_to", &body.referred_to, kind)?;
@@ -180,7 +171,7 @@ async fn record_outcome(
             }
             outcome.routes_told = Some(sqlx::types::Json(routes));
         }
-        OutcomeKind::Referred => {
+        RecordedOutcome::Referred => {
             absent("terms", &body.terms, kind)?;
             absent("reached_via", &body.reached_via, kind)?;
             absent("routes_told", &body.routes_told, kind)?;

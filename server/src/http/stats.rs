@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::filters::{CaseFilter, ConsultationFilter};
 use crate::time::Timestamp;
 use crate::time::start_of_local_day;
+use crate::tree::UnitKind;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/stats", get(statistics))
@@ -64,15 +65,25 @@ async fn statistics(
         return Err(AppError::validation("to", "must not be before from"));
     }
     let mut within = caller.reach();
-    for unit_id in [query.district, query.town, query.village].into_iter().flatten() {
+    let asked = [
+        ("district", UnitKind::District, query.district),
+        ("town", UnitKind::Town, query.town),
+        ("village", UnitKind::Village, query.village),
+    ];
+    for (field, kind, unit_id) in asked {
+        let Some(unit_id) = unit_id else { continue };
         let unit = state.store.unit(unit_id).await?.ok_or_else(|| AppError::not_found("unit"))?;
+        if unit.kind != kind {
+            return Err(AppError::validation(field, format!("must name a {kind}, not a {}", unit.kind)));
+        }
         if !caller.reach().contains(&unit.chain()) {
             return Err(AppError::forbidden());
         }
-        let chain = unit.chain();
-        within.district_id = chain.district_id.or(within.district_id);
-        within.town_id = chain.town_id.or(within.town_id);
-        within.village_id = chain.village_id.or(within.village_id);
+        // Each unit asked for lies inside the ones asked for before it.
+        if !within.contains(&unit.chain()) {
+            return Err(AppError::validation(field, "is not inside the district or town also given"));
+        }
+        within = unit.chain();
     }
     let registered_from = query.from.map(start_of_local_day);
     let registered_to = query.to.map(crate::time::end_of_local_day);
