@@ -9,6 +9,7 @@
 pub mod api;
 pub mod bench;
 pub mod fixtures;
+pub mod fuzz;
 pub mod media;
 pub mod pg_cluster;
 pub mod signal;

@@ -41,7 +41,11 @@ impl SignalClient {
 
     /// Sends; false once the server has closed the connection.
     pub async fn try_send(&mut self, message: &ClientMessage) -> bool {
-        let text = serde_json::to_string(message).unwrap();
+        self.try_send_raw(serde_json::to_string(message).unwrap()).await
+    }
+
+    /// Sends any text; false once the server has closed the connection.
+    pub async fn try_send_raw(&mut self, text: String) -> bool {
         self.socket.send(Message::Text(text.into())).await.is_ok()
     }
 

@@ -33,6 +33,7 @@ on_both_databases!(
     a_party_corrected_after_the_push_makes_room_confirmations_stale,
     stations_name_present_parties_and_audio_only_is_per_subscriber,
     ice_servers_include_stun_and_time_limited_turn,
+    a_fuzzing_mediator_never_breaks_the_room,
 );
 
 const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
@@ -812,4 +813,37 @@ async fn ice_servers_include_stun_and_time_limited_turn(db: Db) {
     assert!(expiry > now + 3600 && expiry <= now + 12 * 3600 + 5, "valid for the working day");
     let (_, expected) = mediation_server::sfu::turn::credentials("coturn-shared-secret", participant_id, expiry);
     assert_eq!(turn.credential.as_deref(), Some(expected.as_str()));
+}
+
+/// A mediator's client sends 1,500 well-formed messages of every kind with
+/// one field swapped for a value of any type (or someone's id): each gets
+/// an answer or closes only that connection (bad messages), the room keeps
+/// serving the others, and the server keeps answering.
+async fn a_fuzzing_mediator_never_breaks_the_room(db: Db) {
+    let scene = scene(db, &["--ws-heartbeat-ms", "30000", "--ws-messages-per-second", "1000000"]).await;
+    let (mut host, _) = scene.host().await;
+    let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
+    let (_station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let mut mutator = mediation_tests::fuzz::Mutator::new(mediation_tests::fuzz::Target::SignalingMessage, 7);
+    let (mut reconnects, mut sent) = (0, 0);
+    while sent < 1500 {
+        let message = mutator.room_message(&[station_id]);
+        if message.contains(&adviser_id.to_string()) {
+            continue;
+        }
+        if host.try_send_raw(message).await {
+            sent += 1;
+            while host.next(Duration::ZERO).await.is_some() {}
+        } else {
+            // Closed after ten bad messages: that connection only. Back in.
+            reconnects += 1;
+            host = scene.host().await.0;
+        }
+    }
+    println!("{sent} messages, {reconnects} reconnections after bad messages");
+    host.send(&ClientMessage::Ping { request_id: Some("host".into()) }).await;
+    host.expect("the room answers the mediator", |m| matches!(m, ServerMessage::Pong { .. })).await;
+    adviser.send(&ClientMessage::Ping { request_id: Some("adviser".into()) }).await;
+    adviser.expect("the room still serves the adviser", |m| matches!(m, ServerMessage::Pong { .. })).await;
+    assert_eq!(scene.server.anonymous().get("/healthz").await.status, 200);
 }
