@@ -150,19 +150,10 @@ pub fn generate_password() -> String {
 /// Reads a secret from `env_var`, or from `<data_dir>/<file_name>`, or
 /// creates that file with 32 random bytes and mode 0600.
 pub fn load_or_create_secret(data_dir: &Path, file_name: &str, env_var: &str) -> anyhow::Result<Vec<u8>> {
-    if let Ok(value) = std::env::var(env_var) {
-        anyhow::ensure!(value.len() >= 32, "{env_var} must be at least 32 characters long");
-        return Ok(value.into_bytes());
+    if let Some(secret) = read_secret(data_dir, file_name, env_var)? {
+        return Ok(secret);
     }
     let path = data_dir.join(file_name);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            anyhow::ensure!(bytes.len() == 32, "{} is damaged: expected 32 bytes", path.display());
-            return Ok(bytes);
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
-    }
     let mut secret = vec![0u8; 32];
     rand::thread_rng().fill(&mut secret[..]);
     let mut options = std::fs::OpenOptions::new();
@@ -174,6 +165,24 @@ pub fn load_or_create_secret(data_dir: &Path, file_name: &str, env_var: &str) ->
     file.sync_all()?;
     tracing::info!(path = %path.display(), "generated a new secret");
     Ok(secret)
+}
+
+/// The secret from `env_var`, or from `file_name` in the data directory;
+/// `None` when neither is there (nothing is created).
+pub fn read_secret(data_dir: &Path, file_name: &str, env_var: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    if let Ok(value) = std::env::var(env_var) {
+        anyhow::ensure!(value.len() >= 32, "{env_var} must be at least 32 characters long");
+        return Ok(Some(value.into_bytes()));
+    }
+    let path = data_dir.join(file_name);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            anyhow::ensure!(bytes.len() == 32, "{} is damaged: expected 32 bytes", path.display());
+            Ok(Some(bytes))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

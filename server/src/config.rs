@@ -176,6 +176,17 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a consistent snapshot of the records to a new file (mode 0600).
+    Backup {
+        /// The file to create.
+        file: PathBuf,
+    },
+    /// Restore a backup into an empty database of the same kind, then check
+    /// the audit chain (exits 1 when it does not hold).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cases;
 pub mod config;
 pub mod demo;

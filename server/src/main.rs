@@ -23,6 +23,13 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(Command::Backup { file }) => mediation_server::backup::backup(&cli.config, &file).await,
+        Some(Command::Restore { file }) => {
+            if !mediation_server::backup::restore(&cli.config, &file).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         None => {
             let open_files = mediation_server::serve::raise_open_file_limit();
             tracing::info!(open_files, "open-file limit");

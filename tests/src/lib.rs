@@ -215,6 +215,12 @@ impl Drop for TestServer {
     }
 }
 
+/// The server's configuration from flags, as the binary builds it (for
+/// tests that call the shell commands' functions).
+pub fn config(args: &[&str]) -> mediation_server::config::Config {
+    parse_config(args)
+}
+
 mod clap_free {
     //! Builds the server configuration the way the binary does, from flags.
     use clap::Parser;

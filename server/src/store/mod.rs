@@ -9,6 +9,7 @@
 //! and owns no domain types: it stores those of `tree` and `cases`.
 
 pub mod audit;
+pub mod backup;
 pub mod filters;
 pub mod postgres;
 mod sql;
@@ -157,6 +158,14 @@ pub trait Store: CaseStore {
 
     /// True when there are no units and no accounts yet.
     async fn is_empty(&self) -> StoreResult<bool>;
+
+    /// Every row of every table, read in one transaction, and the schema
+    /// version (the newest migration) they belong to.
+    async fn dump(&self) -> StoreResult<(i64, Vec<backup::TableRows>)>;
+
+    /// Writes a dump into this database in one transaction. The caller
+    /// checks first that the database holds no records.
+    async fn load(&self, tables: &[backup::TableRows]) -> StoreResult<()>;
 
     async fn unit(&self, id: Uuid) -> StoreResult<Option<Unit>>;
     async fn units(&self, filter: &UnitFilter) -> StoreResult<Vec<Unit>>;

@@ -156,6 +156,14 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn dump(&self) -> $crate::store::StoreResult<(i64, Vec<$crate::store::backup::TableRows>)> {
+                self.dump_tables().await
+            }
+
+            async fn load(&self, tables: &[$crate::store::backup::TableRows]) -> $crate::store::StoreResult<()> {
+                self.load_tables(tables).await
+            }
+
             async fn is_empty(&self) -> $crate::store::StoreResult<bool> {
                 let (units, accounts): (i64, i64) =
                     sqlx::query_as("SELECT (SELECT COUNT(*) FROM units), (SELECT COUNT(*) FROM accounts)")
