@@ -81,19 +81,28 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+apt_install() {
+    if as_root && command -v apt-get >/dev/null; then
+        log "installing $*"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+
 log "cargo test (SQLite and PostgreSQL)"
 TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
 E2E_LOG="$(mktemp /tmp/mediation-e2e.XXXXXX)"
 cargo_status=0
 cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG" || cargo_status=$?
 
+# Schemathesis against the OpenAPI document, on both databases, as a
+# mediator and as the administrator (tests/schemathesis/run.sh; Python venv).
+log "schemathesis (SQLite and PostgreSQL)"
+schemathesis_status=0
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+cargo build --quiet -p mediation-server --bin mediation-server
+tests/schemathesis/run.sh 2>&1 | tee -a "$TEST_LOG" || schemathesis_status=$?
+
 # Browser tests need Chromium (Debian's, never a downloaded one), a font with
 # Chinese glyphs for the screenshots, Node and the playwright-core package.
-apt_install() {
-    if as_root && command -v apt-get >/dev/null; then
-        log "installing $*"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
-            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
     else
         echo "missing $* and cannot install it (not root or no apt-get)" >&2
         return 1
@@ -131,8 +140,8 @@ awk -v e2e="$E2E_LOG" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) 
      FILENAME == e2e && NF == 3 && $2 == "fail" && $3 ~ /^[0-9]+$/ { f += $3 }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$TEST_LOG" "$E2E_LOG"
 rm -f "$TEST_LOG" "$E2E_LOG"
-if [ "$cargo_status" != 0 ] || [ "$e2e_status" != 0 ]; then
-    echo "FAILED (cargo test exit $cargo_status, browser tests exit $e2e_status)" >&2
+if [ "$cargo_status" != 0 ] || [ "$schemathesis_status" != 0 ] || [ "$e2e_status" != 0 ]; then
+    echo "FAILED (cargo test exit $cargo_status, schemathesis exit $schemathesis_status, browser tests exit $e2e_status)" >&2
     exit 1
 fi
 echo "all checks passed (screenshots in target/e2e-screenshots/)"

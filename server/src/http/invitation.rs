@@ -91,11 +91,13 @@ async fn open(
     address: ClientAddr,
     headers: HeaderMap,
 ) -> AppResult<Json<InvitationSummary>> {
+    // A request without a token is told so, and is not counted.
+    let token = bearer(&headers)?;
     let (openings, window_left) = state.invitation_openings.per_address.count(&address.0.to_string());
     if openings > OPENINGS_PER_MINUTE {
         return Err(AppError::TooManyRequests { retry_after_secs: window_left.as_secs().max(1) });
     }
-    let party = authenticate_invitation(state.store.as_ref(), &state.tokens, bearer(&headers)?).await?;
+    let party = authenticate_invitation(state.store.as_ref(), &state.tokens, token).await?;
     let case = state.store.case(party.session.case_id).await?.ok_or_else(|| AppError::not_found("case"))?;
     let opening = format!("{}/{}", party.invitation.id, address.0);
     if state.invitation_openings.recorded.count(&opening).0 == 1 {
