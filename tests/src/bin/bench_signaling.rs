@@ -12,9 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt, stream};
-use mediation_tests::bench::{sibling, start_server};
+use mediation_tests::bench::{first_village, join_text, rss_kib, sessions_with_parties, sibling, start_server};
 use serde_json::{Value, json};
-use signaling_proto::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use signaling_proto::ServerMessage;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -26,16 +26,6 @@ const ROOMS: usize = 500;
 const PER_ROOM: usize = 4;
 const CONCURRENCY: usize = 32;
 const PASSWORD: &str = "bench-password";
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("VmRSS in /proc status")
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -119,12 +109,6 @@ fn start(data_dir: &std::path::Path) -> Server {
     Server { child, base }
 }
 
-async fn api(client: &reqwest::Client, token: &str, method: reqwest::Method, url: String, body: Value) -> Value {
-    let reply = client.request(method, url).bearer_auth(token).json(&body).send().await.expect("API call");
-    assert!(reply.status().is_success(), "API call failed: {}", reply.status());
-    reply.json().await.unwrap()
-}
-
 async fn mediation() -> (Measured, Measured) {
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path());
@@ -139,72 +123,14 @@ async fn mediation() -> (Measured, Measured) {
         .await
         .unwrap();
     let token = login["token"].as_str().unwrap().to_owned();
-    let villages = client
-        .get(format!("{}/api/v1/villages", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let village = villages[0]["id"].as_str().unwrap().to_owned();
-
+    let village = first_village(&client, &server.base, &token).await;
     // 500 cases, each with a video session for the mediator and three parties.
-    let start = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
-    let rooms: Vec<(Uuid, Vec<String>)> = stream::iter(0..ROOMS)
-        .map(|i| {
-            let (client, token, base, village, start) =
-                (client.clone(), token.clone(), server.base.clone(), village.clone(), start.clone());
-            async move {
-                let case = api(
-                    &client,
-                    &token,
-                    reqwest::Method::POST,
-                    format!("{base}/api/v1/cases"),
-                    json!({ "village_id": village, "category": "neighbour", "source": "party_application",
-                            "summary": format!("基准测试纠纷 {i}"), "public_session": false,
-                            "parties": [{ "name": "甲", "side": "applicant" }, { "name": "乙", "side": "respondent" },
-                                        { "name": "丙", "side": "third_party" }] }),
-                )
-                .await;
-                let parties: Vec<&str> =
-                    case["parties"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
-                let session = api(
-                    &client,
-                    &token,
-                    reqwest::Method::POST,
-                    format!("{base}/api/v1/cases/{}/sessions", case["case"]["id"].as_str().unwrap()),
-                    json!({ "planned_start": start, "planned_minutes": 60, "mode": "video", "party_ids": parties }),
-                )
-                .await;
-                let tokens = session["participants"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|p| p["invitation"]["link"].as_str())
-                    .map(|link| link.split("#t=").nth(1).unwrap().to_owned())
-                    .collect();
-                (session["id"].as_str().unwrap().parse().unwrap(), tokens)
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
+    let rooms = sessions_with_parties(&client, &server.base, &token, &village, ROOMS, PER_ROOM - 1).await;
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib(server.child.id());
     let ws = server.base.replacen("http://", "ws://", 1);
-    let join = |session_id: Uuid| {
-        serde_json::to_string(&ClientMessage::Join {
-            request_id: None,
-            protocol_version: PROTOCOL_VERSION,
-            session_id,
-            resume_token: None,
-            new_peer_connections: false,
-        })
-        .unwrap()
-    };
+    let join = join_text;
 
     // Mediators first (they open the rooms), then the parties into the lobbies.
     let mut connections: Vec<Socket> = Vec::new();
