@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt, stream};
+use futures::{SinkExt, StreamExt};
 use mediation_tests::bench::{first_village, join_text, login, rss_kib, sessions_with_parties, start_server};
 use mediation_tests::media::{MediaDriver, MediaPeer};
 use mediation_tests::signal::SignalClient;
@@ -179,15 +179,9 @@ async fn main() {
         })
         .collect();
     let opened = connections.len();
-    let mut opening = stream::iter(connections)
-        .map(|(access, join, waiting)| {
-            let url = format!("{ws}/api/v1/rtc?access_token={access}");
-            let counts = counts.clone();
-            async move { tokio::spawn(hold(url, join, waiting, counts, until)) }
-        })
-        .buffer_unordered(32);
-    while let Some(handle) = opening.next().await {
-        holders.push(handle);
+    for (access, join, waiting) in connections {
+        let url = format!("{ws}/api/v1/rtc?access_token={access}");
+        holders.push(tokio::spawn(hold(url, join, waiting, counts.clone(), until)));
     }
     let churner = tokio::spawn(churn(ws.clone(), churning, counts.clone(), until));
 
