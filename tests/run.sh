@@ -81,11 +81,17 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+# Installs Debian packages the tests need, when run as root with apt-get.
 apt_install() {
     if as_root && command -v apt-get >/dev/null; then
         log "installing $*"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
             || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+    else
+        echo "missing $* and cannot install it (not root or no apt-get)" >&2
+        return 1
+    fi
+}
 
 log "cargo test (SQLite and PostgreSQL)"
 TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
@@ -103,11 +109,6 @@ tests/schemathesis/run.sh 2>&1 | tee -a "$TEST_LOG" || schemathesis_status=$?
 
 # Browser tests need Chromium (Debian's, never a downloaded one), a font with
 # Chinese glyphs for the screenshots, Node and the playwright-core package.
-    else
-        echo "missing $* and cannot install it (not root or no apt-get)" >&2
-        return 1
-    fi
-}
 command -v chromium >/dev/null || apt_install chromium
 fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
 command -v npm >/dev/null || apt_install nodejs npm
