@@ -20,6 +20,7 @@ const NOT_LABELLED = {
   ConfirmMethod: "recorded with a confirmation, never shown",
   UnitKind: "units are shown by their names",
   UnitCollection: "collection names in paths (/districts, /towns, /villages), never shown",
+  RecordedOutcome: "the kinds POST /cases/{id}/outcome takes (oral, failed, referred): the outcome tabs label them as OutcomeKind",
 };
 
 let server;
