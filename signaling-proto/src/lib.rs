@@ -356,6 +356,18 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         candidate: Option<IceCandidate>,
     },
+    /// How each person's downlink is doing, for those in your space (the
+    /// joint session or your caucus). Sent when a quality or a paused video
+    /// changes, and otherwise at most every few seconds.
+    LinkQuality { links: Vec<ParticipantLink> },
+    /// How the server asks you to send your camera: no more than
+    /// `video_max_kbps` (absent: no limit), or not at all while
+    /// `video_active` is false (nobody receives it). Sent when it changes.
+    PublishTarget {
+        video_active: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        video_max_kbps: Option<u32>,
+    },
     /// The mediator ended the session (or it stayed empty); the connection closes.
     SessionEnded { reason: String },
     /// A request succeeded.
@@ -374,6 +386,30 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+}
+
+/// One participant's downlink, as the server's bandwidth estimate sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantLink {
+    pub participant_id: Uuid,
+    pub quality: LinkQualityLevel,
+    /// The estimate of what their downlink carries, when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_kbps: Option<u32>,
+    /// Whose video is paused for them because their link cannot carry it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused_video_from: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkQualityLevel {
+    /// Every video reaches them with room to spare.
+    Good,
+    /// Every video reaches them, squeezed, or packets are being lost.
+    Fair,
+    /// Some video is paused for them: their link carries only part of the room.
+    Poor,
 }
 
 /// Stable error codes; see docs/protocol.md for when each is sent.
@@ -559,6 +595,36 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ServerMessage::CaucusClosed { caucus_id: id(5) }).unwrap(),
             json!({ "type": "caucus_closed", "caucus_id": id(5) })
+        );
+        let links = ServerMessage::LinkQuality {
+            links: vec![
+                ParticipantLink {
+                    participant_id: id(3),
+                    quality: LinkQualityLevel::Poor,
+                    down_kbps: Some(240),
+                    paused_video_from: vec![id(1)],
+                },
+                ParticipantLink {
+                    participant_id: id(1),
+                    quality: LinkQualityLevel::Good,
+                    down_kbps: None,
+                    paused_video_from: vec![],
+                },
+            ],
+        };
+        let wire = json!({ "type": "link_quality", "links": [
+            { "participant_id": id(3), "quality": "poor", "down_kbps": 240, "paused_video_from": [id(1)] },
+            { "participant_id": id(1), "quality": "good" } ] });
+        assert_eq!(serde_json::to_value(&links).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<ServerMessage>(wire).unwrap(), links);
+        assert_eq!(
+            serde_json::to_value(ServerMessage::PublishTarget { video_active: true, video_max_kbps: Some(180) })
+                .unwrap(),
+            json!({ "type": "publish_target", "video_active": true, "video_max_kbps": 180 })
+        );
+        assert_eq!(
+            serde_json::to_value(ServerMessage::PublishTarget { video_active: false, video_max_kbps: None }).unwrap(),
+            json!({ "type": "publish_target", "video_active": false })
         );
     }
 

@@ -502,6 +502,9 @@ impl Room {
             if member.audio_only {
                 rules.audio_only.insert(id);
             }
+            if member.is_host() {
+                rules.mediators.insert(id);
+            }
         }
         self.ctx.rules.send_if_modified(|current| {
             let changed = *current != rules;

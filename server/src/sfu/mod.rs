@@ -4,13 +4,18 @@
 //! server offers (everyone else's tracks down). Each published track has one
 //! reader; each (subscriber, track) pair one writer that rewrites SSRC and
 //! payload type and drops packets instead of waiting when the subscriber is
-//! slow. What flows is decided per packet by the room's `MediaRules`.
+//! slow. What flows is decided per packet by the room's `MediaRules`, and
+//! by what each subscriber's link can carry (`links`, `allocator`,
+//! `estimate`).
 //! Knows nothing of HTTP or WebSockets: SDP goes in and out as strings.
 
+pub mod allocator;
 pub mod codecs;
 pub mod continuity;
+pub mod estimate;
 pub mod ice_tcp;
 pub mod keyframes;
+mod links;
 mod peer;
 pub mod ports;
 pub mod retransmit;
@@ -223,7 +228,7 @@ impl Sfu {
     fn room_or_new(&self, session_id: Uuid, rules: &watch::Receiver<MediaRules>, sink: &SignalSink) -> SharedRoom {
         let mut rooms = self.rooms.lock().expect("media rooms poisoned");
         let room = rooms.entry(session_id).or_insert_with(|| {
-            Arc::new(Mutex::new(MediaRoom {
+            let room = Arc::new(Mutex::new(MediaRoom {
                 closed: false,
                 metrics: Arc::default(),
                 rules: rules.clone(),
@@ -231,7 +236,10 @@ impl Sfu {
                 peers: HashMap::new(),
                 publications: Vec::new(),
                 early_candidates: HashMap::new(),
-            }))
+            }));
+            // Each room's links are allocated by a loop of its own (links.rs).
+            tokio::spawn(links::run(Arc::downgrade(&room)));
+            room
         });
         room.clone()
     }

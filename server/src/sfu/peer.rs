@@ -4,24 +4,27 @@
 //! handler keeps a closed connection alive).
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
-use rtc::interceptor::Registry;
-use rtc::interceptor::Slot;
+use rtc::interceptor::{NoopInterceptor, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    CongestionFeedback, configure_congestion_control, register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
+    TYPE_RTCP_FB_GOOG_REMB,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
@@ -40,6 +43,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::MediaRules;
 use super::codecs;
 use super::continuity::{Continuity, Verdict};
+use super::estimate::{LinkEstimate, LinkEstimator};
 use super::keyframes;
 use super::ports::PortPool;
 use super::retransmit::{ResendCounters, Retransmitter};
@@ -82,7 +86,13 @@ pub struct Publication {
     /// When a keyframe was last asked for, and whether a request waits for
     /// the interval to pass. A std Mutex: never held across an await.
     keyframe_clock: std::sync::Mutex<KeyframeClock>,
+    /// What the publisher has sent, headers counted (`PACKET_OVERHEAD`).
+    pub(super) received_bytes: AtomicU64,
 }
+
+/// What a packet costs on the wire beyond its payload: IP, UDP, RTP with
+/// its extensions, and the SRTP tag.
+pub(super) const PACKET_OVERHEAD: u64 = 60;
 
 /// Keyframe requests reach a publisher at most once per interval; one made
 /// sooner is not dropped but deferred to the end of the interval, and all
@@ -139,8 +149,17 @@ struct Writer {
     sender: Arc<dyn RtpSender>,
     /// The payload type this subscriber negotiated; 0 until the answer is in.
     payload_type: Arc<AtomicU8>,
+    /// Set while this subscriber's link cannot carry this video (the allocator).
+    network_paused: Arc<AtomicBool>,
     task: JoinHandle<()>,
     feedback: JoinHandle<()>,
+}
+
+/// One forwarded stream as the allocation loop sees it.
+pub(super) struct ForwardedStream {
+    pub from: Uuid,
+    pub kind: MediaKind,
+    pub network_paused: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -184,6 +203,8 @@ pub struct Peer {
     /// What was forwarded to this subscriber, and its resends.
     forwarded: Arc<SfuMetrics>,
     resends: Arc<ResendCounters>,
+    /// What this participant's downlink carries (the subscribe connection's estimate).
+    pub(super) estimate: Arc<LinkEstimate>,
     /// The media ports this participant holds, returned on close.
     ports: [u16; 2],
 }
@@ -257,6 +278,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             track: track.clone(),
             media_ssrc,
             keyframe_clock: std::sync::Mutex::default(),
+            received_bytes: AtomicU64::new(0),
         });
         if let Some(sfu) = self.sfu.upgrade() {
             let session_id = self.session_id;
@@ -264,6 +286,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             tokio::spawn(async move { sfu.published(session_id, published).await });
         }
         // The one reader of this track: never waits for a subscriber.
+        let counted = publication.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 match event {
@@ -272,6 +295,9 @@ impl PeerConnectionEventHandler for PublishHandler {
                         // once here, so no subscriber copies them.
                         packet.header.extension = false;
                         packet.header.extensions.clear();
+                        counted
+                            .received_bytes
+                            .fetch_add(packet.payload.len() as u64 + PACKET_OVERHEAD, Ordering::Relaxed);
                         let _ = packets.send(packet);
                     }
                     TrackRemoteEvent::OnEnded => break,
@@ -282,6 +308,12 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 }
 
+/// Which of a participant's two connections is built.
+enum Side {
+    Publish,
+    Subscribe { resends: Arc<ResendCounters>, estimate: Arc<LinkEstimate> },
+}
+
 /// Builds a peer connection on the first free port of the pool; returns it
 /// with the port it holds (0 when the system chose).
 async fn build_connection(
@@ -289,7 +321,7 @@ async fn build_connection(
     ports: &PortPool,
     ice_tcp: bool,
     handler: Arc<dyn PeerConnectionEventHandler>,
-    resends: Option<Arc<ResendCounters>>,
+    side: &Side,
 ) -> Result<(Arc<dyn PeerConnection>, u16), MediaError> {
     for port in ports.candidates() {
         if !ports.take(port) {
@@ -299,9 +331,25 @@ async fn build_connection(
         super::codecs::register(&mut media_engine)?;
         let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
-        if let Some(counters) = &resends {
-            // The subscribe side answers NACKs with a budget (retransmit.rs).
-            registry = registry.with(Slot::NackResponder, Retransmitter::new(counters.clone()));
+        if let Side::Subscribe { resends, estimate } = side {
+            // The subscribe side answers NACKs with a budget (retransmit.rs),
+            // and estimates the subscriber's downlink from transport-wide
+            // feedback (estimate.rs), or from REMB where that is all a client
+            // sends. No pacer: forwarded media is already paced by its
+            // publishers, and the allocator keeps the sum within the
+            // estimate; the crate's pacer would queue audio behind video.
+            registry = registry.with(Slot::NackResponder, Retransmitter::new(resends.clone()));
+            registry = configure_congestion_control(
+                registry,
+                LinkEstimator::new(estimate.clone()),
+                CongestionFeedback::Twcc,
+                &mut media_engine,
+            )?
+            .with(Slot::Pacer, NoopInterceptor::new());
+            media_engine.register_feedback(
+                RTCPFeedback { typ: TYPE_RTCP_FB_GOOG_REMB.into(), parameter: String::new() },
+                RtpCodecKind::Video,
+            );
         }
         // No mDNS: it would open one more socket per connection, and the
         // server announces a real address anyway.
@@ -373,13 +421,16 @@ impl Peer {
             kinds_published: std::sync::Mutex::default(),
         });
         let ice_tcp = sfu.ice_tcp.is_some();
-        let (publish, publish_port) = build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, None).await?;
+        let (publish, publish_port) =
+            build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, &Side::Publish).await?;
         let resends = Arc::new(ResendCounters::default());
+        let estimate = Arc::new(LinkEstimate::default());
+        let side = Side::Subscribe { resends: resends.clone(), estimate: estimate.clone() };
         let subscribe_connected = Arc::new(AtomicBool::new(false));
         let subscribe_handler =
             Arc::new(SubscribeHandler { gathered: subscribe_tx, connected: subscribe_connected.clone() });
         let (subscribe, subscribe_port) =
-            match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler, Some(resends.clone())).await {
+            match build_connection(bind_ip, &sfu.ports, ice_tcp, subscribe_handler, &side).await {
                 Ok(built) => built,
                 Err(error) => {
                     let _ = publish.close().await;
@@ -403,6 +454,7 @@ impl Peer {
             subscribe_connected,
             forwarded: Arc::default(),
             resends,
+            estimate,
             ports: [publish_port, subscribe_port],
         }))
     }
@@ -452,6 +504,25 @@ impl Peer {
         for (_, candidate) in now {
             self.add_trickled(target, candidate).await;
         }
+    }
+
+    /// The streams forwarded to this subscriber.
+    pub(super) async fn forwarded_streams(&self) -> Vec<ForwardedStream> {
+        self.writers
+            .lock()
+            .await
+            .iter()
+            .map(|writer| ForwardedStream {
+                from: writer.from,
+                kind: writer.publication.kind,
+                network_paused: writer.network_paused.clone(),
+            })
+            .collect()
+    }
+
+    /// Bytes resent to this subscriber so far.
+    pub(super) fn resent_bytes(&self) -> u64 {
+        self.resends.resent_bytes.load(Ordering::Relaxed)
     }
 
     /// What was forwarded to this subscriber and how their NACKs went.
@@ -529,15 +600,16 @@ impl Peer {
             .await?;
         let sender = transceiver.sender().await?.ok_or(MediaError::Gone)?;
         let payload_type = Arc::new(AtomicU8::new(0));
+        let network_paused = Arc::new(AtomicBool::new(false));
         // The subscriber's own keyframe requests go up to the publisher.
-        let feedback = tokio::spawn(relay_keyframe_requests(track.clone(), publication.clone()));
+        let feedback = tokio::spawn(read_feedback(track.clone(), publication.clone(), self.estimate.clone()));
         let task = tokio::spawn(forward(
             publication.clone(),
             self.participant_id,
             track,
             ssrc,
             payload_type.clone(),
-            self.subscribe_connected.clone(),
+            [self.subscribe_connected.clone(), network_paused.clone()],
             self.rules.clone(),
             [
                 self.sfu.upgrade().map(|sfu| sfu.metrics.clone()),
@@ -545,7 +617,15 @@ impl Peer {
                 Some(self.forwarded.clone()),
             ],
         ));
-        self.writers.lock().await.push(Writer { from, publication, sender, payload_type, task, feedback });
+        self.writers.lock().await.push(Writer {
+            from,
+            publication,
+            sender,
+            payload_type,
+            network_paused,
+            task,
+            feedback,
+        });
         Ok(())
     }
 
@@ -685,14 +765,20 @@ fn kind_label(kind: MediaKind) -> &'static str {
     }
 }
 
-/// Passes a subscriber's PLI/FIR for this track up to the publisher (at
-/// most once per interval per track, see `Publication::request_keyframe`).
-async fn relay_keyframe_requests(track: Arc<TrackLocalStaticRTP>, publication: Arc<Publication>) {
+/// Reads what a subscriber says about this track: a PLI/FIR goes up to the
+/// publisher (at most once per interval per track, see
+/// `Publication::request_keyframe`); a REMB is the subscriber's estimate of
+/// its downlink, for clients that do not send transport-wide feedback.
+async fn read_feedback(track: Arc<TrackLocalStaticRTP>, publication: Arc<Publication>, estimate: Arc<LinkEstimate>) {
     while let Some(event) = track.poll().await {
-        if let TrackLocalEvent::OnRtcpPacket(packets) = event
-            && packets.iter().any(|packet| keyframes::asks_for_keyframe(packet.as_ref()))
-        {
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
+        if packets.iter().any(|packet| keyframes::asks_for_keyframe(packet.as_ref())) {
             publication.request_keyframe();
+        }
+        for packet in &packets {
+            if let Some(remb) = packet.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                estimate.record_remb(f64::from(remb.bitrate), Instant::now());
+            }
         }
     }
 }
@@ -708,7 +794,7 @@ async fn forward(
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     payload_type: Arc<AtomicU8>,
-    connected: Arc<AtomicBool>,
+    [connected, network_paused]: [Arc<AtomicBool>; 2],
     rules: watch::Receiver<MediaRules>,
     metrics: [Option<Arc<SfuMetrics>>; 3],
 ) {
@@ -731,6 +817,7 @@ async fn forward(
         let pt = payload_type.load(Ordering::Acquire);
         let allowed = pt != 0
             && connected.load(Ordering::Acquire)
+            && !network_paused.load(Ordering::Acquire)
             && rules.borrow().may_flow(publication.from, to, publication.kind);
         let resumed = allowed && !was_allowed;
         was_allowed = allowed;
@@ -739,7 +826,8 @@ async fn forward(
             continue;
         }
         let now = Instant::now();
-        // Media resumes (a caucus closed, a camera came back), or video still
+        // Media resumes (a caucus closed, a camera came back, the link
+        // carries this video again), or video still
         // waits for its keyframe: ask the publisher, again after a second.
         let asked_long_ago = last_request.is_none_or(|at| now - at > Duration::from_secs(1));
         if resumed || (stream.awaiting_keyframe() && asked_long_ago) {

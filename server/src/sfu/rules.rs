@@ -18,6 +18,8 @@ pub struct MediaRules {
     pub video_off: BTreeSet<Uuid>,
     /// Subscribers who receive audio only.
     pub audio_only: BTreeSet<Uuid>,
+    /// Who runs the room: their video goes first on a thin link.
+    pub mediators: BTreeSet<Uuid>,
 }
 
 impl MediaRules {

@@ -1,0 +1,628 @@
+//! Which videos one subscriber's link carries. Plain code over numbers (no
+//! tokio, no clock of its own: every instant is a parameter), so recorded
+//! feedback can be replayed through it in tests.
+//!
+//! Audio always goes: it is counted first, with headroom kept for it (the
+//! connection has one send queue, so audio cannot jump a queue of video).
+//! Resends are counted against the same budget. Then videos, highest
+//! priority first, each counted at the floor its publisher may be asked to
+//! come down to (or at what it sends, when its publisher does not follow
+//! what it is asked). A video that has
+//! not fitted for `PAUSE_AFTER` pauses for this subscriber only (the lowest
+//! priority one first, one at a time). A paused video comes back when the
+//! budget carries it with a margin for `hold`, a hold that doubles each
+//! time a video relapses soon after coming back.
+//!
+//! Each forwarded video gets an equal share of what is left after audio and
+//! resends: the room asks each publisher for no more than the smallest
+//! share any of its receivers has (`sfu::links`).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use signaling_proto::MediaKind;
+use uuid::Uuid;
+
+/// Of the estimate, this much is planned for; the rest absorbs keyframes,
+/// estimate error and the signaling that shares the link.
+pub const HEADROOM: f64 = 0.85;
+/// The least a publisher is asked to send its video at. A receiver that
+/// cannot take this much pauses the video instead.
+pub const VIDEO_FLOOR_BPS: f64 = 150_000.0;
+/// The most a publisher is asked for (640x480 at 20-30 fps looks good here).
+pub const VIDEO_CEILING_BPS: f64 = 1_500_000.0;
+/// What an audio stream is counted as at least (Opus at 32 kbit/s and the
+/// packet headers of 50 packets a second).
+pub const AUDIO_ALLOWANCE_BPS: f64 = 56_000.0;
+/// Below this share a forwarded video looks poor: the link is "fair".
+pub const COMFORTABLE_VIDEO_BPS: f64 = 300_000.0;
+/// How long a video may not fit before it pauses: long enough for its
+/// publisher to come down to a new target.
+pub const PAUSE_AFTER: Duration = Duration::from_secs(2);
+/// A paused video comes back when the budget carries it this much over.
+pub const RESUME_MARGIN: f64 = 1.3;
+/// How long the budget must carry a paused video before it comes back.
+pub const RESUME_HOLD: Duration = Duration::from_secs(2);
+/// The hold doubles up to this after relapses.
+pub const RESUME_HOLD_MAX: Duration = Duration::from_secs(8);
+/// A video that came back this recently and does not fit pauses after
+/// `RELAPSE_PAUSE_AFTER` instead of `PAUSE_AFTER`.
+pub const RELAPSE_PAUSE_AFTER: Duration = Duration::from_secs(1);
+/// A publisher is asked for at most this many times what it sends now.
+pub const RAMP: f64 = 1.25;
+/// The allocator plans on the lowest estimate of this window.
+pub const ESTIMATE_WINDOW: Duration = Duration::from_secs(5);
+/// A publisher sending more than this many times its share...
+pub const OVER_SHARE: f64 = 1.5;
+/// ...for this long does not follow targets: its video is counted at what
+/// it sends.
+pub const DEAF_AFTER: Duration = Duration::from_secs(3);
+/// A pause this soon after a resume is a relapse.
+pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
+
+/// One stream the room's rules let flow to this subscriber.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Offered {
+    pub from: Uuid,
+    pub kind: MediaKind,
+    /// Higher goes first (the mediator's video before others').
+    pub priority: u8,
+    /// What its publisher sends now (headers included).
+    pub bits_per_second: f64,
+}
+
+/// How the link is doing, as people are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Quality {
+    /// Every video goes, each with room to look good.
+    Good,
+    /// Every video goes, but squeezed, or packets are being lost.
+    Fair,
+    /// Some video is paused for this link.
+    Poor,
+}
+
+/// One allocation round's outcome for one subscriber.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    /// Videos paused for this subscriber's link, by publisher.
+    pub paused: Vec<Uuid>,
+    /// Forwarded videos and the most this link can give each (none when the
+    /// link's capacity is not known: no limit from this subscriber).
+    pub shares: Vec<(Uuid, Option<f64>)>,
+    pub quality: Quality,
+}
+
+#[derive(Debug, Clone)]
+struct VideoState {
+    paused: bool,
+    /// Since when a forwarded video has not fitted.
+    short_since: Option<Instant>,
+    /// Since when a paused video has fitted with the margin.
+    fits_since: Option<Instant>,
+    resumed_at: Option<Instant>,
+    hold: Duration,
+    last_offered: Instant,
+    /// The share given last round, and since when the publisher has sent
+    /// well over it (a client that does not follow targets).
+    share: Option<f64>,
+    over_share_since: Option<Instant>,
+}
+
+impl VideoState {
+    fn new(now: Instant) -> Self {
+        Self {
+            paused: false,
+            short_since: None,
+            fits_since: None,
+            resumed_at: None,
+            hold: RESUME_HOLD,
+            last_offered: now,
+            share: None,
+            over_share_since: None,
+        }
+    }
+
+    /// What a forwarded video is counted as: the floor, since its publisher
+    /// is asked to come down to what it is given; what it really sends when
+    /// its publisher has not followed the share for `DEAF_AFTER`.
+    fn cost(&self, video: &Offered, now: Instant) -> f64 {
+        let deaf = self.over_share_since.is_some_and(|since| now.saturating_duration_since(since) >= DEAF_AFTER);
+        if deaf { video.bits_per_second.max(VIDEO_FLOOR_BPS) } else { VIDEO_FLOOR_BPS }
+    }
+}
+
+/// A video not offered for this long is forgotten (its pause with it).
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+/// One subscriber's allocator: remembers which videos it paused and when.
+#[derive(Debug, Default)]
+pub struct Allocator {
+    videos: HashMap<Uuid, VideoState>,
+    /// Recent estimates: the allocator plans on their lowest.
+    estimates: VecDeque<(Instant, f64)>,
+}
+
+impl Allocator {
+    /// Allocates the link for one round. `estimate` is the link's capacity
+    /// in bits per second when known, `loss` the share of packets it loses,
+    /// `resend_bps` what resends to this subscriber take now.
+    pub fn allocate(
+        &mut self,
+        now: Instant,
+        estimate: Option<f64>,
+        loss: Option<f64>,
+        resend_bps: f64,
+        offered: &[Offered],
+    ) -> Allocation {
+        self.videos.retain(|_, state| now.saturating_duration_since(state.last_offered) < FORGET_AFTER);
+        let mut videos: Vec<&Offered> = offered.iter().filter(|o| o.kind == MediaKind::Video).collect();
+        videos.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.from.cmp(&b.from)));
+        for video in &videos {
+            let state = self.videos.entry(video.from).or_insert_with(|| VideoState::new(now));
+            state.last_offered = now;
+            let over = state.share.is_some_and(|share| video.bits_per_second > share * OVER_SHARE);
+            if !over || state.paused {
+                state.over_share_since = None;
+            } else {
+                state.over_share_since.get_or_insert(now);
+            }
+        }
+        if let Some(estimate) = estimate {
+            self.estimates.push_back((now, estimate));
+        }
+        while self.estimates.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > ESTIMATE_WINDOW) {
+            self.estimates.pop_front();
+        }
+        // An estimator probing upwards overshoots and falls back in a
+        // sawtooth; plan on its recent lows, not its peaks.
+        let estimate = estimate.map(|_| self.estimates.iter().map(|(_, e)| *e).fold(f64::INFINITY, f64::min));
+        let Some(estimate) = estimate else {
+            // Nothing new is known: keep what was decided, pause nothing more.
+            let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
+            let shares = videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| (v.from, None)).collect();
+            let quality = if paused.is_empty() { Quality::Good } else { Quality::Poor };
+            return Allocation { paused, shares, quality };
+        };
+        let audio: f64 = offered
+            .iter()
+            .filter(|o| o.kind == MediaKind::Audio)
+            .map(|o| o.bits_per_second.max(AUDIO_ALLOWANCE_BPS))
+            .sum();
+        let budget = estimate * HEADROOM - audio - resend_bps;
+
+        // Which forwarded videos fit, highest priority first.
+        let mut used = 0.0;
+        let mut short = Vec::new();
+        for video in &videos {
+            let state = &self.videos[&video.from];
+            if state.paused {
+                continue;
+            }
+            let cost = state.cost(video, now);
+            if used + cost <= budget {
+                used += cost;
+            } else {
+                short.push(video.from);
+            }
+        }
+        for video in &videos {
+            let state = self.videos.get_mut(&video.from).expect("state made above");
+            if !state.paused && !short.contains(&video.from) {
+                state.short_since = None;
+            } else if !state.paused {
+                state.short_since.get_or_insert(now);
+            }
+        }
+        // Pause the lowest-priority video that has not fitted for long
+        // enough; one per round, so the others are judged on what is freed.
+        let due = short
+            .iter()
+            .rev()
+            .find(|from| {
+                let state = &self.videos[from];
+                // A video that came back recently and does not fit after all
+                // goes again sooner: the probe failed.
+                let relapsing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < RELAPSE_WINDOW);
+                let after = if relapsing { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
+                state.short_since.is_some_and(|since| now - since >= after)
+            })
+            .copied();
+        if let Some(from) = due {
+            let state = self.videos.get_mut(&from).expect("state made above");
+            state.paused = true;
+            state.short_since = None;
+            state.fits_since = None;
+            let relapsed = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < RELAPSE_WINDOW);
+            state.hold = if relapsed { (state.hold * 2).min(RESUME_HOLD_MAX) } else { RESUME_HOLD };
+            for other in short.iter().filter(|other| **other != from) {
+                self.videos.get_mut(other).expect("state made above").short_since = Some(now);
+            }
+            used = videos
+                .iter()
+                .filter(|v| !self.videos[&v.from].paused && !short.contains(&v.from))
+                .map(|v| self.videos[&v.from].cost(v, now))
+                .sum();
+        }
+
+        // Paused videos come back, highest priority first, one per round,
+        // when what is left carries them with the margin for their hold.
+        let mut resumed_one = false;
+        for video in &videos {
+            let state = self.videos.get_mut(&video.from).expect("state made above");
+            if !state.paused {
+                continue;
+            }
+            let fits = short.is_empty() && used + VIDEO_FLOOR_BPS * RESUME_MARGIN <= budget;
+            if !fits {
+                state.fits_since = None;
+                continue;
+            }
+            let since = *state.fits_since.get_or_insert(now);
+            if !resumed_one && now - since >= state.hold {
+                state.paused = false;
+                state.fits_since = None;
+                state.resumed_at = Some(now);
+                used += VIDEO_FLOOR_BPS;
+                resumed_one = true;
+            }
+        }
+
+        let forwarded: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| !self.videos[from].paused).collect();
+        let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
+        let even = (budget / forwarded.len().max(1) as f64).clamp(VIDEO_FLOOR_BPS, VIDEO_CEILING_BPS);
+        // A publisher is asked for at most half again what it sends now, so
+        // a video that just came back climbs from the floor instead of
+        // jumping to a share the estimate only guessed at.
+        let mut shares = Vec::new();
+        for video in &videos {
+            let state = self.videos.get_mut(&video.from).expect("state made above");
+            state.share = None;
+            if !state.paused {
+                let share = even.min(video.bits_per_second.max(VIDEO_FLOOR_BPS) * RAMP);
+                state.share = Some(share);
+                shares.push((video.from, Some(share)));
+            }
+        }
+        let share = even;
+        let quality = if !paused.is_empty() {
+            Quality::Poor
+        } else if (!forwarded.is_empty() && share < COMFORTABLE_VIDEO_BPS) || loss.is_some_and(|l| l > 0.05) {
+            Quality::Fair
+        } else {
+            Quality::Good
+        };
+        Allocation { paused, shares, quality }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The allocator driven by the estimator it serves: a simulated village
+    //! link (a bottleneck queue of 300 ms, like the harness's `tbf`, with
+    //! random loss) carries what the allocator lets through; transport-wide
+    //! feedback on each packet goes every 100 ms to the crate's GCC (through
+    //! `LinkEstimator`, as in the server), and the allocator runs every 500 ms
+    //! on its estimate. Two publishers (the mediator, priority 2, and an
+    //! adviser, priority 1) send audio and video; their video follows the
+    //! share they are given a second later, as a browser does.
+    use std::sync::Arc;
+
+    use rtc::interceptor::{BandwidthEstimator, PacketReport};
+    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+
+    use super::*;
+    use crate::sfu::estimate::{LinkEstimate, LinkEstimator};
+
+    const MEDIATOR: Uuid = Uuid::from_u128(1);
+    const ADVISER: Uuid = Uuid::from_u128(2);
+    /// What a camera sends when nobody asks for less.
+    const NATURAL_VIDEO_BPS: f64 = 700_000.0;
+    const AUDIO_PACKET: usize = 160;
+    const TICK: Duration = Duration::from_millis(20);
+
+    /// A bottleneck: a queue served at `capacity`, dropping what would wait
+    /// longer than its limit, then random loss on the wire.
+    struct Bottleneck {
+        capacity_bps: f64,
+        loss: f64,
+        /// When the queue is next empty, in seconds from the start.
+        free_at: f64,
+        seed: u64,
+    }
+
+    impl Bottleneck {
+        fn carry(&mut self, at: f64, size: usize) -> Option<f64> {
+            let start = self.free_at.max(at);
+            if start - at > 0.3 {
+                return None;
+            }
+            self.free_at = start + size as f64 * 8.0 / self.capacity_bps;
+            self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let draw = (self.seed >> 33) as f64 / (1u64 << 31) as f64;
+            (draw >= self.loss).then_some(self.free_at + 0.01)
+        }
+    }
+
+    struct Sent {
+        report: PacketReport,
+        arrival: Option<f64>,
+        audio: bool,
+    }
+
+    /// The whole loop: link, feedback, estimator, allocator, publishers.
+    struct Room {
+        epoch: Instant,
+        link: Bottleneck,
+        estimator: LinkEstimator,
+        cell: Arc<LinkEstimate>,
+        allocator: Allocator,
+        in_flight: Vec<Sent>,
+        next_id: u64,
+        /// Each video's sending rate, and the share it will take next.
+        video_rate: HashMap<Uuid, f64>,
+        asked: HashMap<Uuid, VecDeque<(f64, f64)>>,
+        last: Allocation,
+        audio_sent: u64,
+        audio_lost: u64,
+        /// Seconds since the start.
+        clock: f64,
+        /// Fractions of a video packet carried to the next tick.
+        carries: HashMap<Uuid, f64>,
+    }
+
+    impl Room {
+        fn new(capacity_bps: f64) -> Self {
+            let cell = Arc::new(LinkEstimate::default());
+            Self {
+                epoch: Instant::now(),
+                link: Bottleneck { capacity_bps, loss: 0.0, free_at: 0.0, seed: 7 },
+                estimator: LinkEstimator::new(cell.clone()),
+                cell,
+                allocator: Allocator::default(),
+                in_flight: Vec::new(),
+                next_id: 0,
+                video_rate: HashMap::from([(MEDIATOR, NATURAL_VIDEO_BPS), (ADVISER, NATURAL_VIDEO_BPS)]),
+                asked: HashMap::new(),
+                last: Allocation { paused: Vec::new(), shares: Vec::new(), quality: Quality::Good },
+                audio_sent: 0,
+                audio_lost: 0,
+                clock: 0.0,
+                carries: HashMap::new(),
+            }
+        }
+
+        fn send(&mut self, at: f64, size: usize, audio: bool) {
+            let arrival = self.link.carry(at, size);
+            let report = PacketReport {
+                ssrc: 1,
+                id: self.next_id,
+                rtp_sequence_number: self.next_id as u16,
+                is_twcc: true,
+                twcc_sequence_number: self.next_id as u16,
+                size,
+                arrived: arrival.is_some(),
+                departure: self.epoch + Duration::from_secs_f64(at),
+                arrival: arrival.map(Duration::from_secs_f64),
+                ecn: Ecn::default(),
+            };
+            self.next_id += 1;
+            self.audio_sent += u64::from(audio);
+            self.in_flight.push(Sent { report, arrival, audio });
+        }
+
+        /// Runs the room for `seconds`; returns what was paused at each allocation.
+        fn run(&mut self, seconds: f64) -> Vec<(f64, Vec<Uuid>)> {
+            let mut history = Vec::new();
+            let start = self.now_secs();
+            let ticks = (seconds / TICK.as_secs_f64()).round() as u64;
+            for _ in 0..ticks {
+                let at = self.now_secs() + TICK.as_secs_f64();
+                self.next_tick(at);
+                let tick_index = (at / TICK.as_secs_f64()).round() as u64;
+                if tick_index.is_multiple_of(5) {
+                    self.feedback(at);
+                }
+                if tick_index.is_multiple_of(25) {
+                    self.allocate(at);
+                    history.push((at - start, self.last.paused.clone()));
+                }
+            }
+            history
+        }
+
+        fn now_secs(&self) -> f64 {
+            self.clock
+        }
+
+        fn next_tick(&mut self, at: f64) {
+            self.clock = at;
+            // Two microphones: one packet each per 20 ms.
+            self.send(at, AUDIO_PACKET, true);
+            self.send(at, AUDIO_PACKET, true);
+            // Each forwarded video: its rate's worth, in packets of 1,200 bytes.
+            for from in [MEDIATOR, ADVISER] {
+                if self.last.paused.contains(&from) {
+                    continue;
+                }
+                let bytes = self.video_rate[&from] * TICK.as_secs_f64() / 8.0;
+                let whole = bytes / 1200.0;
+                let packets = whole.floor() as usize + usize::from(self.frac(from, whole.fract()));
+                for _ in 0..packets {
+                    self.send(at, 1200, false);
+                }
+            }
+            // Publishers follow the share they were given a second ago.
+            for (from, asks) in &mut self.asked {
+                while asks.front().is_some_and(|(_, asked_at)| at - asked_at >= 1.0) {
+                    let (share, _) = asks.pop_front().expect("front checked");
+                    self.video_rate.insert(*from, share.min(NATURAL_VIDEO_BPS));
+                }
+            }
+        }
+
+        /// Spreads a fractional packet count over ticks.
+        fn frac(&mut self, from: Uuid, fraction: f64) -> bool {
+            let carry = self.carries.entry(from).or_insert(0.0);
+            *carry += fraction;
+            if *carry >= 1.0 {
+                *carry -= 1.0;
+                true
+            } else {
+                false
+            }
+        }
+
+        /// Feedback on everything whose fate is known by `at`.
+        fn feedback(&mut self, at: f64) {
+            let (known, waiting): (Vec<Sent>, Vec<Sent>) =
+                self.in_flight.drain(..).partition(|sent| sent.arrival.is_none_or(|arrival| arrival <= at));
+            self.in_flight = waiting;
+            for sent in &known {
+                self.audio_lost += u64::from(sent.audio && sent.arrival.is_none());
+            }
+            let reports: Vec<PacketReport> = known.into_iter().map(|sent| sent.report).collect();
+            self.estimator.on_reports(self.epoch + Duration::from_secs_f64(at), &reports);
+        }
+
+        fn allocate(&mut self, at: f64) {
+            let now = self.epoch + Duration::from_secs_f64(at);
+            let estimate = self.cell.current(now);
+            let offered: Vec<Offered> = [(MEDIATOR, 2u8), (ADVISER, 1u8)]
+                .iter()
+                .flat_map(|&(from, priority)| {
+                    [
+                        Offered { from, kind: MediaKind::Audio, priority, bits_per_second: 64_000.0 },
+                        Offered { from, kind: MediaKind::Video, priority, bits_per_second: self.video_rate[&from] },
+                    ]
+                })
+                .collect();
+            self.last = self.allocator.allocate(
+                now,
+                estimate.map(|e| e.bits_per_second),
+                estimate.and_then(|e| e.loss),
+                0.0,
+                &offered,
+            );
+            for (from, share) in &self.last.shares {
+                self.asked.entry(*from).or_default().push_back((share.unwrap_or(NATURAL_VIDEO_BPS), at));
+            }
+        }
+
+        fn audio_loss_since_reset(&self) -> f64 {
+            self.audio_lost as f64 / self.audio_sent.max(1) as f64
+        }
+
+        fn reset_audio_counts(&mut self) {
+            self.audio_lost = 0;
+            self.audio_sent = 0;
+        }
+    }
+
+    fn first_pause(history: &[(f64, Vec<Uuid>)], of: Uuid) -> Option<f64> {
+        history.iter().find(|(_, paused)| paused.contains(&of)).map(|(at, _)| *at)
+    }
+
+    #[test]
+    fn a_good_link_pauses_nothing() {
+        let mut room = Room::new(3_000_000.0);
+        let history = room.run(40.0);
+        assert!(history.iter().all(|(_, paused)| paused.is_empty()), "{history:?}");
+        assert_eq!(room.last.quality, Quality::Good);
+        assert!(room.audio_loss_since_reset() < 0.001);
+    }
+
+    #[test]
+    fn congestion_onset_pauses_the_lower_priority_video_and_spares_audio() {
+        let mut room = Room::new(3_000_000.0);
+        room.run(15.0);
+        room.link.capacity_bps = 450_000.0;
+        room.link.loss = 0.02;
+        let history = room.run(30.0);
+        let paused_at = first_pause(&history, ADVISER).expect("the adviser's video pauses");
+        assert!(paused_at <= 12.0, "paused after {paused_at} s: {history:?}");
+        assert_eq!(room.last.paused, vec![ADVISER], "settled with the mediator's video going: {history:?}");
+        assert_eq!(room.last.quality, Quality::Poor);
+        // Settled: the mediator's video keeps going, and audio loses little
+        // more than the wire's own 2%.
+        room.reset_audio_counts();
+        let history = room.run(20.0);
+        assert!(history.iter().all(|(_, paused)| *paused == vec![ADVISER]), "{history:?}");
+        let loss = room.audio_loss_since_reset();
+        assert!(loss < 0.03, "audio lost {:.1}% on a settled link", loss * 100.0);
+    }
+
+    #[test]
+    fn a_link_too_thin_for_any_video_keeps_audio_and_recovers() {
+        let mut room = Room::new(3_000_000.0);
+        room.run(10.0);
+        room.link.capacity_bps = 256_000.0;
+        room.link.loss = 0.02;
+        let history = room.run(10.0);
+        assert!(first_pause(&history, MEDIATOR).is_some() && first_pause(&history, ADVISER).is_some(), "{history:?}");
+        room.reset_audio_counts();
+        let history = room.run(30.0);
+        let loss = room.audio_loss_since_reset();
+        assert!(loss < 0.03, "audio lost {:.1}% with video paused: {history:?}", loss * 100.0);
+        // The link comes back to 2 Mbit/s (the wire still loses 2%): video
+        // returns within 15 s, the rest within 30 s, and stays.
+        room.link.capacity_bps = 2_000_000.0;
+        let history = room.run(15.0);
+        assert!(history.iter().any(|(_, paused)| paused.len() < 2), "no video came back: {history:?}");
+        let history = room.run(15.0);
+        assert!(history.last().is_some_and(|(_, paused)| paused.is_empty()), "not all back: {history:?}");
+        let history = room.run(20.0);
+        assert!(history.iter().all(|(_, paused)| paused.is_empty()), "relapsed: {history:?}");
+    }
+
+    #[test]
+    fn a_loss_burst_passes_without_leaving_video_paused() {
+        let mut room = Room::new(3_000_000.0);
+        room.run(15.0);
+        room.link.loss = 0.3;
+        room.run(1.0);
+        room.link.loss = 0.0;
+        room.run(15.0);
+        let history = room.run(10.0);
+        assert!(history.iter().all(|(_, paused)| paused.is_empty()), "{history:?}");
+    }
+
+    #[test]
+    fn without_an_estimate_nothing_pauses() {
+        let mut allocator = Allocator::default();
+        let now = Instant::now();
+        let offered = [Offered { from: MEDIATOR, kind: MediaKind::Video, priority: 2, bits_per_second: 5e6 }];
+        for step in 0..20 {
+            let allocation = allocator.allocate(now + Duration::from_secs(step), None, None, 0.0, &offered);
+            assert!(allocation.paused.is_empty());
+            assert_eq!(allocation.shares, vec![(MEDIATOR, None)]);
+        }
+    }
+
+    /// Steps the allocator every 500 ms at `estimate` until the adviser's
+    /// video is (or is not) paused; returns how long that took.
+    fn until(allocator: &mut Allocator, at: &mut Instant, estimate: f64, paused: bool) -> f64 {
+        let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: 300_000.0 }];
+        for step in 1..=60 {
+            *at += Duration::from_millis(500);
+            if allocator.allocate(*at, Some(estimate), None, 0.0, &video).paused.is_empty() != paused {
+                return f64::from(step) * 0.5;
+            }
+        }
+        panic!("no change in 30 s at {estimate}");
+    }
+
+    #[test]
+    fn a_relapse_soon_after_resuming_doubles_the_hold() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let paused_after = until(&mut allocator, &mut at, 150_000.0, true);
+        assert!(paused_after >= PAUSE_AFTER.as_secs_f64(), "paused after {paused_after} s");
+        let first = until(&mut allocator, &mut at, 1_000_000.0, false);
+        // A relapse within the window: paused sooner, and back later.
+        let relapsed_after = until(&mut allocator, &mut at, 150_000.0, true);
+        assert!(relapsed_after < paused_after, "relapse {relapsed_after} s, first pause {paused_after} s");
+        let second = until(&mut allocator, &mut at, 1_000_000.0, false);
+        assert!(second >= first + RESUME_HOLD.as_secs_f64() - 0.01, "back after {first} s, then {second} s");
+    }
+}
