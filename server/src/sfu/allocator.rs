@@ -5,9 +5,9 @@
 //! Audio always goes: it is counted first, with headroom kept for it (the
 //! connection has one send queue, so audio cannot jump a queue of video).
 //! Resends are counted against the same budget. Then videos, highest
-//! priority first, each counted at the floor its publisher may be asked to
-//! come down to (or at what it sends, when its publisher does not follow
-//! what it is asked). A video that has
+//! priority first, each counted at what it sends but no more than the floor
+//! its publisher may be asked to come down to (all it sends when its
+//! publisher does not follow what it is asked). A video that has
 //! not fitted for `PAUSE_AFTER` pauses for this subscriber only (the lowest
 //! priority one first, one at a time). A paused video comes back when the
 //! budget carries it with a margin for `hold`, a hold that doubles each
@@ -123,12 +123,20 @@ impl VideoState {
         }
     }
 
-    /// What a forwarded video is counted as: the floor, since its publisher
-    /// is asked to come down to what it is given; what it really sends when
-    /// its publisher has not followed the share for `DEAF_AFTER`.
+    /// What a video is counted as: what it sends, but no more than the
+    /// floor, since its publisher is asked to come down to what it is given
+    /// (all it sends when its publisher has not followed its share for
+    /// `DEAF_AFTER`); the floor when it sends nothing yet (a paused or
+    /// switched-off camera that would come back).
     fn cost(&self, video: &Offered, now: Instant) -> f64 {
         let deaf = self.over_share_since.is_some_and(|since| now.saturating_duration_since(since) >= DEAF_AFTER);
-        if deaf { video.bits_per_second.max(VIDEO_FLOOR_BPS) } else { VIDEO_FLOOR_BPS }
+        if deaf {
+            video.bits_per_second.max(VIDEO_FLOOR_BPS)
+        } else if video.bits_per_second > 0.0 {
+            video.bits_per_second.min(VIDEO_FLOOR_BPS)
+        } else {
+            VIDEO_FLOOR_BPS
+        }
     }
 }
 
@@ -253,7 +261,8 @@ impl Allocator {
             if !state.paused {
                 continue;
             }
-            let fits = short.is_empty() && used + VIDEO_FLOOR_BPS * RESUME_MARGIN <= budget;
+            let cost = state.cost(video, now);
+            let fits = short.is_empty() && used + cost * RESUME_MARGIN <= budget;
             if !fits {
                 state.fits_since = None;
                 continue;
@@ -263,7 +272,7 @@ impl Allocator {
                 state.paused = false;
                 state.fits_since = None;
                 state.resumed_at = Some(now);
-                used += VIDEO_FLOOR_BPS;
+                used += cost;
                 resumed_one = true;
             }
         }

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
-    ArrivalGroupAccumulator, BandwidthEstimator, EstimatorStats, InterGroupDelay, LossController, OveruseDetector,
-    PacketReport, RateCalculator, RateController,
+    ArrivalGroupAccumulator, BandwidthEstimator, EstimatorStats, InterGroupDelay, Interceptor, LossController,
+    OveruseDetector, PacketReport, RateCalculator, RateController, StreamInfo, TaggedPacket,
 };
+use rtc::sansio::Protocol;
 
 /// Where the estimate starts before any feedback: high enough that on a
 /// good link nothing waits for the estimate to climb, and feedback on a
@@ -256,6 +257,50 @@ impl BandwidthEstimator for LinkEstimator {
         stats.packet_loss = self.loss_control.average_loss();
         stats
     }
+}
+
+/// Stands in the pacer's slot of a subscribe connection and passes every
+/// packet straight through. Forwarded media is already paced by its
+/// publishers, and the crate's pacer (one queue per connection, at the
+/// estimate) would hold audio behind video. (The crate's no-op interceptor
+/// will not do here: it ends inbound RTCP, NACKs and keyframe requests too.)
+#[derive(Default)]
+pub struct Unpaced {
+    inbound: VecDeque<TaggedPacket>,
+    outbound: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for Unpaced {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, message: TaggedPacket) -> Result<(), Self::Error> {
+        self.inbound.push_back(message);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.inbound.pop_front()
+    }
+
+    fn handle_write(&mut self, message: TaggedPacket) -> Result<(), Self::Error> {
+        self.outbound.push_back(message);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.outbound.pop_front()
+    }
+}
+
+impl Interceptor for Unpaced {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
-//! An interceptor that lets keyframe requests (PLI, FIR) reach the
-//! application. Inbound RTCP normally ends inside the interceptor chain; this
-//! one, placed last, keeps only the keyframe requests of each compound packet
-//! and marks them for delivery, so a subscriber's request arrives on the
-//! sending track's `poll()` and can be passed up to the publisher.
+//! An interceptor that lets keyframe requests (PLI, FIR) and bandwidth
+//! estimates (REMB) reach the application. Inbound RTCP normally ends inside
+//! the interceptor chain; this one, placed last, keeps only those of each
+//! compound packet and marks them for delivery, so a subscriber's request
+//! arrives on the sending track's `poll()` and can be passed up to the
+//! publisher, and its REMB reaches its link estimate.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::sansio::Protocol;
 
 /// The slot after every default interceptor: they have all seen the packet.
@@ -19,6 +21,11 @@ pub const SLOT: usize = 14_000;
 pub fn asks_for_keyframe(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+/// Whether the application reads an RTCP packet: a keyframe request or a REMB.
+fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
+    asks_for_keyframe(packet) || packet.as_any().is::<ReceiverEstimatedMaximumBitrate>()
 }
 
 #[derive(Default)]
@@ -37,7 +44,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
     fn handle_read(&mut self, mut message: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &message.message.packet {
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> =
-                packets.iter().filter(|packet| asks_for_keyframe(packet.as_ref())).cloned().collect();
+                packets.iter().filter(|packet| for_application(packet.as_ref())).cloned().collect();
             if requests.is_empty() {
                 return Ok(());
             }

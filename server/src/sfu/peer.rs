@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
-use rtc::interceptor::{NoopInterceptor, Registry, Slot};
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -43,7 +43,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::MediaRules;
 use super::codecs;
 use super::continuity::{Continuity, Verdict};
-use super::estimate::{LinkEstimate, LinkEstimator};
+use super::estimate::{LinkEstimate, LinkEstimator, Unpaced};
 use super::keyframes;
 use super::ports::PortPool;
 use super::retransmit::{ResendCounters, Retransmitter};
@@ -335,9 +335,8 @@ async fn build_connection(
             // The subscribe side answers NACKs with a budget (retransmit.rs),
             // and estimates the subscriber's downlink from transport-wide
             // feedback (estimate.rs), or from REMB where that is all a client
-            // sends. No pacer: forwarded media is already paced by its
-            // publishers, and the allocator keeps the sum within the
-            // estimate; the crate's pacer would queue audio behind video.
+            // sends. No pacer (`Unpaced`): the allocator keeps the sum
+            // within the estimate.
             registry = registry.with(Slot::NackResponder, Retransmitter::new(resends.clone()));
             registry = configure_congestion_control(
                 registry,
@@ -345,7 +344,7 @@ async fn build_connection(
                 CongestionFeedback::Twcc,
                 &mut media_engine,
             )?
-            .with(Slot::Pacer, NoopInterceptor::new());
+            .with(Slot::Pacer, Unpaced::default());
             media_engine.register_feedback(
                 RTCPFeedback { typ: TYPE_RTCP_FB_GOOG_REMB.into(), parameter: String::new() },
                 RtpCodecKind::Video,
