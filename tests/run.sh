@@ -113,9 +113,13 @@ command -v chromium >/dev/null || apt_install chromium
 fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
 command -v npm >/dev/null || apt_install nodejs npm
 # The village-link browser tests build network namespaces, veth pairs, tc
-# rate limits and nftables drops (tests/e2e/link.mjs).
+# rate limits, nftables drops and a delay (tests/e2e/link.mjs).
 command -v ip >/dev/null && command -v tc >/dev/null || apt_install iproute2
 command -v nft >/dev/null || apt_install nftables
+# Propagation delay: iptables NFQUEUE rules hand the namespace's packets to
+# tests/src/bin/link_delay.rs (this kernel has neither netem nor nftables'
+# queue expression, so the legacy iptables backend is used).
+command -v iptables-legacy >/dev/null || apt_install iptables
 # coturn for tests/e2e/turn-relay.test.mjs (the test starts its own turnserver).
 command -v turnserver >/dev/null || apt_install coturn
 # The aiortc participant of tests/e2e/independent-stack.test.mjs (a third
@@ -128,7 +132,7 @@ log "browser end-to-end tests (Playwright driving Chromium, PostgreSQL)"
 e2e_status=0
 (
     set -e
-    cargo build --quiet -p mediation-tests --bin e2e_server
+    cargo build --quiet -p mediation-tests --bin e2e_server --bin link_delay
     cd tests/e2e
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
     CHROMIUM="$(command -v chromium)" node --test --test-concurrency=1 --test-reporter=spec ./

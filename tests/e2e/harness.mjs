@@ -187,7 +187,10 @@ export async function seesAndHears(page, roles, who) {
   await eventually(`${who} to hear ${roles.join(" and ")}`, () => page.evaluate((ids) => {
     const stats = window.mediationCall.remoteStats;
     return ids.every((id) => (stats[id]?.totalAudioEnergy || 0) > 0 || (stats[id]?.audioLevel || 0) > 0);
-  }, tiles.map((tile) => tile.id)), 20_000);
+  }, tiles.map((tile) => tile.id)), 20_000).catch(async (error) => {
+    const audio = await page.evaluate(() => [...document.querySelectorAll("audio")].map((a) => `${a.paused}:${a.readyState}:${a.srcObject?.getTracks().map((t) => t.readyState + t.muted)}`));
+    throw new Error(`${error.message}; audio ${JSON.stringify(audio)}; media ${JSON.stringify(await mediaState(page))}`);
+  });
   return tiles;
 }
 

@@ -5,9 +5,17 @@
 // each way (nftables `numgen random` on each end's input). The server listens on the host end; the
 // browser runs inside the namespace through a wrapper script used as
 // Playwright's executable. Needs root (tests/run.sh runs as root); creates
-// and removes everything it makes. The netem qdisc is not in this kernel,
-// so there is no added delay here.
-import { execFileSync } from "node:child_process";
+// and removes everything it makes.
+//
+// Propagation delay: the netem qdisc is not in this kernel, nor nftables'
+// queue expression, so iptables (legacy backend) NFQUEUE rules in the
+// namespace hand every packet leaving or entering it to a small program
+// (tests/src/bin/link_delay.rs) that holds it for half the round trip. It
+// delays everything on the link, signaling included, as a long line does;
+// Chromium's fake-network field trials would have delayed only its media.
+import { execFileSync, spawn } from "node:child_process";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,11 +29,14 @@ const quiet = (...args) => {
   }
 };
 
-/** Whether this process may build links (root, with ip, tc and nft). */
+/** Whether this process may build links (root, with ip, tc, nft and iptables-legacy). */
 export function linksAvailable() {
   if (process.getuid?.() !== 0) return false;
-  return ["ip", "tc", "nft"].every((tool) => quiet("sh", "-c", `command -v ${tool}`).trim() !== "");
+  return ["ip", "tc", "nft", "iptables-legacy"].every((tool) => quiet("sh", "-c", `command -v ${tool}`).trim() !== "");
 }
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const DELAY_QUEUE = "7";
 
 export class VillageLink {
   constructor(name = "mvl0") {
@@ -62,10 +73,12 @@ export class VillageLink {
   }
 
   /**
-   * Shapes both directions: `rateKbit` (none: unlimited) and `lossPercent`
-   * of UDP packets dropped at random, each way.
+   * Shapes both directions: `rateKbit` (none: unlimited), `lossPercent`
+   * of UDP packets dropped at random each way, and `rttMs` of propagation
+   * delay (half each way). Resolves once the shaping is in place.
    */
-  shape({ rateKbit = null, lossPercent = 0 } = {}) {
+  async shape({ rateKbit = null, lossPercent = 0, rttMs = 0 } = {}) {
+    await this.delay(rttMs);
     for (const [device, inNs] of [[this.hostDevice, false], [this.nsDevice, true]]) {
       const tc = (...args) => (inNs ? this.inNs("tc", ...args) : run("tc", ...args));
       (inNs ? () => quiet("ip", "netns", "exec", this.ns, "tc", "qdisc", "del", "dev", device, "root") : () => quiet("tc", "qdisc", "del", "dev", device, "root"))();
@@ -98,6 +111,36 @@ export class VillageLink {
     }
   }
 
+  /** Holds every packet in and out of the namespace for `rttMs / 2` (none: no delay). */
+  async delay(rttMs) {
+    if ((this.delayMs || 0) === (rttMs || 0)) return;
+    // The namespace is this link's own: its mangle chains hold only the delay rules.
+    for (const chain of ["OUTPUT", "INPUT"]) quiet("ip", "netns", "exec", this.ns, "iptables-legacy", "-t", "mangle", "-F", chain);
+    await this.stopDelayer();
+    this.delayMs = rttMs || 0;
+    if (!rttMs) return;
+    const binary = process.env.LINK_DELAY || join(repoRoot, "target", "debug", "link_delay");
+    const delayer = spawn("ip", ["netns", "exec", this.ns, binary, "--queue", DELAY_QUEUE, "--delay-ms", String(Math.round(rttMs / 2))], { stdio: ["ignore", "pipe", "inherit"] });
+    this.delayer = delayer;
+    delayer.exited = new Promise((resolve) => delayer.once("exit", resolve));
+    await new Promise((resolve, reject) => {
+      delayer.exited.then((code) => reject(new Error(`link_delay exited with ${code}`)));
+      delayer.stdout.once("data", resolve);
+    });
+    for (const chain of ["OUTPUT", "INPUT"]) {
+      this.inNs("iptables-legacy", "-t", "mangle", "-A", chain, "-j", "NFQUEUE", "--queue-num", DELAY_QUEUE, "--queue-bypass");
+    }
+  }
+
+  /** Stops the delay program and waits for it to let go of its queue. */
+  async stopDelayer() {
+    const delayer = this.delayer;
+    this.delayer = null;
+    if (!delayer) return;
+    delayer.kill();
+    await delayer.exited;
+  }
+
   /** Bytes the server has offered the link towards the browser (before shaping and loss). */
   bytesOffered() {
     const listing = JSON.parse(run("nft", "-j", "list", "table", "inet", `mediation_${this.ns}`));
@@ -112,6 +155,9 @@ export class VillageLink {
   }
 
   down() {
+    this.delayer?.kill();
+    this.delayer = null;
+    this.delayMs = 0;
     quiet("nft", "delete", "table", "inet", `mediation_${this.ns}`);
     quiet("ip", "netns", "del", this.ns);
     quiet("ip", "link", "del", this.hostDevice);

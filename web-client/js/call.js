@@ -35,6 +35,7 @@ function publisherOf(trackIdentifier) {
  * - `message`: every server message (chat, agreement_pushed, muted_by, ...)
  * - `media`: { participantId } when a remote stream gained or lost a track
  * - `stats`: { quality, remote: { [participantId]: {...} }, speaking }
+ * - `links`: Map participantId -> { quality, down_kbps?, paused_video_from? } (protocol: link_quality)
  */
 /** Where a session's resume token is kept, so that a reloaded page (F5 at a
  * village station) takes its place back instead of waiting in the lobby. */
@@ -71,6 +72,10 @@ export class Call extends EventTarget {
     this.lastInbound = new Map();
     this.quality = "unknown";
     this.remoteStats = {};
+    /** The server's view of each link in our space (link_quality). */
+    this.links = new Map();
+    /** What the server asks of our camera (publish_target). */
+    this.publishTarget = null;
     this.closedByUs = false;
     this.lostSince = null;
   }
@@ -267,6 +272,14 @@ export class Call extends EventTarget {
         this.room = message.room;
         this.emit("room", this.room);
         break;
+      case "link_quality":
+        this.links = new Map(message.links.map((link) => [link.participant_id, link]));
+        this.emit("links", this.links);
+        break;
+      case "publish_target":
+        this.publishTarget = { active: message.video_active, maxKbps: message.video_max_kbps ?? null };
+        this.applyPublishTarget();
+        break;
       case "sdp":
         this.onDescription(message).catch((error) => this.emit("message", { type: "media_error", message: String(error) }));
         break;
@@ -382,6 +395,7 @@ export class Call extends EventTarget {
     const { target, description } = message;
     if (target === "publish" && description.type === "answer" && this.publishPc) {
       await this.publishPc.setRemoteDescription(description);
+      await this.applyPublishTarget();
       return;
     }
     if (target === "subscribe" && description.type === "offer") {
@@ -432,6 +446,29 @@ export class Call extends EventTarget {
       for (const track of stream.getTracks()) if (!live.has(track)) stream.removeTrack(track);
       if (stream.getTracks().length !== before) this.emit("media", { participantId: owner });
       if (stream.getTracks().length === 0) this.remoteStreams.delete(owner);
+    }
+  }
+
+  /**
+   * Sends the camera as the server asks (protocol: publish_target): no more
+   * than its receivers' links carry, or not at all while nobody receives it.
+   * Applied again when the publish connection is new.
+   */
+  async applyPublishTarget() {
+    const target = this.publishTarget;
+    const sender = this.publishPc?.getSenders().find((candidate) => candidate.track?.kind === "video");
+    if (!target || !sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings?.length) return;
+    const encoding = parameters.encodings[0];
+    encoding.active = target.active;
+    if (target.maxKbps) encoding.maxBitrate = target.maxKbps * 1000;
+    else delete encoding.maxBitrate;
+    try {
+      await sender.setParameters(parameters);
+    } catch (error) {
+      // A negotiation under way: the next target, or the next connection, applies it.
+      this.emit("message", { type: "media_error", message: String(error) });
     }
   }
 

@@ -43,6 +43,7 @@ export class RoomScreen {
       ["room", () => this.renderRoom()],
       ["media", (event) => this.attachMedia(event.detail.participantId)],
       ["stats", (event) => this.renderStats(event.detail)],
+      ["links", () => this.renderLinks()],
       ["state", (event) => this.renderState(event.detail)],
       ["message", (event) => this.onMessage(event.detail)],
     ];
@@ -199,8 +200,9 @@ export class RoomScreen {
       if (person.parties_present?.length) flags.push(t("flag_present", { names: person.parties_present.join("、") }));
       tile.flags.textContent = flags.join(" · ");
       tile.element.classList.toggle("reconnecting", person.reconnecting);
-      tile.overlay.hidden = !person.reconnecting && person.video_enabled;
-      tile.overlay.textContent = person.reconnecting ? t("flag_reconnecting") : t("flag_camera_off");
+      tile.state.reconnecting = person.reconnecting;
+      tile.state.videoEnabled = person.video_enabled;
+      this.renderTileOverlay(tile);
     }
     for (const [participantId, tile] of this.tiles) {
       if (!seen.has(participantId)) {
@@ -213,39 +215,105 @@ export class RoomScreen {
     this.banner.textContent = bannerText;
     this.banner.hidden = !bannerText;
     this.banner.classList.toggle("caucus", Boolean(room.caucus_id));
+    this.renderLinks();
     this.renderSide();
   }
 
+  /** What covers a tile's picture: reconnecting, camera off, or paused for this link (the last picture stays). */
+  renderTileOverlay(tile) {
+    const { reconnecting, videoEnabled, pausedForLink } = tile.state;
+    let text = "";
+    if (reconnecting) text = t("flag_reconnecting");
+    else if (!videoEnabled) text = t("flag_camera_off");
+    else if (pausedForLink && !this.audioOnly) text = t("video_paused_for_link");
+    tile.overlay.hidden = !text;
+    tile.overlay.textContent = text;
+    tile.element.classList.toggle("paused-for-link", Boolean(pausedForLink) && !reconnecting && videoEnabled);
+  }
+
+  /**
+   * The server's view of the links (link_quality): on each tile, whose
+   * picture is paused for this link, and how that person's own link is; in
+   * the network indicator, what the product did about this link.
+   */
+  renderLinks() {
+    const links = this.call.links || new Map();
+    const mine = links.get(this.call.participantId);
+    const paused = new Set(mine?.paused_video_from || []);
+    for (const [participantId, tile] of this.tiles) {
+      tile.state.pausedForLink = paused.has(participantId);
+      this.renderTileOverlay(tile);
+      const theirs = links.get(participantId);
+      const text = theirs ? this.linkText(theirs) : "";
+      tile.link.textContent = text;
+      tile.link.hidden = !text;
+      if (theirs) tile.element.dataset.link = theirs.quality;
+    }
+    this.linkNote = mine && paused.size ? t(paused.size >= this.tiles.size ? "link_audio_only" : "link_some_video_paused") : "";
+    this.renderStats(this.lastStats || { quality: this.call.quality, speaking: null });
+    if (this.isMediator) this.renderSide();
+  }
+
+  /** How another person's link is, in words (empty when it is good). */
+  linkText(link) {
+    if (link.quality === "poor") {
+      const paused = new Set(link.paused_video_from || []);
+      const cameras = (this.call.room?.participants || []).filter((p) => p.participant_id !== link.participant_id && p.video_enabled);
+      if (cameras.length > 0 && cameras.every((p) => paused.has(p.participant_id))) return t("their_link_audio_only");
+      return paused.has(this.call.participantId) ? t("their_link_poor_cannot_see_you") : t("their_link_poor");
+    }
+    return link.quality === "fair" ? t("their_link_fair") : "";
+  }
+
   makeTile(participantId) {
-    const video = h("video", { class: "tile-video", autoplay: true, playsinline: true });
+    // Sound and picture play in separate elements: a video element whose
+    // picture never starts (a weak link, audio only) would not play the sound.
+    const video = h("video", { class: "tile-video", autoplay: true, playsinline: true, muted: true });
+    const audio = h("audio", { class: "tile-audio", autoplay: true });
     const name = h("span", { class: "tile-name" });
     const role = h("span", { class: "tile-role" });
     const flags = h("span", { class: "tile-flags" });
+    const link = h("span", { class: "tile-link" });
     const overlay = h("div", { class: "tile-overlay", hidden: true });
-    const element = h("figure", { class: "tile", dataset: { participantId } }, video, overlay, h("figcaption", {}, name, role, flags));
-    return { element, video, name, role, flags, overlay };
+    const element = h("figure", { class: "tile", dataset: { participantId } }, video, audio, overlay, h("figcaption", {}, name, role, flags, link));
+    return { element, video, audio, name, role, flags, link, overlay, state: {} };
   }
 
   attachMedia(participantId) {
     const tile = this.tiles.get(participantId);
     const stream = this.call.remoteStreams.get(participantId);
     if (!tile || !stream) return;
-    if (tile.video.srcObject !== stream) tile.video.srcObject = stream;
-    tile.video.play().catch(() => {
-      // Autoplay with sound refused: the next press anywhere starts it.
-      document.addEventListener("click", () => tile.video.play().catch(() => {}), { once: true });
-    });
+    for (const [kind, element] of [["video", tile.video], ["audio", tile.audio]]) {
+      const track = stream.getTracks().find((candidate) => candidate.kind === kind) || null;
+      const playing = element.srcObject?.getTracks()[0] || null;
+      if (track === playing) continue;
+      element.srcObject = track ? new MediaStream([track]) : null;
+      if (!track) continue;
+      element.play().catch(() => {
+        // Autoplay with sound refused: the next press anywhere starts it.
+        document.addEventListener("click", () => element.play().catch(() => {}), { once: true });
+      });
+    }
   }
 
-  renderStats({ quality, speaking }) {
+  renderStats(stats) {
+    this.lastStats = stats;
+    const { speaking } = stats;
     for (const [participantId, tile] of this.tiles) tile.element.classList.toggle("speaking", participantId === speaking);
-    // A live region: rewritten only when the quality changes, so it is not read out every second.
-    if (this.network.dataset.quality === quality && this.network.childElementCount) return;
+    // The worse of what this browser measures and what the server's estimate says.
+    const serverQuality = this.call.links?.get(this.call.participantId)?.quality;
+    let quality = stats.quality;
+    if (["good", "fair", "poor"].includes(quality) && serverQuality && QUALITY_BARS[serverQuality] < QUALITY_BARS[quality]) quality = serverQuality;
+    const note = this.linkNote || "";
+    // A live region: rewritten only when something changes, so it is not read out every second.
+    if (this.network.dataset.quality === quality && this.network.dataset.note === note && this.network.childElementCount) return;
     const bars = QUALITY_BARS[quality] ?? 0;
     this.network.dataset.quality = quality;
+    this.network.dataset.note = note;
     fill(this.network,
       h("span", { class: "bars", "aria-hidden": "true" }, ...[1, 2, 3].map((n) => h("i", { class: n <= bars ? "on" : "" }))),
       h("span", {}, `${t("network")}：${t(`quality_${quality}`)}`),
+      note ? h("span", { class: "network-note" }, note) : null,
     );
   }
 
@@ -275,6 +343,15 @@ export class RoomScreen {
     if (focused && this.toolsBox.querySelector(`#${CSS.escape(focused)}`)) $(focused).focus();
   }
 
+  /** A person's link in the mediator's list: quality, and whether they can see the mediator. */
+  linkBadge(participantId) {
+    const link = this.call.links?.get(participantId);
+    if (!link) return null;
+    const words = this.linkText(link) || t("their_link_good");
+    return h("span", { class: "link-badge", dataset: { quality: link.quality }, id: `link-${participantId}` },
+      link.down_kbps ? `${words}（${link.down_kbps} kbit/s）` : words);
+  }
+
   mediatorTools(room) {
     const run = (message, done) => async () => {
       try {
@@ -302,6 +379,7 @@ export class RoomScreen {
       others.length === 0 ? h("p", { class: "hint" }, t("people_empty")) : h("ul", { class: "people" },
         ...others.map((person) => h("li", { dataset: { participantId: person.participant_id } },
           h("span", {}, person.display_name),
+          this.linkBadge(person.participant_id),
           h("span", { class: "actions" },
             h("button", { type: "button", id: `mute-audio-${person.participant_id}`, class: "small", "aria-label": named("mute_audio", person.display_name), disabled: !person.audio_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "audio" }) }, t("mute_audio")),
             h("button", { type: "button", id: `mute-video-${person.participant_id}`, class: "small", "aria-label": named("mute_video", person.display_name), disabled: !person.video_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "video" }) }, t("mute_video")),
@@ -408,6 +486,7 @@ export class RoomScreen {
       case "audio_only":
         this.audioOnly = message.audio_only;
         this.renderControls();
+        this.renderLinks();
         announce(t(message.audio_only ? "audio_only_on" : "audio_only_off"));
         break;
       case "caucus_opened":

@@ -320,6 +320,11 @@ impl Room {
             ServerMessage::Waiting { request_id, participant_id, resume_token: member.resume_token.clone() }
         };
         self.send(participant_id, message);
+        let audio_only = self.members.get(&participant_id).is_some_and(|member| member.audio_only);
+        if audio_only {
+            // Back on a new connection (a reloaded page): still sound only.
+            self.send(participant_id, ServerMessage::AudioOnly { audio_only });
+        }
     }
 
     /// Moves a member from the lobby into the room, records their arrival,

@@ -31,9 +31,9 @@ pub const HEADROOM: f64 = 0.85;
 pub const VIDEO_FLOOR_BPS: f64 = 150_000.0;
 /// The most a publisher is asked for (640x480 at 20-30 fps looks good here).
 pub const VIDEO_CEILING_BPS: f64 = 1_500_000.0;
-/// What an audio stream is counted as at least (Opus at 32 kbit/s and the
-/// packet headers of 50 packets a second).
-pub const AUDIO_ALLOWANCE_BPS: f64 = 56_000.0;
+/// What an audio stream is counted as at least, until it is measured (Opus
+/// at about 30 kbit/s with its packet headers).
+pub const AUDIO_ALLOWANCE_BPS: f64 = 40_000.0;
 /// Below this share a forwarded video looks poor: the link is "fair".
 pub const COMFORTABLE_VIDEO_BPS: f64 = 300_000.0;
 /// How long a video may not fit before it pauses: long enough for its
@@ -47,18 +47,35 @@ pub const RESUME_HOLD: Duration = Duration::from_secs(2);
 pub const RESUME_HOLD_MAX: Duration = Duration::from_secs(8);
 /// A video that came back this recently and does not fit pauses after
 /// `RELAPSE_PAUSE_AFTER` instead of `PAUSE_AFTER`.
-pub const RELAPSE_PAUSE_AFTER: Duration = Duration::from_secs(1);
+pub const RELAPSE_PAUSE_AFTER: Duration = Duration::from_millis(500);
 /// A publisher is asked for at most this many times what it sends now.
 pub const RAMP: f64 = 1.25;
-/// The allocator plans on the lowest estimate of this window.
+/// For this long after the first estimate nothing is paused: a connection's
+/// media is still climbing to its rate, and so is the estimate.
+pub const STARTUP: Duration = Duration::from_secs(4);
+/// The allocator plans on the lower quartile of the estimates of this window.
 pub const ESTIMATE_WINDOW: Duration = Duration::from_secs(5);
 /// A publisher sending more than this many times its share...
 pub const OVER_SHARE: f64 = 1.5;
 /// ...for this long does not follow targets: its video is counted at what
 /// it sends.
 pub const DEAF_AFTER: Duration = Duration::from_secs(3);
-/// A pause this soon after a resume is a relapse.
+/// A video this recently back is a probe of the link: judged on the
+/// estimate alone, and paused after `RELAPSE_PAUSE_AFTER`.
+pub const PROBE_WINDOW: Duration = Duration::from_secs(4);
+/// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
+
+/// What is known of a subscriber's link this round.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    /// The estimate of what it carries.
+    pub bits_per_second: f64,
+    /// The share of packets it loses, when known.
+    pub loss: Option<f64>,
+    /// Whether it showed congestion lately: only then does video pause.
+    pub congested: bool,
+}
 
 /// One stream the room's rules let flow to this subscriber.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,20 +166,17 @@ pub struct Allocator {
     videos: HashMap<Uuid, VideoState>,
     /// Recent estimates: the allocator plans on their lowest.
     estimates: VecDeque<(Instant, f64)>,
+    first_estimate: Option<Instant>,
 }
 
 impl Allocator {
     /// Allocates the link for one round. `estimate` is the link's capacity
     /// in bits per second when known, `loss` the share of packets it loses,
     /// `resend_bps` what resends to this subscriber take now.
-    pub fn allocate(
-        &mut self,
-        now: Instant,
-        estimate: Option<f64>,
-        loss: Option<f64>,
-        resend_bps: f64,
-        offered: &[Offered],
-    ) -> Allocation {
+    pub fn allocate(&mut self, now: Instant, link: Option<Link>, resend_bps: f64, offered: &[Offered]) -> Allocation {
+        let estimate = link.map(|link| link.bits_per_second);
+        let loss = link.and_then(|link| link.loss);
+        let congested = link.is_some_and(|link| link.congested);
         self.videos.retain(|_, state| now.saturating_duration_since(state.last_offered) < FORGET_AFTER);
         let mut videos: Vec<&Offered> = offered.iter().filter(|o| o.kind == MediaKind::Video).collect();
         videos.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.from.cmp(&b.from)));
@@ -177,14 +191,26 @@ impl Allocator {
             }
         }
         if let Some(estimate) = estimate {
+            let first = *self.first_estimate.get_or_insert(now);
+            if now.saturating_duration_since(first) < STARTUP {
+                // While the connection starts, what is sent (and so what is
+                // acknowledged) is still climbing: only the latest counts.
+                self.estimates.clear();
+            }
             self.estimates.push_back((now, estimate));
         }
+        let starting = self.first_estimate.is_none_or(|first| now.saturating_duration_since(first) < STARTUP);
         while self.estimates.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > ESTIMATE_WINDOW) {
             self.estimates.pop_front();
         }
         // An estimator probing upwards overshoots and falls back in a
-        // sawtooth; plan on its recent lows, not its peaks.
-        let estimate = estimate.map(|_| self.estimates.iter().map(|(_, e)| *e).fold(f64::INFINITY, f64::min));
+        // sawtooth; plan on its recent lows (the lower quartile), not its
+        // peaks, but follow it down at once.
+        let estimate = estimate.map(|current| {
+            let mut recent: Vec<f64> = self.estimates.iter().map(|(_, e)| *e).collect();
+            recent.sort_by(f64::total_cmp);
+            recent[(recent.len() - 1) / 4].min(current)
+        });
         let Some(estimate) = estimate else {
             // Nothing new is known: keep what was decided, pause nothing more.
             let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
@@ -216,9 +242,15 @@ impl Allocator {
         }
         for video in &videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
-            if !state.paused && !short.contains(&video.from) {
+            // Nothing pauses on a link that shows no congestion, whatever
+            // the estimate says: an estimate near what is sent (when the
+            // room sends little) is no sign the link is full. A video that
+            // just came back is the exception: the estimate falling as it
+            // returns is the probe failing.
+            let probing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW);
+            if state.paused || starting || !(congested || probing) || !short.contains(&video.from) {
                 state.short_since = None;
-            } else if !state.paused {
+            } else {
                 state.short_since.get_or_insert(now);
             }
         }
@@ -229,9 +261,9 @@ impl Allocator {
             .rev()
             .find(|from| {
                 let state = &self.videos[from];
-                // A video that came back recently and does not fit after all
+                // A video that has just come back and does not fit after all
                 // goes again sooner: the probe failed.
-                let relapsing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < RELAPSE_WINDOW);
+                let relapsing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW);
                 let after = if relapsing { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
                 state.short_since.is_some_and(|since| now - since >= after)
             })
@@ -253,9 +285,12 @@ impl Allocator {
                 .sum();
         }
 
-        // Paused videos come back, highest priority first, one per round,
-        // when what is left carries them with the margin for their hold.
-        let mut resumed_one = false;
+        // Paused videos come back, highest priority first, one at a time
+        // (none while another is still a probe), when what is left carries
+        // them with the margin for their hold.
+        let mut resumed_one = self.videos.values().any(|state| {
+            !state.paused && state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW)
+        });
         for video in &videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             if !state.paused {
@@ -506,13 +541,9 @@ mod tests {
                     ]
                 })
                 .collect();
-            self.last = self.allocator.allocate(
-                now,
-                estimate.map(|e| e.bits_per_second),
-                estimate.and_then(|e| e.loss),
-                0.0,
-                &offered,
-            );
+            let link =
+                estimate.map(|e| Link { bits_per_second: e.bits_per_second, loss: e.loss, congested: e.congested });
+            self.last = self.allocator.allocate(now, link, 0.0, &offered);
             for (from, share) in &self.last.shares {
                 self.asked.entry(*from).or_default().push_back((share.unwrap_or(NATURAL_VIDEO_BPS), at));
             }
@@ -602,7 +633,7 @@ mod tests {
         let now = Instant::now();
         let offered = [Offered { from: MEDIATOR, kind: MediaKind::Video, priority: 2, bits_per_second: 5e6 }];
         for step in 0..20 {
-            let allocation = allocator.allocate(now + Duration::from_secs(step), None, None, 0.0, &offered);
+            let allocation = allocator.allocate(now + Duration::from_secs(step), None, 0.0, &offered);
             assert!(allocation.paused.is_empty());
             assert_eq!(allocation.shares, vec![(MEDIATOR, None)]);
         }
@@ -614,7 +645,8 @@ mod tests {
         let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: 300_000.0 }];
         for step in 1..=60 {
             *at += Duration::from_millis(500);
-            if allocator.allocate(*at, Some(estimate), None, 0.0, &video).paused.is_empty() != paused {
+            let link = Link { bits_per_second: estimate, loss: None, congested: true };
+            if allocator.allocate(*at, Some(link), 0.0, &video).paused.is_empty() != paused {
                 return f64::from(step) * 0.5;
             }
         }
@@ -627,11 +659,14 @@ mod tests {
         let mut at = Instant::now();
         let paused_after = until(&mut allocator, &mut at, 150_000.0, true);
         assert!(paused_after >= PAUSE_AFTER.as_secs_f64(), "paused after {paused_after} s");
-        let first = until(&mut allocator, &mut at, 1_000_000.0, false);
-        // A relapse within the window: paused sooner, and back later.
+        assert_eq!(allocator.videos[&ADVISER].hold, RESUME_HOLD);
+        until(&mut allocator, &mut at, 1_000_000.0, false);
+        // A relapse within the window: paused sooner, and held back twice as long.
         let relapsed_after = until(&mut allocator, &mut at, 150_000.0, true);
         assert!(relapsed_after < paused_after, "relapse {relapsed_after} s, first pause {paused_after} s");
-        let second = until(&mut allocator, &mut at, 1_000_000.0, false);
-        assert!(second >= first + RESUME_HOLD.as_secs_f64() - 0.01, "back after {first} s, then {second} s");
+        assert_eq!(allocator.videos[&ADVISER].hold, RESUME_HOLD * 2);
+        // The hold counts from when the link carries the video again.
+        let back = until(&mut allocator, &mut at, 1_000_000.0, false);
+        assert!(back >= (RESUME_HOLD * 2).as_secs_f64(), "back after {back} s");
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
     ArrivalGroupAccumulator, BandwidthEstimator, EstimatorStats, InterGroupDelay, Interceptor, LossController,
-    OveruseDetector, PacketReport, RateCalculator, RateController, StreamInfo, TaggedPacket,
+    OveruseDetector, PacketReport, RateController, StreamInfo, TaggedPacket, Usage,
 };
 use rtc::sansio::Protocol;
 
@@ -25,6 +25,8 @@ pub const INITIAL_BPS: f64 = 1_500_000.0;
 /// The estimator's floor and ceiling.
 pub const MIN_BPS: f64 = 100_000.0;
 pub const MAX_BPS: f64 = 20_000_000.0;
+/// Weight of the past in the smoothed receiver-reported loss.
+const RECEIVER_LOSS_SMOOTHING: f64 = 0.7;
 /// Transport-wide feedback older than this says nothing about now.
 const TWCC_FRESH: Duration = Duration::from_secs(2);
 /// REMB is sent about once a second; older than this it is stale.
@@ -44,11 +46,23 @@ pub struct Estimate {
     /// The smoothed share of packets the subscriber reported lost, when known.
     pub loss: Option<f64>,
     pub source: EstimateSource,
+    /// Whether the link showed congestion lately (a standing queue, heavy
+    /// loss): only then does anything pause for it. A delay trend alone is
+    /// not enough, since a receiver short of CPU stamps arrivals late too.
+    /// A REMB says nothing of why: its figure is taken as it is.
+    pub congested: bool,
 }
+
+/// A link that was congested this recently still counts as congested.
+const CONGESTION_MEMORY: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Default)]
 struct Figures {
+    /// The share of packets the subscriber says it lost (RTCP receiver
+    /// reports, smoothed), and when it last said so.
+    receiver_loss: Option<(f64, Instant)>,
     feedback: Option<(f64, Option<f64>, Instant)>,
+    congested_at: Option<Instant>,
     remb: Option<(f64, Instant)>,
 }
 
@@ -65,9 +79,33 @@ impl LinkEstimate {
         self.figures.lock().expect("link estimate poisoned")
     }
 
-    /// A figure from transport-wide feedback.
-    pub fn record_feedback(&self, bits_per_second: f64, loss: Option<f64>, at: Instant) {
-        self.figures().feedback = Some((bits_per_second, loss, at));
+    /// A figure from transport-wide feedback; `congested` when the link
+    /// has a standing queue or loses much.
+    pub fn record_feedback(&self, bits_per_second: f64, loss: Option<f64>, congested: bool, at: Instant) {
+        let mut figures = self.figures();
+        figures.feedback = Some((bits_per_second, loss, at));
+        if congested {
+            figures.congested_at = Some(at);
+        }
+    }
+
+    /// A receiver report's loss for one stream (`fraction_lost` of 256).
+    pub fn record_receiver_loss(&self, fraction_lost: u8, at: Instant) {
+        let sample = f64::from(fraction_lost) / 256.0;
+        let mut figures = self.figures();
+        let smoothed = match figures.receiver_loss {
+            Some((previous, _)) => RECEIVER_LOSS_SMOOTHING * previous + (1.0 - RECEIVER_LOSS_SMOOTHING) * sample,
+            None => sample,
+        };
+        figures.receiver_loss = Some((smoothed, at));
+    }
+
+    /// The loss the subscriber reported lately, when it did.
+    fn receiver_loss(&self, now: Instant) -> Option<f64> {
+        self.figures()
+            .receiver_loss
+            .filter(|(_, at)| now.saturating_duration_since(*at) <= REMB_FRESH)
+            .map(|(loss, _)| loss)
     }
 
     /// A REMB the subscriber sent.
@@ -85,26 +123,88 @@ impl LinkEstimate {
         if let Some((bits_per_second, loss, at)) = figures.feedback
             && fresh(at, TWCC_FRESH)
         {
-            return Some(Estimate { bits_per_second, loss, source: EstimateSource::TransportFeedback });
+            let congested = figures.congested_at.is_some_and(|at| fresh(at, CONGESTION_MEMORY));
+            return Some(Estimate { bits_per_second, loss, source: EstimateSource::TransportFeedback, congested });
         }
         figures.remb.filter(|&(_, at)| fresh(at, REMB_FRESH)).map(|(bits_per_second, _)| Estimate {
             bits_per_second,
             loss: None,
             source: EstimateSource::Remb,
+            congested: true,
         })
     }
 }
 
-/// The estimate reported is at most this many times what the subscriber
-/// acknowledged receiving over the last `ACKED_WINDOW`...
-pub const ACKED_MULTIPLE: f64 = 1.5;
-/// ...plus this much: enough for one paused video to be tried again (the
-/// allocator's only probe), not so much that a thin link is told it is wide.
-pub const PROBE_ALLOWANCE_BPS: f64 = 300_000.0;
+/// What the subscriber acknowledged receiving is measured over this window.
 const ACKED_WINDOW: Duration = Duration::from_secs(1);
 /// Above this smoothed loss the link is taken to be full (GCC's own
 /// threshold for cutting its rate).
 pub const SATURATED_LOSS: f64 = 0.10;
+
+/// Queueing beyond this means the link is full: a village router's buffer
+/// holds a few hundred milliseconds, and a trend filter sees only its growth,
+/// not a buffer that stays full.
+pub const SATURATED_QUEUE: Duration = Duration::from_millis(100);
+/// After congestion the estimate may grow by this factor a second.
+pub const CEILING_GROWTH: f64 = 1.06;
+/// A queue standing this long is congestion: what is sent no longer all
+/// fits, though the link still carries what arrives (`SATURATED_QUEUE`).
+pub const CONGESTED_QUEUE: Duration = Duration::from_millis(30);
+/// The one-way delay with no queue is the least seen over this window.
+const BASE_DELAY_WINDOW: Duration = Duration::from_secs(10);
+
+/// How long packets wait in the path's queues and keep waiting: their
+/// one-way delay (arrival on the receiver's clock minus departure on ours,
+/// an unknown but fixed offset) above the least seen recently, and the
+/// least of that over `STANDING` (a keyframe's burst queues for a moment; a
+/// full link's queue stands).
+#[derive(Debug, Default)]
+struct QueueDelay {
+    epoch: Option<Instant>,
+    /// The least one-way delay of each second, in ms (offset included).
+    lows: VecDeque<(Instant, f64)>,
+    /// Each feedback batch's mean one-way delay, in ms (offset included).
+    recent: VecDeque<(Instant, f64)>,
+}
+
+/// A queue counts as standing when it lasted this long.
+const STANDING: Duration = Duration::from_millis(500);
+
+impl QueueDelay {
+    fn update(&mut self, now: Instant, reports: &[PacketReport]) -> Option<Duration> {
+        let mut sum = 0.0;
+        let mut count = 0u32;
+        for report in reports {
+            let Some(arrival) = report.arrival.filter(|_| report.arrived) else { continue };
+            let epoch = *self.epoch.get_or_insert(report.departure);
+            let departure_ms = report.departure.saturating_duration_since(epoch).as_secs_f64() * 1000.0;
+            let one_way = arrival.as_secs_f64() * 1000.0 - departure_ms;
+            sum += one_way;
+            count += 1;
+            match self.lows.back_mut() {
+                Some((second, low)) if now.saturating_duration_since(*second) < Duration::from_secs(1) => {
+                    *low = low.min(one_way);
+                }
+                _ => self.lows.push_back((now, one_way)),
+            }
+        }
+        while self.lows.front().is_some_and(|(second, _)| now.saturating_duration_since(*second) > BASE_DELAY_WINDOW) {
+            self.lows.pop_front();
+        }
+        if count > 0 {
+            self.recent.push_back((now, sum / f64::from(count)));
+        }
+        while self.recent.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > STANDING) {
+            self.recent.pop_front();
+        }
+        let base = self.lows.iter().map(|(_, low)| *low).fold(f64::INFINITY, f64::min);
+        let standing = self.recent.iter().map(|(_, delay)| *delay).fold(f64::INFINITY, f64::min);
+        // Judged only once the window is (nearly) covered by feedback.
+        let covered = self.recent.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) >= STANDING / 2);
+        (covered && base.is_finite() && standing.is_finite())
+            .then(|| Duration::from_secs_f64((standing - base).max(0.0) / 1000.0))
+    }
+}
 
 /// The delay trend over the last groups of packets: a least-squares line
 /// through the smoothed accumulated queueing delay, scaled as GCC's
@@ -165,22 +265,26 @@ impl Trendline {
 
 /// A subscriber link's estimator, built from the crate's GCC parts (arrival
 /// groups, overuse detector with its adaptive threshold, AIMD rate control,
-/// loss control, received-rate window) around a trendline delay filter in
-/// place of its Kalman one (see `Trendline`). Each figure goes to a shared
-/// `LinkEstimate`, held within reach of what the subscriber acknowledged
-/// receiving: an AIMD target climbs 8% a second whatever is actually sent,
-/// and from far above the link takes seconds of loss to come down.
+/// loss control) around a trendline delay filter in place of its Kalman one
+/// (see `Trendline`) and a received rate measured by when packets were sent. Each figure goes to a shared
+/// `LinkEstimate`. An AIMD target climbs 8% a second whatever is actually
+/// sent, and from far above a narrowing link its loss half took seconds of
+/// heavy loss to come down; so a link that queues long (`SATURATED_QUEUE`:
+/// overuse, whatever the trend says) or loses much (`SATURATED_LOSS`) is
+/// reported to carry what arrives, at once.
 pub struct LinkEstimator {
     groups: ArrivalGroupAccumulator,
     trend: Trendline,
     detector: OveruseDetector,
-    rate: RateCalculator,
     delay_control: RateController,
     loss_control: LossController,
     target: f64,
     cell: Arc<LinkEstimate>,
-    /// Bytes acknowledged as received, by the feedback that said so.
-    acked: VecDeque<(Instant, usize)>,
+    /// Bytes acknowledged as received, by when they arrived (receiver's clock).
+    acked: VecDeque<(Duration, usize)>,
+    queue: QueueDelay,
+    /// What the link delivered when it was last full, and when.
+    ceiling: Option<(f64, Instant)>,
 }
 
 impl LinkEstimator {
@@ -189,19 +293,28 @@ impl LinkEstimator {
             groups: ArrivalGroupAccumulator::default(),
             trend: Trendline::default(),
             detector: OveruseDetector::new(),
-            rate: RateCalculator::default(),
             delay_control: RateController::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
             loss_control: LossController::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
             target: INITIAL_BPS,
             cell,
             acked: VecDeque::new(),
+            queue: QueueDelay::default(),
+            ceiling: None,
         }
     }
 
-    fn acked_bps(&mut self, now: Instant, reports: &[PacketReport]) -> f64 {
-        let bytes: usize = reports.iter().filter(|report| report.arrived).map(|report| report.size).sum();
-        self.acked.push_back((now, bytes));
-        while self.acked.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > ACKED_WINDOW) {
+    /// What reaches the subscriber, by when it arrived on its clock over the
+    /// last `ACKED_WINDOW` of arrivals: on a full link that is the link's
+    /// rate (by when packets were sent, a queue filling up would read as
+    /// capacity), and late feedback does not read as a burst.
+    fn acked_bps(&mut self, reports: &[PacketReport]) -> f64 {
+        for report in reports.iter().filter(|report| report.arrived) {
+            if let Some(arrival) = report.arrival {
+                self.acked.push_back((arrival, report.size));
+            }
+        }
+        let Some(newest) = self.acked.iter().map(|(arrived, _)| *arrived).max() else { return 0.0 };
+        while self.acked.front().is_some_and(|(arrived, _)| newest.saturating_sub(*arrived) > ACKED_WINDOW) {
             self.acked.pop_front();
         }
         let total: usize = self.acked.iter().map(|(_, bytes)| bytes).sum();
@@ -219,31 +332,75 @@ impl BandwidthEstimator for LinkEstimator {
         if reports.is_empty() {
             return;
         }
+        // What arrives, by arrival: the crate's own window (half a second,
+        // by when feedback came) swung with every late batch of feedback.
+        let acked = self.acked_bps(reports);
+        // Loss as the subscriber reports it (RTCP receiver reports): the
+        // packets transport-wide feedback left unacknowledged read 10-25%
+        // lost on a link where the browser itself counted under 2%.
+        let receiver_loss = self.cell.receiver_loss(now);
+        let queued = self.queue.update(now, reports);
+        let standing_queue = queued.is_some_and(|queued| queued > CONGESTED_QUEUE);
+        let saturated_queue = queued.is_some_and(|queued| queued > SATURATED_QUEUE);
+        let saturated = receiver_loss.is_some_and(|loss| loss > SATURATED_LOSS) || saturated_queue;
+        let congested = saturated || standing_queue;
+        if saturated {
+            // What a full link delivers is its rate (counted by arrival; once
+            // streams pause and its queue drains, less arrives, which says
+            // nothing of the link).
+            self.ceiling = Some((acked.max(MIN_BPS), now));
+        }
+        let delivered = acked;
+
         let mut usage = self.detector.usage();
         for report in reports {
-            if report.arrived {
-                self.rate.add(now, report.size);
-            }
             if let Some(delay) = self.groups.accumulate(report)
                 && let Some(trend) = self.trend.update(&delay)
             {
                 usage = self.detector.update(delay.at, trend);
             }
         }
-        let received = self.rate.rate_bits_per_second(now);
-        let delay_target = self.delay_control.update(now, usage, received);
-        let lost = reports.iter().filter(|report| !report.arrived).count();
-        let loss_target = self.loss_control.update(now, lost, reports.len());
-        self.target = delay_target.min(loss_target).clamp(MIN_BPS, MAX_BPS);
-
-        let acked = self.acked_bps(now, reports);
-        let loss = self.loss_control.average_loss();
-        let mut figure = self.target.min(acked * ACKED_MULTIPLE + PROBE_ALLOWANCE_BPS);
-        if loss.is_some_and(|loss| loss > SATURATED_LOSS) {
-            // Losing this much, the link carries what arrives and no more.
-            figure = figure.min(acked);
+        if saturated_queue {
+            // A queue this long is overuse whatever its trend: back off from
+            // what the link delivers, and climb again carefully from there.
+            usage = Usage::Over;
+        } else if usage == Usage::Over && !standing_queue {
+            // A rising trend with no queue standing behind it: a keyframe's
+            // burst, or a receiver short of CPU stamping arrivals late.
+            // Backing off from what arrives then (little, after a pause)
+            // would throw away the link; hold instead.
+            usage = Usage::Under;
         }
-        self.cell.record_feedback(figure.max(MIN_BPS), loss, now);
+        let received = (self.acked.len() > 1).then_some(delivered);
+        let delay_target = self.delay_control.update(now, usage, received);
+        let lost = match receiver_loss {
+            Some(loss) => (loss * reports.len() as f64).round() as usize,
+            None => reports.iter().filter(|report| !report.arrived).count(),
+        };
+        let loss_target = self.loss_control.update(now, lost.min(reports.len()), reports.len());
+        self.target = delay_target.min(loss_target).clamp(MIN_BPS, MAX_BPS);
+        // Since the link last congested, the estimate climbs back from what
+        // it delivered then at `CEILING_GROWTH` a second, not at the AIMD's
+        // pace (which left a 512 kbit/s link estimated at 800).
+        if let Some((ceiling, since)) = self.ceiling {
+            let grown = ceiling * CEILING_GROWTH.powf(now.saturating_duration_since(since).as_secs_f64());
+            self.target = self.target.min(grown.max(MIN_BPS));
+        }
+        let loss = receiver_loss.or(self.loss_control.average_loss());
+        let mut figure = self.target;
+        if saturated {
+            // Losing this much, or queueing this long, the link carries what
+            // it delivers and no more.
+            tracing::trace!(
+                ?loss,
+                ?queued,
+                delivered_kbps = delivered / 1000.0,
+                target_kbps = self.target / 1000.0,
+                "link saturated"
+            );
+            figure = figure.min(delivered);
+        }
+        self.cell.record_feedback(figure.max(MIN_BPS), loss, congested, now);
     }
 
     fn target_bitrate(&self) -> f64 {
@@ -313,7 +470,7 @@ mod tests {
         let start = Instant::now();
         assert_eq!(estimate.current(start), None, "nothing is known before any feedback");
         estimate.record_remb(400_000.0, start);
-        estimate.record_feedback(700_000.0, Some(0.01), start);
+        estimate.record_feedback(700_000.0, Some(0.01), false, start);
         let now = estimate.current(start + Duration::from_secs(1)).expect("fresh");
         assert_eq!((now.bits_per_second, now.source), (700_000.0, EstimateSource::TransportFeedback));
         let later = estimate.current(start + Duration::from_secs(3)).expect("remb still fresh");

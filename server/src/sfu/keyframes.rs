@@ -1,9 +1,10 @@
-//! An interceptor that lets keyframe requests (PLI, FIR) and bandwidth
-//! estimates (REMB) reach the application. Inbound RTCP normally ends inside
-//! the interceptor chain; this one, placed last, keeps only those of each
-//! compound packet and marks them for delivery, so a subscriber's request
-//! arrives on the sending track's `poll()` and can be passed up to the
-//! publisher, and its REMB reaches its link estimate.
+//! An interceptor that lets keyframe requests (PLI, FIR), bandwidth
+//! estimates (REMB) and receiver reports reach the application. Inbound RTCP
+//! normally ends inside the interceptor chain; this one, placed last, keeps
+//! only those of each compound packet and marks them for delivery, so a
+//! subscriber's request arrives on the sending track's `poll()` and can be
+//! passed up to the publisher, its REMB reaches its link estimate, and the
+//! loss it reports reaches audio publishers (fec.rs).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket}
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::sansio::Protocol;
 
 /// The slot after every default interceptor: they have all seen the packet.
@@ -23,9 +25,11 @@ pub fn asks_for_keyframe(packet: &dyn rtc::rtcp::Packet) -> bool {
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
 }
 
-/// Whether the application reads an RTCP packet: a keyframe request or a REMB.
+/// Whether the application reads an RTCP packet: a keyframe request, a REMB
+/// or a receiver report.
 fn for_application(packet: &dyn rtc::rtcp::Packet) -> bool {
-    asks_for_keyframe(packet) || packet.as_any().is::<ReceiverEstimatedMaximumBitrate>()
+    let any = packet.as_any();
+    asks_for_keyframe(packet) || any.is::<ReceiverEstimatedMaximumBitrate>() || any.is::<ReceiverReport>()
 }
 
 #[derive(Default)]

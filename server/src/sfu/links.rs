@@ -14,7 +14,7 @@ use signaling_proto::{LinkQualityLevel, MediaKind, ParticipantLink, ServerMessag
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::allocator::{Allocation, Allocator, Offered, Quality};
+use super::allocator::{Allocation, Allocator, Link, Offered, Quality};
 use super::peer::{Peer, Publication};
 use super::{MediaRules, SharedRoom, SignalSink};
 
@@ -157,12 +157,16 @@ impl RoomLinks {
                 .collect();
             let estimate = peer.estimate.current(now);
             let resend_bps = self.resends.entry(id).or_default().update(now, peer.resent_bytes());
-            let allocation = self.allocators.entry(id).or_default().allocate(
-                now,
-                estimate.map(|e| e.bits_per_second),
-                estimate.and_then(|e| e.loss),
-                resend_bps,
-                &offered,
+            let link =
+                estimate.map(|e| Link { bits_per_second: e.bits_per_second, loss: e.loss, congested: e.congested });
+            let allocation = self.allocators.entry(id).or_default().allocate(now, link, resend_bps, &offered);
+            tracing::trace!(
+                subscriber = %id,
+                estimate_kbps = estimate.map(|e| kbps(e.bits_per_second)),
+                congested = estimate.is_some_and(|e| e.congested),
+                resend_kbps = kbps(resend_bps),
+                paused = allocation.paused.len(),
+                "link allocated"
             );
             for stream in streams.iter().filter(|stream| stream.kind == MediaKind::Video) {
                 let paused = allocation.paused.contains(&stream.from);

@@ -13,6 +13,7 @@ pub mod allocator;
 pub mod codecs;
 pub mod continuity;
 pub mod estimate;
+pub mod fec;
 pub mod ice_tcp;
 pub mod keyframes;
 mod links;

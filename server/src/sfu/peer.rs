@@ -21,6 +21,7 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
@@ -44,6 +45,7 @@ use super::MediaRules;
 use super::codecs;
 use super::continuity::{Continuity, Verdict};
 use super::estimate::{LinkEstimate, LinkEstimator, Unpaced};
+use super::fec::{DownstreamLoss, ReportWorstLoss};
 use super::keyframes;
 use super::ports::PortPool;
 use super::retransmit::{ResendCounters, Retransmitter};
@@ -88,6 +90,8 @@ pub struct Publication {
     keyframe_clock: std::sync::Mutex<KeyframeClock>,
     /// What the publisher has sent, headers counted (`PACKET_OVERHEAD`).
     pub(super) received_bytes: AtomicU64,
+    /// The loss its subscribers report, told to an audio publisher (fec.rs).
+    downstream_loss: Arc<DownstreamLoss>,
 }
 
 /// What a packet costs on the wire beyond its payload: IP, UDP, RTP with
@@ -106,6 +110,14 @@ struct KeyframeClock {
 }
 
 impl Publication {
+    /// A subscriber reported losing `fraction_lost` (of 256) of this stream
+    /// on its way to them: an audio publisher hears of the worst (fec.rs).
+    fn note_downstream_loss(&self, fraction_lost: u8) {
+        if self.kind == MediaKind::Audio {
+            self.downstream_loss.note(self.media_ssrc, fraction_lost, Instant::now());
+        }
+    }
+
     /// Asks the publisher for a keyframe now, or at the end of the interval
     /// when one was asked for less than an interval ago.
     fn request_keyframe(self: &Arc<Self>) {
@@ -225,7 +237,12 @@ impl PeerConnectionEventHandler for SubscribeHandler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         tracing::debug!(?state, "subscribe connection");
-        self.connected.store(state == RTCPeerConnectionState::Connected, Ordering::Release);
+        match state {
+            RTCPeerConnectionState::Connected => self.connected.store(true, Ordering::Release),
+            // Maybe only a missed consent check: keep forwarding until it fails.
+            RTCPeerConnectionState::Disconnected => {}
+            _ => self.connected.store(false, Ordering::Release),
+        }
     }
 }
 
@@ -239,6 +256,7 @@ struct PublishHandler {
     /// ignored, so one client cannot multiply the load on every subscriber.
     /// A std Mutex, never held across an await.
     kinds_published: std::sync::Mutex<Vec<MediaKind>>,
+    downstream_loss: Arc<DownstreamLoss>,
 }
 
 #[async_trait::async_trait]
@@ -279,6 +297,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             media_ssrc,
             keyframe_clock: std::sync::Mutex::default(),
             received_bytes: AtomicU64::new(0),
+            downstream_loss: self.downstream_loss.clone(),
         });
         if let Some(sfu) = self.sfu.upgrade() {
             let session_id = self.session_id;
@@ -293,8 +312,11 @@ impl PeerConnectionEventHandler for PublishHandler {
                     TrackRemoteEvent::OnRtpPacket(mut packet) => {
                         // Header extension ids differ per connection: strip them
                         // once here, so no subscriber copies them.
+                        // (The padding goes too: an extension the subscribe
+                        // side adds, transport-wide CC, is laid out afresh.)
                         packet.header.extension = false;
                         packet.header.extensions.clear();
+                        packet.header.extensions_padding = 0;
                         counted
                             .received_bytes
                             .fetch_add(packet.payload.len() as u64 + PACKET_OVERHEAD, Ordering::Relaxed);
@@ -308,9 +330,15 @@ impl PeerConnectionEventHandler for PublishHandler {
     }
 }
 
+/// Without a consent check from the client for this long a connection is
+/// disconnected (media still flows meanwhile)...
+const ICE_DISCONNECTED_AFTER: Duration = Duration::from_secs(12);
+/// ...and failed this long after that.
+const ICE_FAILED_AFTER: Duration = Duration::from_secs(25);
+
 /// Which of a participant's two connections is built.
 enum Side {
-    Publish,
+    Publish { downstream_loss: Arc<DownstreamLoss> },
     Subscribe { resends: Arc<ResendCounters>, estimate: Arc<LinkEstimate> },
 }
 
@@ -331,6 +359,9 @@ async fn build_connection(
         super::codecs::register(&mut media_engine)?;
         let mut registry = register_default_interceptors(Registry::new(), &mut media_engine)?
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
+        if let Side::Publish { downstream_loss } = side {
+            registry = registry.with(Slot::from(super::fec::SLOT), ReportWorstLoss::new(downstream_loss.clone()));
+        }
         if let Side::Subscribe { resends, estimate } = side {
             // The subscribe side answers NACKs with a budget (retransmit.rs),
             // and estimates the subscriber's downlink from transport-wide
@@ -355,8 +386,16 @@ async fn build_connection(
         // ICE lite (RFC 8445 2.5): the server answers checks and never starts
         // them, so the client controls and nominates at once; a full agent
         // here, controlling the subscribe side, took 1-2 s more to connect.
-        let mut settings =
-            SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).with_lite(true);
+        //
+        // An ICE-lite server learns a connection is alive from the client's
+        // consent checks (RFC 7675: one every ~5 s from a browser). The
+        // crate's default, disconnected after 5 s without one, turned a
+        // single check lost or held up on a lossy village line into a
+        // disconnected connection; two missed checks are needed here.
+        let mut settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_lite(true)
+            .with_ice_timeouts(Some(ICE_DISCONNECTED_AFTER), Some(ICE_FAILED_AFTER), None);
         // With ICE over TCP each connection listens on an ephemeral loopback
         // port; the mux (ice_tcp.rs) brings the public port's connections there.
         let tcp_addrs = if ice_tcp {
@@ -412,16 +451,18 @@ impl Peer {
         let (publish_tx, publish_rx) = mpsc::channel(1);
         let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
         let weak = Arc::downgrade(&sfu);
+        let downstream_loss = Arc::new(DownstreamLoss::default());
         let publish_handler = Arc::new(PublishHandler {
             gathered: publish_tx,
             participant_id,
             session_id,
             sfu: weak.clone(),
             kinds_published: std::sync::Mutex::default(),
+            downstream_loss: downstream_loss.clone(),
         });
         let ice_tcp = sfu.ice_tcp.is_some();
         let (publish, publish_port) =
-            build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, &Side::Publish).await?;
+            build_connection(bind_ip, &sfu.ports, ice_tcp, publish_handler, &Side::Publish { downstream_loss }).await?;
         let resends = Arc::new(ResendCounters::default());
         let estimate = Arc::new(LinkEstimate::default());
         let side = Side::Subscribe { resends: resends.clone(), estimate: estimate.clone() };
@@ -601,7 +642,7 @@ impl Peer {
         let payload_type = Arc::new(AtomicU8::new(0));
         let network_paused = Arc::new(AtomicBool::new(false));
         // The subscriber's own keyframe requests go up to the publisher.
-        let feedback = tokio::spawn(read_feedback(track.clone(), publication.clone(), self.estimate.clone()));
+        let feedback = tokio::spawn(read_feedback(track.clone(), ssrc, publication.clone(), self.estimate.clone()));
         let task = tokio::spawn(forward(
             publication.clone(),
             self.participant_id,
@@ -764,19 +805,32 @@ fn kind_label(kind: MediaKind) -> &'static str {
     }
 }
 
-/// Reads what a subscriber says about this track: a PLI/FIR goes up to the
-/// publisher (at most once per interval per track, see
-/// `Publication::request_keyframe`); a REMB is the subscriber's estimate of
-/// its downlink, for clients that do not send transport-wide feedback.
-async fn read_feedback(track: Arc<TrackLocalStaticRTP>, publication: Arc<Publication>, estimate: Arc<LinkEstimate>) {
+/// Reads what a subscriber says about this track (sent to it as `ssrc`): a
+/// PLI/FIR goes up to the publisher (at most once per interval per track,
+/// see `Publication::request_keyframe`); the loss in its receiver reports
+/// goes to an audio publisher (fec.rs) and to the link estimate; a REMB is
+/// the subscriber's estimate of its downlink, for clients that do not send
+/// transport-wide feedback.
+async fn read_feedback(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    publication: Arc<Publication>,
+    estimate: Arc<LinkEstimate>,
+) {
     while let Some(event) = track.poll().await {
         let TrackLocalEvent::OnRtcpPacket(packets) = event else { continue };
         if packets.iter().any(|packet| keyframes::asks_for_keyframe(packet.as_ref())) {
             publication.request_keyframe();
         }
         for packet in &packets {
-            if let Some(remb) = packet.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+            let any = packet.as_any();
+            if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
                 estimate.record_remb(f64::from(remb.bitrate), Instant::now());
+            } else if let Some(report) = any.downcast_ref::<ReceiverReport>() {
+                for block in report.reports.iter().filter(|block| block.ssrc == ssrc) {
+                    publication.note_downstream_loss(block.fraction_lost);
+                    estimate.record_receiver_loss(block.fraction_lost, Instant::now());
+                }
             }
         }
     }
