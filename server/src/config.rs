@@ -90,7 +90,9 @@ pub struct Config {
 
     /// Seconds a client has to send a request's headers, from connecting or
     /// from the previous response (slow and idle connections are closed).
-    #[arg(long, env = "MEDIATION_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    /// 30: a village station on a full 256 kbit/s line took over 10 s to get
+    /// a reload's request through.
+    #[arg(long, env = "MEDIATION_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 30.0)]
     pub http_header_timeout_secs: f64,
 
     /// Signaling WebSockets open at once; beyond, 503 `unavailable`.

@@ -84,8 +84,12 @@ export class VillageLink {
       (inNs ? () => quiet("ip", "netns", "exec", this.ns, "tc", "qdisc", "del", "dev", device, "root") : () => quiet("tc", "qdisc", "del", "dev", device, "root"))();
       if (rateKbit) {
         // A queue of about 300 ms at the rate, as a village router holds.
-        const burst = Math.max(4, Math.round(rateKbit / 50));
-        tc("qdisc", "add", "dev", device, "root", "tbf", "rate", `${rateKbit}kbit`, "burst", `${burst}kbit`, "latency", "300ms");
+        // The bucket holds 20 ms at the rate but never less than two full
+        // packets: a bucket smaller than a packet drops that packet every
+        // time (it was 640 bytes at 256 kbit/s, so every full-size TCP
+        // segment and most video packets were lost on that link).
+        const burstBytes = Math.max(3000, Math.round((rateKbit * 1000) / 8 / 50));
+        tc("qdisc", "add", "dev", device, "root", "tbf", "rate", `${rateKbit}kbit`, "burst", String(burstBytes), "latency", "300ms");
       }
     }
     // Loss is applied where packets arrive (an input hook), as on a wire:

@@ -44,7 +44,7 @@ pub const RESUME_MARGIN: f64 = 1.3;
 /// How long the budget must carry a paused video before it comes back.
 pub const RESUME_HOLD: Duration = Duration::from_secs(2);
 /// The hold doubles up to this after relapses.
-pub const RESUME_HOLD_MAX: Duration = Duration::from_secs(8);
+pub const RESUME_HOLD_MAX: Duration = Duration::from_secs(6);
 /// A video that came back this recently and does not fit pauses after
 /// `RELAPSE_PAUSE_AFTER` instead of `PAUSE_AFTER`.
 pub const RELAPSE_PAUSE_AFTER: Duration = Duration::from_millis(500);

@@ -146,7 +146,7 @@ pub const SATURATED_LOSS: f64 = 0.10;
 /// not a buffer that stays full.
 pub const SATURATED_QUEUE: Duration = Duration::from_millis(100);
 /// After congestion the estimate may grow by this factor a second.
-pub const CEILING_GROWTH: f64 = 1.06;
+pub const CEILING_GROWTH: f64 = 1.1;
 /// A queue standing this long is congestion: what is sent no longer all
 /// fits, though the link still carries what arrives (`SATURATED_QUEUE`).
 pub const CONGESTED_QUEUE: Duration = Duration::from_millis(30);

@@ -14,7 +14,7 @@ use signaling_proto::{LinkQualityLevel, MediaKind, ParticipantLink, ServerMessag
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::allocator::{Allocation, Allocator, Link, Offered, Quality};
+use super::allocator::{Allocation, Allocator, Link, Offered, Quality, VIDEO_FLOOR_BPS};
 use super::peer::{Peer, Publication};
 use super::{MediaRules, SharedRoom, SignalSink};
 
@@ -30,6 +30,8 @@ const TARGET_INTERVAL: Duration = Duration::from_secs(1);
 /// and only when an estimate moved by `FIGURE_CHANGE`.
 const FIGURES_INTERVAL: Duration = Duration::from_secs(5);
 const FIGURE_CHANGE: f64 = 0.2;
+/// A publisher on a congested line sends video at most this share of it.
+const OWN_LINE_SHARE: f64 = 0.5;
 /// Priorities: the mediator's video goes first.
 const MEDIATOR_PRIORITY: u8 = 2;
 const OTHERS_PRIORITY: u8 = 1;
@@ -187,6 +189,17 @@ impl RoomLinks {
 
         let videos: Vec<Uuid> = publications.iter().filter(|p| p.kind == MediaKind::Video).map(|p| p.from).collect();
         for from in videos {
+            // A publisher whose own line is congested keeps its camera within
+            // part of what that line carries, so that its sound and its
+            // signaling get through the other way too (village lines are
+            // about as narrow up as down, or narrower).
+            let own = peers.iter().find(|peer| peer.participant_id == from).and_then(|peer| peer.estimate.current(now));
+            if let Some(own) = own.filter(|own| own.congested)
+                && let Some(entry) = receivers.get_mut(&from)
+            {
+                let cap = (own.bits_per_second * OWN_LINE_SHARE).max(VIDEO_FLOOR_BPS);
+                entry.smallest_share = Some(entry.smallest_share.map_or(cap, |share| share.min(cap)));
+            }
             if let Some(target) = self.target_for(now, from, receivers.get(&from)) {
                 let _ = signal
                     .send((
