@@ -140,6 +140,11 @@ impl VideoState {
         }
     }
 
+    /// Whether it came back so recently that it is a probe of the link.
+    fn probing(&self, now: Instant) -> bool {
+        self.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW)
+    }
+
     /// What a video is counted as: what it sends, but no more than the
     /// floor, since its publisher is asked to come down to what it is given
     /// (all it sends when its publisher has not followed its share for
@@ -174,13 +179,39 @@ impl Allocator {
     /// in bits per second when known, `loss` the share of packets it loses,
     /// `resend_bps` what resends to this subscriber take now.
     pub fn allocate(&mut self, now: Instant, link: Option<Link>, resend_bps: f64, offered: &[Offered]) -> Allocation {
-        let estimate = link.map(|link| link.bits_per_second);
         let loss = link.and_then(|link| link.loss);
         let congested = link.is_some_and(|link| link.congested);
-        self.videos.retain(|_, state| now.saturating_duration_since(state.last_offered) < FORGET_AFTER);
         let mut videos: Vec<&Offered> = offered.iter().filter(|o| o.kind == MediaKind::Video).collect();
         videos.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.from.cmp(&b.from)));
-        for video in &videos {
+        self.note_offered(now, &videos);
+        let Some(estimate) = self.planned_estimate(now, link.map(|link| link.bits_per_second)) else {
+            // Nothing new is known: keep what was decided, pause nothing more.
+            let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
+            let shares = videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| (v.from, None)).collect();
+            let quality = if paused.is_empty() { Quality::Good } else { Quality::Poor };
+            return Allocation { paused, shares, quality };
+        };
+        let starting = self.first_estimate.is_none_or(|first| now.saturating_duration_since(first) < STARTUP);
+        let audio: f64 = offered
+            .iter()
+            .filter(|o| o.kind == MediaKind::Audio)
+            .map(|o| o.bits_per_second.max(AUDIO_ALLOWANCE_BPS))
+            .sum();
+        let budget = estimate * HEADROOM - audio - resend_bps;
+        let (mut used, short) = self.pause_what_does_not_fit(now, &videos, budget, congested && !starting, starting);
+        if short.is_empty() {
+            self.resume_what_fits(now, &videos, budget, &mut used);
+        } else {
+            self.videos.values_mut().for_each(|state| state.fits_since = None);
+        }
+        self.share_out(&videos, budget, loss)
+    }
+
+    /// Remembers which videos are offered, and which publishers send well
+    /// over the share they were given.
+    fn note_offered(&mut self, now: Instant, videos: &[&Offered]) {
+        self.videos.retain(|_, state| now.saturating_duration_since(state.last_offered) < FORGET_AFTER);
+        for video in videos {
             let state = self.videos.entry(video.from).or_insert_with(|| VideoState::new(now));
             state.last_offered = now;
             let over = state.share.is_some_and(|share| video.bits_per_second > share * OVER_SHARE);
@@ -190,6 +221,12 @@ impl Allocator {
                 state.over_share_since.get_or_insert(now);
             }
         }
+    }
+
+    /// What to plan on: an estimator probing upwards overshoots and falls
+    /// back in a sawtooth, so the lower quartile of the recent estimates, not
+    /// their peaks, but following the estimate down at once.
+    fn planned_estimate(&mut self, now: Instant, estimate: Option<f64>) -> Option<f64> {
         if let Some(estimate) = estimate {
             let first = *self.first_estimate.get_or_insert(now);
             if now.saturating_duration_since(first) < STARTUP {
@@ -199,36 +236,31 @@ impl Allocator {
             }
             self.estimates.push_back((now, estimate));
         }
-        let starting = self.first_estimate.is_none_or(|first| now.saturating_duration_since(first) < STARTUP);
         while self.estimates.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > ESTIMATE_WINDOW) {
             self.estimates.pop_front();
         }
-        // An estimator probing upwards overshoots and falls back in a
-        // sawtooth; plan on its recent lows (the lower quartile), not its
-        // peaks, but follow it down at once.
-        let estimate = estimate.map(|current| {
+        estimate.map(|current| {
             let mut recent: Vec<f64> = self.estimates.iter().map(|(_, e)| *e).collect();
             recent.sort_by(f64::total_cmp);
             recent[(recent.len() - 1) / 4].min(current)
-        });
-        let Some(estimate) = estimate else {
-            // Nothing new is known: keep what was decided, pause nothing more.
-            let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
-            let shares = videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| (v.from, None)).collect();
-            let quality = if paused.is_empty() { Quality::Good } else { Quality::Poor };
-            return Allocation { paused, shares, quality };
-        };
-        let audio: f64 = offered
-            .iter()
-            .filter(|o| o.kind == MediaKind::Audio)
-            .map(|o| o.bits_per_second.max(AUDIO_ALLOWANCE_BPS))
-            .sum();
-        let budget = estimate * HEADROOM - audio - resend_bps;
+        })
+    }
 
-        // Which forwarded videos fit, highest priority first.
+    /// Which forwarded videos fit, highest priority first; pauses the
+    /// lowest-priority one that has not fitted for long enough (one per
+    /// round, so the others are judged on what is freed). Returns what the
+    /// fitting ones use and those that do not fit.
+    fn pause_what_does_not_fit(
+        &mut self,
+        now: Instant,
+        videos: &[&Offered],
+        budget: f64,
+        congested: bool,
+        starting: bool,
+    ) -> (f64, Vec<Uuid>) {
         let mut used = 0.0;
         let mut short = Vec::new();
-        for video in &videos {
+        for video in videos {
             let state = &self.videos[&video.from];
             if state.paused {
                 continue;
@@ -240,22 +272,20 @@ impl Allocator {
                 short.push(video.from);
             }
         }
-        for video in &videos {
+        for video in videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             // Nothing pauses on a link that shows no congestion, whatever
             // the estimate says: an estimate near what is sent (when the
             // room sends little) is no sign the link is full. A video that
             // just came back is the exception: the estimate falling as it
             // returns is the probe failing.
-            let probing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW);
+            let probing = state.probing(now);
             if state.paused || starting || !(congested || probing) || !short.contains(&video.from) {
                 state.short_since = None;
             } else {
                 state.short_since.get_or_insert(now);
             }
         }
-        // Pause the lowest-priority video that has not fitted for long
-        // enough; one per round, so the others are judged on what is freed.
         let due = short
             .iter()
             .rev()
@@ -263,8 +293,7 @@ impl Allocator {
                 let state = &self.videos[from];
                 // A video that has just come back and does not fit after all
                 // goes again sooner: the probe failed.
-                let relapsing = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW);
-                let after = if relapsing { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
+                let after = if state.probing(now) { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
                 state.short_since.is_some_and(|since| now - since >= after)
             })
             .copied();
@@ -278,27 +307,22 @@ impl Allocator {
             for other in short.iter().filter(|other| **other != from) {
                 self.videos.get_mut(other).expect("state made above").short_since = Some(now);
             }
-            used = videos
-                .iter()
-                .filter(|v| !self.videos[&v.from].paused && !short.contains(&v.from))
-                .map(|v| self.videos[&v.from].cost(v, now))
-                .sum();
         }
+        (used, short)
+    }
 
-        // Paused videos come back, highest priority first, one at a time
-        // (none while another is still a probe), when what is left carries
-        // them with the margin for their hold.
-        let mut resumed_one = self.videos.values().any(|state| {
-            !state.paused && state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < PROBE_WINDOW)
-        });
-        for video in &videos {
+    /// Paused videos come back, highest priority first, one at a time (none
+    /// while another is still a probe), when what is left carries them with
+    /// the margin for their hold.
+    fn resume_what_fits(&mut self, now: Instant, videos: &[&Offered], budget: f64, used: &mut f64) {
+        let mut resumed_one = self.videos.values().any(|state| !state.paused && state.probing(now));
+        for video in videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             if !state.paused {
                 continue;
             }
             let cost = state.cost(video, now);
-            let fits = short.is_empty() && used + cost * RESUME_MARGIN <= budget;
-            if !fits {
+            if *used + cost * RESUME_MARGIN > budget {
                 state.fits_since = None;
                 continue;
             }
@@ -307,19 +331,22 @@ impl Allocator {
                 state.paused = false;
                 state.fits_since = None;
                 state.resumed_at = Some(now);
-                used += cost;
+                *used += cost;
                 resumed_one = true;
             }
         }
+    }
 
-        let forwarded: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| !self.videos[from].paused).collect();
+    /// Each forwarded video's share of what is left, and how the link is
+    /// doing. A publisher is asked for at most `RAMP` times what it sends
+    /// now, so a video that just came back climbs from the floor instead of
+    /// jumping to a share the estimate only guessed at.
+    fn share_out(&mut self, videos: &[&Offered], budget: f64, loss: Option<f64>) -> Allocation {
+        let forwarded = videos.iter().filter(|v| !self.videos[&v.from].paused).count();
         let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
-        let even = (budget / forwarded.len().max(1) as f64).clamp(VIDEO_FLOOR_BPS, VIDEO_CEILING_BPS);
-        // A publisher is asked for at most half again what it sends now, so
-        // a video that just came back climbs from the floor instead of
-        // jumping to a share the estimate only guessed at.
+        let even = (budget / forwarded.max(1) as f64).clamp(VIDEO_FLOOR_BPS, VIDEO_CEILING_BPS);
         let mut shares = Vec::new();
-        for video in &videos {
+        for video in videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             state.share = None;
             if !state.paused {
@@ -328,10 +355,9 @@ impl Allocator {
                 shares.push((video.from, Some(share)));
             }
         }
-        let share = even;
         let quality = if !paused.is_empty() {
             Quality::Poor
-        } else if (!forwarded.is_empty() && share < COMFORTABLE_VIDEO_BPS) || loss.is_some_and(|l| l > 0.05) {
+        } else if (forwarded > 0 && even < COMFORTABLE_VIDEO_BPS) || loss.is_some_and(|l| l > 0.05) {
             Quality::Fair
         } else {
             Quality::Good
