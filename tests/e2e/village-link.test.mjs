@@ -249,7 +249,7 @@ test("a station whose video never starts still hears everyone", { skip }, async 
   }, 30_000);
 });
 
-test("512 kbit/s both ways, 2% loss, 150 ms: audio clean, one video smooth, the rest paused as such", { skip }, async () => {
+test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused video is shown as such", { skip }, async () => {
   await link.shape({ rateKbit: 512, lossPercent: 2, rttMs: Number(process.env.LINK_RTT_MS ?? 150) });
   // The server brings what it sends within the estimate: give it 10 s.
   await sleep(10_000);
