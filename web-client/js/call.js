@@ -358,11 +358,10 @@ export class Call extends EventTarget {
     const stream = this.localStream || new MediaStream();
     for (const kind of ["audio", "video"]) {
       const track = stream.getTracks().find((candidate) => candidate.kind === kind);
-      if (track) {
-        pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-      } else {
-        pc.addTransceiver(kind, { direction: "sendonly" });
-      }
+      const transceiver = track
+        ? pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
+        : pc.addTransceiver(kind, { direction: "sendonly" });
+      if (kind === "audio") preferRedundantAudio(transceiver);
     }
     // The server keeps its side of the connection: a failed one is restarted
     // (new ICE credentials on the same DTLS session), not replaced.
@@ -542,5 +541,21 @@ export class Call extends EventTarget {
     this.quality = quality;
     this.remoteStats = remote;
     this.emit("stats", { quality, remote, speaking, lossRate, roundTrip });
+  }
+}
+
+/**
+ * Sends sound as RED (RFC 2198) where the browser can: each packet also
+ * carries the one before, so a packet lost on a village line is still heard.
+ * Browsers send RED only when it comes first in the negotiated list.
+ */
+function preferRedundantAudio(transceiver) {
+  const codecs = globalThis.RTCRtpSender?.getCapabilities?.("audio")?.codecs ?? [];
+  const isRed = (codec) => codec.mimeType.toLowerCase() === "audio/red";
+  if (!codecs.some(isRed) || typeof transceiver.setCodecPreferences !== "function") return;
+  try {
+    transceiver.setCodecPreferences([...codecs.filter(isRed), ...codecs.filter((codec) => !isRed(codec))]);
+  } catch {
+    // A browser that refuses the order sends plain Opus, which works too.
   }
 }

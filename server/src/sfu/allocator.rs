@@ -63,6 +63,12 @@ pub const DEAF_AFTER: Duration = Duration::from_secs(3);
 /// A video this recently back is a probe of the link: judged on the
 /// estimate alone, and paused after `RELAPSE_PAUSE_AFTER`.
 pub const PROBE_WINDOW: Duration = Duration::from_secs(4);
+/// After a video pauses, the queue it built drains and the estimate
+/// recovers from the dip the full queue caused: for this long no other
+/// video pauses, and the estimates read meanwhile are not planned on (a
+/// failed probe of one video, or the first seconds of a narrower line, took
+/// the mediator's video down with it).
+pub const PAUSE_RECOVERY: Duration = Duration::from_secs(3);
 /// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
 
@@ -172,6 +178,8 @@ pub struct Allocator {
     /// Recent estimates: the allocator plans on their lowest.
     estimates: VecDeque<(Instant, f64)>,
     first_estimate: Option<Instant>,
+    /// When a video last paused (`PAUSE_RECOVERY`).
+    paused_at: Option<Instant>,
 }
 
 impl Allocator {
@@ -223,15 +231,22 @@ impl Allocator {
         }
     }
 
+    /// Whether a video paused so recently that the link is still recovering.
+    fn recovering(&self, now: Instant) -> bool {
+        self.paused_at.is_some_and(|at| now.saturating_duration_since(at) < PAUSE_RECOVERY)
+    }
+
     /// What to plan on: an estimator probing upwards overshoots and falls
     /// back in a sawtooth, so the lower quartile of the recent estimates, not
     /// their peaks, but following the estimate down at once.
     fn planned_estimate(&mut self, now: Instant, estimate: Option<f64>) -> Option<f64> {
         if let Some(estimate) = estimate {
             let first = *self.first_estimate.get_or_insert(now);
-            if now.saturating_duration_since(first) < STARTUP {
+            if now.saturating_duration_since(first) < STARTUP || self.recovering(now) {
                 // While the connection starts, what is sent (and so what is
-                // acknowledged) is still climbing: only the latest counts.
+                // acknowledged) is still climbing; while a link recovers
+                // from a pause, its queue is still draining: only the
+                // latest counts.
                 self.estimates.clear();
             }
             self.estimates.push_back((now, estimate));
@@ -272,6 +287,7 @@ impl Allocator {
                 short.push(video.from);
             }
         }
+        let recovering = self.recovering(now);
         for video in videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             // Nothing pauses on a link that shows no congestion, whatever
@@ -280,7 +296,12 @@ impl Allocator {
             // just came back is the exception: the estimate falling as it
             // returns is the probe failing.
             let probing = state.probing(now);
-            if state.paused || starting || !(congested || probing) || !short.contains(&video.from) {
+            if state.paused
+                || starting
+                || (recovering && !probing)
+                || !(congested || probing)
+                || !short.contains(&video.from)
+            {
                 state.short_since = None;
             } else {
                 state.short_since.get_or_insert(now);
@@ -304,8 +325,11 @@ impl Allocator {
             state.fits_since = None;
             let relapsed = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < RELAPSE_WINDOW);
             state.hold = if relapsed { (state.hold * 2).min(RESUME_HOLD_MAX) } else { RESUME_HOLD };
+            // The others are judged again on what is freed once the link
+            // has recovered (`PAUSE_RECOVERY`).
+            self.paused_at = Some(now);
             for other in short.iter().filter(|other| **other != from) {
-                self.videos.get_mut(other).expect("state made above").short_since = Some(now);
+                self.videos.get_mut(other).expect("state made above").short_since = None;
             }
         }
         (used, short)
@@ -694,5 +718,49 @@ mod tests {
         // The hold counts from when the link carries the video again.
         let back = until(&mut allocator, &mut at, 1_000_000.0, false);
         assert!(back >= (RESUME_HOLD * 2).as_secs_f64(), "back after {back} s");
+    }
+
+    #[test]
+    fn a_failed_probe_does_not_take_the_other_video_down() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let offered = [MEDIATOR, ADVISER].map(|from| Offered {
+            from,
+            kind: MediaKind::Video,
+            priority: if from == MEDIATOR { 2 } else { 1 },
+            bits_per_second: 300_000.0,
+        });
+        let mut step = |estimate: f64, congested: bool| {
+            at += Duration::from_millis(500);
+            let link = Link { bits_per_second: estimate, loss: None, congested };
+            allocator.allocate(at, Some(link), 0.0, &offered).paused
+        };
+        // Past start-up; then a line with room for one video pauses the adviser.
+        (0..10).for_each(|_| assert!(step(2_000_000.0, false).is_empty()));
+        let mut paused = Vec::new();
+        for _ in 0..12 {
+            paused = step(300_000.0, true);
+        }
+        assert_eq!(paused, vec![ADVISER]);
+        // The estimate climbs: the adviser's video is probed...
+        for _ in 0..20 {
+            paused = step(900_000.0, false);
+            if paused.is_empty() {
+                break;
+            }
+        }
+        assert!(paused.is_empty(), "the adviser's video came back as a probe");
+        // ...and fails: the estimate dips under both videos while the probe
+        // overfills the line. The adviser goes again, the mediator stays.
+        let during: Vec<Vec<Uuid>> = (0..3).map(|_| step(150_000.0, true)).collect();
+        assert!(during.iter().any(|paused| *paused == vec![ADVISER]), "{during:?}");
+        let after: Vec<Vec<Uuid>> = (0..16).map(|_| step(300_000.0, true)).collect();
+        assert!(
+            during.iter().chain(&after).all(|paused| !paused.contains(&MEDIATOR)),
+            "the mediator's video paused with the failed probe: {during:?} {after:?}"
+        );
+        // A link that stays too thin for it pauses it after all.
+        let thin: Vec<Vec<Uuid>> = (0..16).map(|_| step(150_000.0, true)).collect();
+        assert!(thin.last().is_some_and(|paused| paused.contains(&MEDIATOR)), "{thin:?}");
     }
 }

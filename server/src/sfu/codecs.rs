@@ -1,6 +1,9 @@
-//! The room-wide codec policy: Opus for audio; VP8, and H.264 constrained
-//! baseline (packetization-mode 1, profile-level-id 42e01f or 42001f) for
-//! video, each video codec with RTX. Every peer connection registers only
+//! The room-wide codec policy: Opus for audio, optionally wrapped in RED
+//! (RFC 2198: each packet also carries the one before, so a packet lost on a
+//! village line is heard anyway); VP8, and H.264 constrained baseline
+//! (packetization-mode 1, profile-level-id 42e01f or 42001f) for video, each
+//! video codec with RTX. A subscriber that takes no RED gets the Opus inside
+//! it (`red_primary`). Every peer connection registers only
 //! these, and a publish offer whose audio or video section offers none of
 //! them is refused with a clear error instead of being answered with a
 //! codec that nobody else could receive.
@@ -16,8 +19,41 @@ use rtc::sdp::description::session::SessionDescription;
 /// What the refusal names.
 pub const ACCEPTED: &str = "Opus for audio; VP8 or H.264 constrained baseline (packetization-mode=1) for video";
 
+/// RED (RFC 2198) over Opus, as browsers name it.
+pub const MIME_TYPE_RED: &str = "audio/red";
+/// Opus's payload type here, which RED's format line refers to.
+const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// RED's payload type, the one browsers use.
+const RED_PAYLOAD_TYPE: u8 = 63;
+
 /// The H.264 profiles forwarded: constrained baseline and baseline, level 3.1.
 const H264_PROFILES: [&str; 2] = ["42e01f", "42001f"];
+
+/// A codec as the media engine takes it.
+fn parameters(
+    mime_type: &str,
+    clock_rate: u32,
+    channels: u16,
+    sdp_fmtp_line: String,
+    rtcp_feedback: Vec<RTCPFeedback>,
+    payload_type: u8,
+) -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec { mime_type: mime_type.into(), clock_rate, channels, sdp_fmtp_line, rtcp_feedback },
+        payload_type,
+    }
+}
+
+/// Opus as registered here.
+pub fn opus() -> RTCRtpCodecParameters {
+    parameters(MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1".into(), Vec::new(), OPUS_PAYLOAD_TYPE)
+}
+
+/// RED over Opus as registered here.
+pub fn red() -> RTCRtpCodecParameters {
+    let fmtp = format!("{OPUS_PAYLOAD_TYPE}/{OPUS_PAYLOAD_TYPE}");
+    parameters(MIME_TYPE_RED, 48000, 2, fmtp, Vec::new(), RED_PAYLOAD_TYPE)
+}
 
 /// Registers the policy's codecs, with the payload types browsers use.
 pub fn register(engine: &mut MediaEngine) -> Result<(), rtc::shared::error::Error> {
@@ -25,31 +61,18 @@ pub fn register(engine: &mut MediaEngine) -> Result<(), rtc::shared::error::Erro
         .into_iter()
         .map(|(typ, parameter)| RTCPFeedback { typ: typ.into(), parameter: parameter.into() })
         .collect();
-    let codec =
-        |mime_type: &str, clock_rate, channels, fmtp: String, rtcp_feedback: Vec<RTCPFeedback>, payload_type| {
-            RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: mime_type.into(),
-                    clock_rate,
-                    channels,
-                    sdp_fmtp_line: fmtp,
-                    rtcp_feedback,
-                },
-                payload_type,
-            }
-        };
-    let opus = codec(MIME_TYPE_OPUS, 48000, 2, "minptime=10;useinbandfec=1".into(), Vec::new(), 111);
-    engine.register_codec(opus, RtpCodecKind::Audio)?;
-    let mut video = vec![(codec(MIME_TYPE_VP8, 90000, 0, String::new(), feedback.clone(), 96), 97)];
+    engine.register_codec(opus(), RtpCodecKind::Audio)?;
+    engine.register_codec(red(), RtpCodecKind::Audio)?;
+    let mut video = vec![(parameters(MIME_TYPE_VP8, 90000, 0, String::new(), feedback.clone(), 96), 97)];
     for (profile, (payload_type, rtx)) in H264_PROFILES.iter().zip([(102, 103), (104, 105)]) {
         let fmtp = format!("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}");
-        video.push((codec(MIME_TYPE_H264, 90000, 0, fmtp, feedback.clone(), payload_type), rtx));
+        video.push((parameters(MIME_TYPE_H264, 90000, 0, fmtp, feedback.clone(), payload_type), rtx));
     }
     for (primary, rtx) in video {
         let apt = primary.payload_type;
         engine.register_codec(primary, RtpCodecKind::Video)?;
         engine.register_codec(
-            codec(MIME_TYPE_RTX, 90000, 0, format!("apt={apt}"), Vec::new(), rtx),
+            parameters(MIME_TYPE_RTX, 90000, 0, format!("apt={apt}"), Vec::new(), rtx),
             RtpCodecKind::Video,
         )?;
     }
@@ -67,6 +90,8 @@ fn accepted(kind: &str, rtpmap: &str, fmtp: Option<&str>) -> bool {
     };
     match (kind, name.as_str()) {
         ("audio", "opus") => true,
+        // RED is forwarded only with the Opus it wraps, which passes itself.
+        ("audio", "red") => false,
         ("video", "vp8") => true,
         ("video", "h264") => {
             parameter("packetization-mode").as_deref() == Some("1")
@@ -101,6 +126,26 @@ pub fn unsupported_kind(offer: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The primary (newest) block of a RED payload (RFC 2198): after the block
+/// headers (four bytes each while the F bit is set, then one) and the
+/// redundant blocks they measure. `None` when the payload is cut short.
+pub fn red_primary(payload: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut at = 0;
+    let mut redundant = 0;
+    loop {
+        let first = *payload.get(at)?;
+        if first & 0x80 == 0 {
+            at += 1;
+            break;
+        }
+        let header = payload.get(at..at + 4)?;
+        redundant += usize::from(u16::from_be_bytes([header[2], header[3]]) & 0x03ff);
+        at += 4;
+    }
+    let start = at + redundant;
+    (start <= payload.len()).then_some(start..payload.len())
 }
 
 /// Whether an RTP payload of `mime_type` starts a keyframe (a VP8 key frame
@@ -223,6 +268,34 @@ mod tests {
         assert!(!starts_keyframe("video/H264", &[0x7c, 0x05, 0x00]), "a later fragment");
         assert!(!starts_keyframe("video/H264", &[0x41, 0x9a]), "a non-IDR slice");
         assert!(!starts_keyframe("audio/opus", &[0x00]));
+    }
+
+    #[test]
+    fn the_primary_block_of_red_is_found() {
+        // One redundant block of 3 bytes (PT 111, offset 960), then primary PT 111.
+        let one = [0xef, 0x0f, 0x00, 0x03, 0x6f, 1, 2, 3, 9, 8];
+        assert_eq!(red_primary(&one).map(|r| &one[r]), Some(&[9u8, 8][..]));
+        // No redundancy at all: the primary right after its one-byte header.
+        let none = [0x6f, 7, 7];
+        assert_eq!(red_primary(&none).map(|r| &none[r]), Some(&[7u8, 7][..]));
+        // Two redundant blocks (2 and 1 bytes).
+        let two = [0xef, 0x1e, 0x00, 0x02, 0xef, 0x0f, 0x00, 0x01, 0x6f, 1, 1, 2, 5];
+        assert_eq!(red_primary(&two).map(|r| &two[r]), Some(&[5u8][..]));
+        // Cut short: a block header, or a redundant block longer than the payload.
+        assert_eq!(red_primary(&[0xef, 0x0f]), None);
+        assert_eq!(red_primary(&[0xef, 0x0f, 0x00, 0x09, 0x6f, 1]), None);
+        assert_eq!(red_primary(&[]), None);
+    }
+
+    #[test]
+    fn red_passes_only_beside_opus() {
+        let both = offer(
+            "m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n\
+             a=rtpmap:111 opus/48000/2\r\n",
+        );
+        assert_eq!(unsupported_kind(&both), None);
+        let alone = offer("m=audio 9 UDP/TLS/RTP/SAVPF 63\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n");
+        assert_eq!(unsupported_kind(&alone).as_deref(), Some("audio"));
     }
 
     #[test]

@@ -135,8 +135,15 @@ impl LinkEstimate {
     }
 }
 
+/// What each packet takes on the line beyond its RTP bytes (which is what
+/// feedback reports count): IPv4 and UDP headers and the SRTP tag. The
+/// streams' costs count headers too (`peer::PACKET_OVERHEAD`), so estimate
+/// and costs are in the same bytes.
+const BELOW_RTP: usize = 20 + 8 + 10;
 /// What the subscriber acknowledged receiving is measured over this window.
 const ACKED_WINDOW: Duration = Duration::from_secs(1);
+/// Loss a village line has of its own, which the loss controller ignores.
+pub const TOLERATED_LOSS: f64 = 0.03;
 /// Above this smoothed loss the link is taken to be full (GCC's own
 /// threshold for cutting its rate).
 pub const SATURATED_LOSS: f64 = 0.10;
@@ -310,7 +317,7 @@ impl LinkEstimator {
     fn acked_bps(&mut self, reports: &[PacketReport]) -> f64 {
         for report in reports.iter().filter(|report| report.arrived) {
             if let Some(arrival) = report.arrival {
-                self.acked.push_back((arrival, report.size));
+                self.acked.push_back((arrival, report.size + BELOW_RTP));
             }
         }
         let Some(newest) = self.acked.iter().map(|(arrived, _)| *arrived).max() else { return 0.0 };
@@ -344,10 +351,13 @@ impl BandwidthEstimator for LinkEstimator {
         let saturated_queue = queued.is_some_and(|queued| queued > SATURATED_QUEUE);
         let saturated = receiver_loss.is_some_and(|loss| loss > SATURATED_LOSS) || saturated_queue;
         let congested = saturated || standing_queue;
-        if saturated {
+        if saturated_queue {
             // What a full link delivers is its rate (counted by arrival; once
             // streams pause and its queue drains, less arrives, which says
-            // nothing of the link).
+            // nothing of the link). Loss alone with no queue is a lossy
+            // line, not a full one: after video paused on a 256 kbit/s line,
+            // its sound alone set the ceiling at 110 kbit/s, and video took
+            // 28 s to come back once the line was wide again.
             self.ceiling = Some((acked.max(MIN_BPS), now));
         }
         let delivered = acked;
@@ -373,10 +383,15 @@ impl BandwidthEstimator for LinkEstimator {
         }
         let received = (self.acked.len() > 1).then_some(delivered);
         let delay_target = self.delay_control.update(now, usage, received);
-        let lost = match receiver_loss {
-            Some(loss) => (loss * reports.len() as f64).round() as usize,
-            None => reports.iter().filter(|report| !report.arrived).count(),
+        // The loss controller (GCC's: climbs under 2% lost, holds to 10%)
+        // sees only loss beyond what a lossy line loses anyway: on a line
+        // losing 2%, which RED, FEC and resends repair, it held whatever
+        // it had fallen to during congestion, and video did not come back.
+        let lost_share = match receiver_loss {
+            Some(loss) => loss,
+            None => reports.iter().filter(|report| !report.arrived).count() as f64 / reports.len() as f64,
         };
+        let lost = ((lost_share - TOLERATED_LOSS).max(0.0) * reports.len() as f64).round() as usize;
         let loss_target = self.loss_control.update(now, lost.min(reports.len()), reports.len());
         self.target = delay_target.min(loss_target).clamp(MIN_BPS, MAX_BPS);
         // Since the link last congested, the estimate climbs back from what

@@ -16,7 +16,7 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, register_default_interceptors,
 };
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -159,12 +159,41 @@ struct Writer {
     from: Uuid,
     publication: Arc<Publication>,
     sender: Arc<dyn RtpSender>,
-    /// The payload type this subscriber negotiated; 0 until the answer is in.
-    payload_type: Arc<AtomicU8>,
+    /// What this subscriber negotiated for it.
+    negotiated: Arc<Negotiated>,
     /// Set while this subscriber's link cannot carry this video (the allocator).
     network_paused: Arc<AtomicBool>,
     task: JoinHandle<()>,
     feedback: JoinHandle<()>,
+}
+
+/// What a subscriber's answer chose for one forwarded stream.
+#[derive(Debug, Default)]
+struct Negotiated {
+    /// The payload type; 0 until the answer is in.
+    payload_type: AtomicU8,
+    /// The publisher sends RED and this subscriber takes plain Opus only:
+    /// each packet goes with its primary block alone.
+    unwrap_red: AtomicBool,
+}
+
+impl Negotiated {
+    /// Learns the payload type for `sent` (a MIME type) from the codecs a
+    /// subscriber negotiated; Opus stands in for RED where it has no RED.
+    fn learn(&self, sent: &str, codecs: &[(String, u8)]) {
+        let find = |mime: &str| codecs.iter().find(|(chosen, _)| chosen.eq_ignore_ascii_case(mime)).map(|c| c.1);
+        let (payload_type, unwrap_red) = match find(sent) {
+            Some(payload_type) => (payload_type, false),
+            None if sent.eq_ignore_ascii_case(codecs::MIME_TYPE_RED) => {
+                let Some(opus) = find(MIME_TYPE_OPUS) else { return };
+                (opus, true)
+            }
+            None => return,
+        };
+        self.unwrap_red.store(unwrap_red, Ordering::Release);
+        // The writer asks for a keyframe itself once the connection is up.
+        self.payload_type.store(payload_type, Ordering::Release);
+    }
 }
 
 /// One forwarded stream as the allocation loop sees it.
@@ -368,7 +397,7 @@ async fn build_connection(
             // feedback (estimate.rs), or from REMB where that is all a client
             // sends. No pacer (`Unpaced`): the allocator keeps the sum
             // within the estimate.
-            registry = registry.with(Slot::NackResponder, Retransmitter::new(resends.clone()));
+            registry = registry.with(Slot::NackResponder, Retransmitter::new(resends.clone(), estimate.clone()));
             registry = configure_congestion_control(
                 registry,
                 LinkEstimator::new(estimate.clone()),
@@ -614,6 +643,10 @@ impl Peer {
             MediaKind::Video => RtpCodecKind::Video,
         };
         let from = publication.from;
+        // RED goes where the subscriber takes it, else the Opus inside it:
+        // the track is Opus, and RED is offered first beside it.
+        let sends_red = publication.codec.mime_type.eq_ignore_ascii_case(codecs::MIME_TYPE_RED);
+        let track_codec = if sends_red { codecs::opus().rtp_codec } else { publication.codec.clone() };
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             from.to_string(),
             format!("{}-{from}", kind_label(publication.kind)),
@@ -627,7 +660,7 @@ impl Peer {
                         .then(|| RTCRtpRtxParameters { ssrc: rand::random::<u32>() }),
                     ..Default::default()
                 },
-                codec: publication.codec.clone(),
+                codec: track_codec.clone(),
                 ..Default::default()
             }],
         )));
@@ -638,8 +671,12 @@ impl Peer {
                 Some(RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Sendonly, ..Default::default() }),
             )
             .await?;
+        if sends_red && transceiver.set_codec_preferences(vec![codecs::red(), codecs::opus()]).await.is_err() {
+            // This subscriber's first answer left RED out: it gets Opus.
+            tracing::debug!(participant = %self.participant_id, "a subscriber without RED gets plain Opus");
+        }
         let sender = transceiver.sender().await?.ok_or(MediaError::Gone)?;
-        let payload_type = Arc::new(AtomicU8::new(0));
+        let negotiated = Arc::new(Negotiated::default());
         let network_paused = Arc::new(AtomicBool::new(false));
         // The subscriber's own keyframe requests go up to the publisher.
         let feedback = tokio::spawn(read_feedback(track.clone(), ssrc, publication.clone(), self.estimate.clone()));
@@ -648,7 +685,7 @@ impl Peer {
             self.participant_id,
             track,
             ssrc,
-            payload_type.clone(),
+            negotiated.clone(),
             [self.subscribe_connected.clone(), network_paused.clone()],
             self.rules.clone(),
             [
@@ -661,7 +698,7 @@ impl Peer {
             from,
             publication,
             sender,
-            payload_type,
+            negotiated,
             network_paused,
             task,
             feedback,
@@ -751,20 +788,17 @@ impl Peer {
         self.subscribe.set_remote_description(RTCSessionDescription::answer(answer)?).await?;
         self.add_early_candidates(PeerTarget::Subscribe).await;
         for writer in self.writers.lock().await.iter() {
-            if writer.payload_type.load(Ordering::Acquire) != 0 {
+            if writer.negotiated.payload_type.load(Ordering::Acquire) != 0 {
                 continue;
             }
             let parameters = writer.sender.get_parameters().await?;
-            let chosen = parameters
+            let chosen: Vec<(String, u8)> = parameters
                 .rtp_parameters
                 .codecs
                 .iter()
-                .find(|codec| codec.rtp_codec.mime_type.eq_ignore_ascii_case(&writer.publication.codec.mime_type))
-                .map(|codec| codec.payload_type);
-            if let Some(payload_type) = chosen {
-                // The writer asks for a keyframe itself once the connection is up.
-                writer.payload_type.store(payload_type, Ordering::Release);
-            }
+                .map(|codec| (codec.rtp_codec.mime_type.clone(), codec.payload_type))
+                .collect();
+            writer.negotiated.learn(&writer.publication.codec.mime_type, &chosen);
         }
         let pending = {
             let mut negotiation = self.negotiation.lock().await;
@@ -846,7 +880,7 @@ async fn forward(
     to: Uuid,
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
-    payload_type: Arc<AtomicU8>,
+    negotiated: Arc<Negotiated>,
     [connected, network_paused]: [Arc<AtomicBool>; 2],
     rules: watch::Receiver<MediaRules>,
     metrics: [Option<Arc<SfuMetrics>>; 3],
@@ -867,7 +901,7 @@ async fn forward(
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        let pt = payload_type.load(Ordering::Acquire);
+        let pt = negotiated.payload_type.load(Ordering::Acquire);
         let allowed = pt != 0
             && connected.load(Ordering::Acquire)
             && !network_paused.load(Ordering::Acquire)
@@ -893,6 +927,10 @@ async fn forward(
         }
         packet.header.ssrc = ssrc;
         packet.header.payload_type = pt;
+        if negotiated.unwrap_red.load(Ordering::Acquire) {
+            let Some(primary) = codecs::red_primary(&packet.payload) else { continue };
+            packet.payload = packet.payload.slice(primary);
+        }
         let bytes = packet.payload.len() as u64;
         if track.write_rtp(packet).await.is_err() {
             break;

@@ -4,8 +4,11 @@
 //! resends a packet at most once per round trip, skips packets too old to
 //! help (audio after 250 ms, video after 1 s), spends at most half of what
 //! the stream itself sends on resends (a byte budget refilled by each
-//! original packet), sends them as RTX where the subscriber negotiated it,
-//! and counts NACKs, resends and what it refused.
+//! original packet) and, on the whole connection, at most a tenth of what
+//! the subscriber's link is estimated to carry (a link that fills up loses
+//! packets in bursts, and resending them all would fill it more), sends
+//! them as RTX where the subscriber negotiated it, and counts NACKs, resends
+//! and what it refused.
 //!
 //! The round trip comes from RTCP: the sender reports this connection sends
 //! pass by on their way out (their NTP time noted), and the receiver's
@@ -25,12 +28,18 @@ use rtc::rtp;
 use rtc::sansio::Protocol;
 use rtc::shared::TransportContext;
 
+use super::estimate::LinkEstimate;
+
 /// Packets kept per stream for resending (a power of two).
 const BUFFER: usize = 1024;
 /// Resends may spend at most this share of the bytes a stream sends.
 const BUDGET_SHARE: f64 = 0.5;
 /// The budget saved up at most (a burst of resends after a loss burst).
 const BUDGET_CAP: f64 = 64.0 * 1024.0;
+/// Resends on one connection spend at most this share of its link's estimate...
+const LINK_SHARE: f64 = 0.1;
+/// ...saved up for at most this long.
+const LINK_SAVED: Duration = Duration::from_millis(500);
 /// Until reception reports give a round trip.
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
 
@@ -74,8 +83,9 @@ impl Stream {
         self.kept[slot] = Some(Sent { packet, sent_at: now, resent_at: None });
     }
 
-    /// The packet to send again for `sequence`, if it may be.
-    fn resend(&mut self, sequence: u16, now: Instant, rtt: Duration) -> Option<rtp::Packet> {
+    /// The packet to send again for `sequence`, if it may be, within the
+    /// stream's budget and the connection's `allowance` (bytes).
+    fn resend(&mut self, sequence: u16, now: Instant, rtt: Duration, allowance: &mut f64) -> Option<rtp::Packet> {
         let sent = self.kept[Self::slot(sequence)].as_mut()?;
         if sent.packet.header.sequence_number != sequence || now.duration_since(sent.sent_at) > self.max_age {
             return None;
@@ -84,10 +94,11 @@ impl Stream {
             return None;
         }
         let size = sent.packet.payload.len() as f64;
-        if size > self.budget {
+        if size > self.budget || size > *allowance {
             return None;
         }
         self.budget -= size;
+        *allowance -= size;
         sent.resent_at = Some(now);
         let original = &sent.packet;
         let Some((ssrc, payload_type)) = self.rtx else { return Some(original.clone()) };
@@ -116,20 +127,41 @@ pub struct Retransmitter {
     reports_sent: VecDeque<(u32, Instant)>,
     rtt: Duration,
     counters: Arc<ResendCounters>,
+    /// The subscriber's link, and the bytes resends may still spend on it
+    /// (refilled at `LINK_SHARE` of its estimate), as of when.
+    link: Arc<LinkEstimate>,
+    allowance: (f64, Option<Instant>),
     inbound: VecDeque<TaggedPacket>,
     outbound: VecDeque<TaggedPacket>,
 }
 
 impl Retransmitter {
-    pub fn new(counters: Arc<ResendCounters>) -> Self {
+    pub fn new(counters: Arc<ResendCounters>, link: Arc<LinkEstimate>) -> Self {
         Retransmitter {
             streams: HashMap::new(),
             reports_sent: VecDeque::new(),
             rtt: DEFAULT_RTT,
             counters,
+            link,
+            allowance: (0.0, None),
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
         }
+    }
+
+    /// What resends may spend on the link now, in bytes: unlimited while
+    /// its capacity is not known.
+    fn link_allowance(&mut self, now: Instant) -> f64 {
+        let Some(estimate) = self.link.current(now) else {
+            self.allowance = (0.0, None);
+            return f64::INFINITY;
+        };
+        let rate = estimate.bits_per_second * LINK_SHARE / 8.0;
+        let (saved, since) = self.allowance;
+        let earned = since.map_or(f64::INFINITY, |since| now.saturating_duration_since(since).as_secs_f64() * rate);
+        let allowance = (saved + earned).min(rate * LINK_SAVED.as_secs_f64());
+        self.allowance = (allowance, Some(now));
+        allowance
     }
 
     /// The round trip as last measured (or the default).
@@ -140,10 +172,11 @@ impl Retransmitter {
     fn on_nack(&mut self, nack: &TransportLayerNack, now: Instant) {
         self.counters.nacks.fetch_add(1, Ordering::Relaxed);
         let rtt = self.rtt;
+        let mut allowance = self.link_allowance(now);
         let Some(stream) = self.streams.get_mut(&nack.media_ssrc) else { return };
         for pair in &nack.nacks {
             for sequence in pair.packet_list() {
-                match stream.resend(sequence, now, rtt) {
+                match stream.resend(sequence, now, rtt, &mut allowance) {
                     Some(packet) => {
                         self.counters.resent_packets.fetch_add(1, Ordering::Relaxed);
                         self.counters.resent_bytes.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
@@ -155,6 +188,9 @@ impl Retransmitter {
                     }
                 }
             }
+        }
+        if self.allowance.1.is_some() {
+            self.allowance.0 = allowance;
         }
     }
 
@@ -266,8 +302,12 @@ mod tests {
     const SSRC: u32 = 7;
 
     fn video(rtx: bool) -> (Retransmitter, Arc<ResendCounters>) {
+        on_link(rtx, Arc::new(LinkEstimate::default()))
+    }
+
+    fn on_link(rtx: bool, link: Arc<LinkEstimate>) -> (Retransmitter, Arc<ResendCounters>) {
         let counters = Arc::new(ResendCounters::default());
-        let mut retransmitter = Retransmitter::new(counters.clone());
+        let mut retransmitter = Retransmitter::new(counters.clone(), link);
         let info = StreamInfo {
             ssrc: SSRC,
             ssrc_rtx: rtx.then_some(8),
@@ -357,6 +397,31 @@ mod tests {
         let every: Vec<u16> = (0..100).collect();
         retransmitter.handle_read(nack(&every, start + Duration::from_millis(990))).unwrap();
         assert_eq!(resent(&mut retransmitter).len(), 50, "100 packets sent buy 50 resends");
+    }
+
+    #[test]
+    fn resends_spend_at_most_a_tenth_of_the_link() {
+        let start = Instant::now();
+        let link = Arc::new(LinkEstimate::default());
+        let (mut retransmitter, counters) = on_link(false, link.clone());
+        send(&mut retransmitter, 0, 100, start);
+        // 400 kbit/s: resends may take 40 kbit/s, 2,500 bytes saved at most.
+        let asked = start + Duration::from_millis(990);
+        link.record_feedback(400_000.0, None, true, asked);
+        let every: Vec<u16> = (0..100).collect();
+        retransmitter.handle_read(nack(&every, asked)).unwrap();
+        assert_eq!(resent(&mut retransmitter).len(), 2, "two packets of 1,000 bytes fit in 2,500");
+        // 50 ms later, 250 bytes more: 750, not enough for one more packet.
+        let later = asked + Duration::from_millis(50);
+        link.record_feedback(400_000.0, None, true, later);
+        retransmitter.handle_read(nack(&[50], later)).unwrap();
+        assert!(resent(&mut retransmitter).is_empty());
+        // Half a second later the allowance is full again.
+        let then = later + Duration::from_millis(500);
+        link.record_feedback(400_000.0, None, true, then);
+        retransmitter.handle_read(nack(&[60, 61, 62], then)).unwrap();
+        assert_eq!(resent(&mut retransmitter).len(), 2);
+        assert_eq!(counters.resent_packets.load(Ordering::Relaxed), 4);
     }
 
     #[test]
