@@ -69,6 +69,15 @@ pub const PROBE_WINDOW: Duration = Duration::from_secs(4);
 /// failed probe of one video, or the first seconds of a narrower line, took
 /// the mediator's video down with it).
 pub const PAUSE_RECOVERY: Duration = Duration::from_secs(3);
+/// A paused video whose publisher sends more than this many times the floor
+/// does not come back at once: its publisher is first asked for the floor,
+/// so that the video returns at what the link was judged to carry, not at
+/// the rate other receivers take (on a 256 kbit/s line, a video coming back
+/// at 1 Mbit/s filled it for the second its publisher took to follow)...
+pub const RESUME_RATE: f64 = 1.3;
+/// ...waiting at most this long (a publisher that does not follow comes
+/// back anyway, and is then judged as one that does not follow).
+pub const RESUME_WAIT: Duration = Duration::from_secs(3);
 /// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
 
@@ -110,8 +119,9 @@ pub enum Quality {
 pub struct Allocation {
     /// Videos paused for this subscriber's link, by publisher.
     pub paused: Vec<Uuid>,
-    /// Forwarded videos and the most this link can give each (none when the
-    /// link's capacity is not known: no limit from this subscriber).
+    /// Forwarded videos (and paused ones about to come back, at the floor)
+    /// and the most this link can give each (none when the link's capacity
+    /// is not known: no limit from this subscriber).
     pub shares: Vec<(Uuid, Option<f64>)>,
     pub quality: Quality,
 }
@@ -130,6 +140,9 @@ struct VideoState {
     /// well over it (a client that does not follow targets).
     share: Option<f64>,
     over_share_since: Option<Instant>,
+    /// Since when a paused video that fits waits for its publisher to come
+    /// down to the floor (`RESUME_RATE`).
+    coming_back_since: Option<Instant>,
 }
 
 impl VideoState {
@@ -143,6 +156,7 @@ impl VideoState {
             last_offered: now,
             share: None,
             over_share_since: None,
+            coming_back_since: None,
         }
     }
 
@@ -210,7 +224,10 @@ impl Allocator {
         if short.is_empty() {
             self.resume_what_fits(now, &videos, budget, &mut used);
         } else {
-            self.videos.values_mut().for_each(|state| state.fits_since = None);
+            self.videos.values_mut().for_each(|state| {
+                state.fits_since = None;
+                state.coming_back_since = None;
+            });
         }
         self.share_out(&videos, budget, loss)
     }
@@ -336,10 +353,14 @@ impl Allocator {
     }
 
     /// Paused videos come back, highest priority first, one at a time (none
-    /// while another is still a probe), when what is left carries them with
-    /// the margin for their hold.
+    /// while another is still a probe or waiting for its publisher), when
+    /// what is left carries them with the margin for their hold, and once
+    /// their publisher sends no more than the floor (`RESUME_RATE`).
     fn resume_what_fits(&mut self, now: Instant, videos: &[&Offered], budget: f64, used: &mut f64) {
-        let mut resumed_one = self.videos.values().any(|state| !state.paused && state.probing(now));
+        let mut resumed_one = self
+            .videos
+            .values()
+            .any(|state| (!state.paused && state.probing(now)) || state.coming_back_since.is_some());
         for video in videos {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             if !state.paused {
@@ -348,13 +369,20 @@ impl Allocator {
             let cost = state.cost(video, now);
             if *used + cost * RESUME_MARGIN > budget {
                 state.fits_since = None;
+                state.coming_back_since = None;
                 continue;
             }
             let since = *state.fits_since.get_or_insert(now);
-            if !resumed_one && now - since >= state.hold {
-                state.paused = false;
-                state.fits_since = None;
-                state.resumed_at = Some(now);
+            let waiting = state.coming_back_since.is_some();
+            if (waiting || !resumed_one) && now - since >= state.hold {
+                let asked_since = *state.coming_back_since.get_or_insert(now);
+                let down = video.bits_per_second <= VIDEO_FLOOR_BPS * RESUME_RATE;
+                if down || now - asked_since >= RESUME_WAIT {
+                    state.paused = false;
+                    state.fits_since = None;
+                    state.coming_back_since = None;
+                    state.resumed_at = Some(now);
+                }
                 *used += cost;
                 resumed_one = true;
             }
@@ -377,6 +405,9 @@ impl Allocator {
                 let share = even.min(video.bits_per_second.max(VIDEO_FLOOR_BPS) * RAMP);
                 state.share = Some(share);
                 shares.push((video.from, Some(share)));
+            } else if state.coming_back_since.is_some() {
+                // Still paused here, but its publisher is asked for the floor.
+                shares.push((video.from, Some(VIDEO_FLOOR_BPS)));
             }
         }
         let quality = if !paused.is_empty() {
@@ -762,5 +793,35 @@ mod tests {
         // A link that stays too thin for it pauses it after all.
         let thin: Vec<Vec<Uuid>> = (0..16).map(|_| step(150_000.0, true)).collect();
         assert!(thin.last().is_some_and(|paused| paused.contains(&MEDIATOR)), "{thin:?}");
+    }
+
+    #[test]
+    fn a_video_comes_back_once_its_publisher_is_down_to_the_floor() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let mut step = |estimate: f64, congested: bool, sending: f64| {
+            at += Duration::from_millis(500);
+            let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
+            let link = Link { bits_per_second: estimate, loss: None, congested };
+            allocator.allocate(at, Some(link), 0.0, &video)
+        };
+        (0..10).for_each(|_| assert!(step(2_000_000.0, false, 1_000_000.0).paused.is_empty()));
+        let paused = (0..10).map(|_| step(120_000.0, true, 1_000_000.0)).last().expect("ten rounds");
+        assert_eq!(paused.paused, vec![ADVISER]);
+        // The line is wide again, but its publisher sends 1 Mbit/s to others:
+        // it is asked for the floor first, and stays paused here meanwhile.
+        let waiting: Vec<Allocation> = (0..16).map(|_| step(2_000_000.0, false, 1_000_000.0)).collect();
+        let asked = waiting.iter().position(|a| a.shares == vec![(ADVISER, Some(VIDEO_FLOOR_BPS))]);
+        let asked = asked.expect("the publisher is asked for the floor");
+        assert!(waiting[asked].paused == vec![ADVISER], "still paused while its publisher comes down");
+        // Down to the floor: back at once.
+        let back = step(2_000_000.0, false, 160_000.0);
+        assert!(back.paused.is_empty(), "{back:?}");
+
+        // A publisher that does not come down is let through after RESUME_WAIT.
+        (0..10).for_each(|_| drop(step(120_000.0, true, 1_000_000.0)));
+        let rounds: Vec<bool> = (0..30).map(|_| step(2_000_000.0, false, 1_000_000.0).paused.is_empty()).collect();
+        let first_asked = rounds.iter().position(|back| *back).expect("it comes back");
+        assert!(first_asked > 0 && rounds[first_asked..].iter().all(|back| *back), "{rounds:?}");
     }
 }
