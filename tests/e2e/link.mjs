@@ -73,23 +73,26 @@ export class VillageLink {
   }
 
   /**
-   * Shapes both directions: `rateKbit` (none: unlimited), `lossPercent`
-   * of UDP packets dropped at random each way, and `rttMs` of propagation
-   * delay (half each way). Resolves once the shaping is in place.
+   * Shapes both directions: `rateKbit` (none: unlimited) down to the
+   * namespace and `upKbit` (the same unless given; null: unlimited) up from
+   * it, `lossPercent` of UDP packets dropped at random each way, and `rttMs`
+   * of propagation delay (half each way). Resolves once the shaping is in
+   * place.
    */
-  async shape({ rateKbit = null, lossPercent = 0, rttMs = 0 } = {}) {
+  async shape({ rateKbit = null, upKbit = rateKbit, lossPercent = 0, rttMs = 0 } = {}) {
     await this.delay(rttMs);
     for (const [device, inNs] of [[this.hostDevice, false], [this.nsDevice, true]]) {
       const tc = (...args) => (inNs ? this.inNs("tc", ...args) : run("tc", ...args));
       (inNs ? () => quiet("ip", "netns", "exec", this.ns, "tc", "qdisc", "del", "dev", device, "root") : () => quiet("tc", "qdisc", "del", "dev", device, "root"))();
-      if (rateKbit) {
+      const rate = inNs ? upKbit : rateKbit;
+      if (rate) {
         // A queue of about 300 ms at the rate, as a village router holds.
         // The bucket holds 20 ms at the rate but never less than two full
         // packets: a bucket smaller than a packet drops that packet every
         // time (it was 640 bytes at 256 kbit/s, so every full-size TCP
         // segment and most video packets were lost on that link).
-        const burstBytes = Math.max(3000, Math.round((rateKbit * 1000) / 8 / 50));
-        tc("qdisc", "add", "dev", device, "root", "tbf", "rate", `${rateKbit}kbit`, "burst", String(burstBytes), "latency", "300ms");
+        const burstBytes = Math.max(3000, Math.round((rate * 1000) / 8 / 50));
+        tc("qdisc", "add", "dev", device, "root", "tbf", "rate", `${rate}kbit`, "burst", String(burstBytes), "latency", "300ms");
       }
     }
     // Loss is applied where packets arrive (an input hook), as on a wire:

@@ -388,3 +388,23 @@ test("with 5% loss on a wide link the station decodes nearly every frame, repair
   assert.ok(decoded >= 0.99 * sent, `decoded ${decoded} of ${sent} frames`);
   assert.ok(rtx > 0, "retransmissions arrived as RTX");
 });
+
+// Two more rows of issue 12's table, for the benchmark only (tests/bench-village-link.sh
+// sets LINK_RESULTS): a narrow line with no loss, and a line narrow one way only.
+const benchOnly = skip || (RESULTS ? false : "benchmark rows (tests/bench-village-link.sh)");
+for (const [condition, shape] of [
+  ["512 kbit/s both ways, no loss, 150 ms", { rateKbit: 512, lossPercent: 0, rttMs: 150 }],
+  ["1 Mbit/s down only, 150 ms", { rateKbit: 1000, upKbit: null, lossPercent: 0, rttMs: 150 }],
+]) {
+  test(`${condition}: sound holds at the station`, { skip: benchOnly }, async () => {
+    await link.shape(shape);
+    await sleep(10_000);
+    const watched = await watchStation(WINDOW_S);
+    const uplink = await mediatorHearsStation(5);
+    record(condition, watched, { "station heard at the mediator, concealed %": uplink.toFixed(1) });
+    if (cpuBound(watched)) return;
+    for (const name of ["mediator", "adviser"]) {
+      assert.ok(watched.audio[name].concealedPercent < 2, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
+    }
+  });
+}
