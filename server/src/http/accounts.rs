@@ -76,12 +76,18 @@ struct WithPassword {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
+    /// 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a
+    /// letter or digit; stored lower-case.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")]
     username: String,
+    #[schema(min_length = 1, max_length = 100)]
     display_name: String,
     role: Role,
     unit_id: Option<Uuid>,
+    #[schema(max_length = 32, pattern = "^\\s*$|^[+\\- ]*(?:[0-9][+\\- ]*){3,20}$")]
     phone: Option<String>,
     /// When absent a password is generated and returned once.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
 }
 
@@ -176,9 +182,10 @@ async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateAccount {
+    #[schema(min_length = 1, max_length = 100)]
     display_name: Option<String>,
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 32, pattern = "^\\s*$|^[+\\- ]*(?:[0-9][+\\- ]*){3,20}$")]
     phone: Option<Option<String>>,
 }
 
@@ -275,6 +282,7 @@ async fn set_active(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResetPassword {
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     password: Option<String>,
 }
 

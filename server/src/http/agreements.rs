@@ -96,9 +96,13 @@ async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SaveAgreement {
+    #[schema(min_length = 1, max_length = 10000)]
     facts: String,
+    #[schema(min_length = 1, max_length = 10000)]
     responsibilities: String,
+    #[schema(min_length = 1, max_length = 10000)]
     terms: String,
+    #[schema(min_length = 1, max_length = 5000)]
     performance_manner: String,
     performance_deadline: NaiveDate,
 }

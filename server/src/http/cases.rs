@@ -32,9 +32,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewParty {
+    #[schema(min_length = 1, max_length = 50)]
     name: String,
     side: PartySide,
+    #[schema(max_length = 32, pattern = "^\\s*$|^[+\\- ]*(?:[0-9][+\\- ]*){3,20}$")]
     phone: Option<String>,
+    /// A resident ID number (18 characters, the last a check digit).
+    #[schema(pattern = "^\\s*$|^\\s*[0-9]{17}[0-9Xx]\\s*$")]
     id_number: Option<String>,
 }
 
@@ -44,7 +48,9 @@ struct RegisterCase {
     village_id: Uuid,
     category: Category,
     source: CaseSource,
+    #[schema(min_length = 1, max_length = 5000)]
     summary: String,
+    #[schema(pattern = "^\\s*$|^\\s*[0-9]{1,15}(\\.[0-9]{1,2})?\\s*$")]
     amount_yuan: Option<String>,
     public_session: bool,
     parties: Vec<NewParty>,
@@ -256,12 +262,13 @@ fn set_party_details(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateParty {
+    #[schema(min_length = 1, max_length = 50)]
     name: Option<String>,
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 32, pattern = "^\\s*$|^[+\\- ]*(?:[0-9][+\\- ]*){3,20}$")]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^\\s*$|^\\s*[0-9]{17}[0-9Xx]\\s*$")]
     id_number: Option<Option<String>>,
 }
 
@@ -309,9 +316,10 @@ async fn update_party(
 #[serde(deny_unknown_fields)]
 struct UpdateCase {
     category: Option<Category>,
+    #[schema(min_length = 1, max_length = 5000)]
     summary: Option<String>,
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^\\s*$|^\\s*[0-9]{1,15}(\\.[0-9]{1,2})?\\s*$")]
     amount_yuan: Option<Option<String>>,
     public_session: Option<bool>,
 }

@@ -30,8 +30,12 @@ pub fn router() -> Router<AppState> {
 struct RecordConsultation {
     village_id: Uuid,
     topic: Category,
+    #[schema(min_length = 1, max_length = 5000)]
     question: String,
+    #[schema(min_length = 1, max_length = 5000)]
     answer_summary: String,
+    #[serde(deserialize_with = "validate::whole_number")]
+    #[schema(minimum = 1, maximum = 600)]
     minutes_taken: i32,
     via: Channel,
     /// The adviser who answered; an adviser recording their own may leave it out.

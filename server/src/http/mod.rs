@@ -7,6 +7,7 @@ mod audit;
 mod case_context;
 mod cases;
 mod consultations;
+mod contract;
 mod headers;
 mod health;
 mod invitation;
@@ -109,6 +110,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     }
     let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
     doc.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    contract::describe_text_rules(&mut doc);
     doc
 }
 

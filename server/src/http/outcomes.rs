@@ -53,6 +53,7 @@ async fn settle(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Withdraw {
+    #[schema(min_length = 1, max_length = 2000)]
     reason: String,
 }
 
@@ -87,18 +88,22 @@ async fn withdraw(
 #[serde(deny_unknown_fields)]
 struct RecordOutcome {
     kind: RecordedOutcome,
-    /// Oral: what was agreed.
+    /// Oral: what was agreed (required for oral).
+    #[schema(min_length = 1, max_length = 5000)]
     terms: Option<String>,
     /// Oral: in person, by phone or by video.
     reached_via: Option<Channel>,
     /// Oral: when it was reached (default now); it takes effect then.
     reached_at: Option<Timestamp>,
-    /// Failed: why.
+    /// Failed: why (required for failed; optional for referred).
+    #[schema(max_length = 2000)]
     reason: Option<String>,
     /// Failed: the other routes the parties were told of.
     routes_told: Option<Vec<Route>>,
-    /// Referred: the court or body.
+    /// Referred: the court or body (required for referred).
+    #[schema(min_length = 1, max_length = 100)]
     referred_to: Option<String>,
+    #[schema(max_length = 100)]
     reference_number: Option<String>,
 }
 
@@ -191,6 +196,7 @@ async fn record_outcome(
 #[serde(deny_unknown_fields)]
 struct JudicialBody {
     applied_on: NaiveDate,
+    #[schema(min_length = 1, max_length = 100)]
     court: String,
     result: Option<JudicialResult>,
     result_on: Option<NaiveDate>,
@@ -262,10 +268,13 @@ async fn judicial_confirmation(
 #[serde(deny_unknown_fields)]
 struct FollowUpBody {
     visited_on: NaiveDate,
+    #[schema(min_length = 1, max_length = 100)]
     visited_by: String,
     performance: Performance,
     satisfaction: Satisfaction,
+    #[schema(max_length = 2000)]
     remaining_risk: Option<String>,
+    #[schema(max_length = 2000)]
     next_step: Option<String>,
 }
 

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -122,7 +123,9 @@ async fn me(user: AuthUser) -> Json<Account> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangePassword {
+    #[schema(format = Password)]
     current_password: String,
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     new_password: String,
 }
 

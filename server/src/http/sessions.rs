@@ -124,6 +124,8 @@ async fn detail(state: &AppState, session: Session, context: &CaseInContext) -> 
 #[serde(deny_unknown_fields)]
 struct ScheduleSession {
     planned_start: Timestamp,
+    #[serde(deserialize_with = "validate::whole_number")]
+    #[schema(minimum = 5, maximum = 480)]
     planned_minutes: i32,
     mode: SessionMode,
     /// Mediators of the case's office; the caller when absent and a mediator.
@@ -348,7 +350,10 @@ fn qr_svg(text: &str) -> AppResult<String> {
 #[serde(deny_unknown_fields)]
 struct RescheduleBody {
     planned_start: Timestamp,
+    #[serde(default, deserialize_with = "validate::optional_whole_number")]
+    #[schema(minimum = 5, maximum = 480)]
     planned_minutes: Option<i32>,
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -409,6 +414,7 @@ async fn reschedule(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CancelBody {
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 

@@ -35,6 +35,8 @@ struct StatsQuery {
     district: Option<Uuid>,
     town: Option<Uuid>,
     village: Option<Uuid>,
+    /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 

@@ -150,11 +150,15 @@ async fn read(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUnit {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     district_id: Option<Uuid>,
     town_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 100)]
     office_name: Option<String>,
+    #[schema(min_length = 1, max_length = 20)]
     case_prefix: Option<String>,
+    #[schema(max_length = 100)]
     station_name: Option<String>,
 }
 
@@ -291,11 +295,14 @@ fn name_taken(unit: &Unit) -> impl FnOnce(StoreError) -> AppError + '_ {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateUnit {
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     office_name: Option<String>,
+    #[schema(min_length = 1, max_length = 20)]
     case_prefix: Option<String>,
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     station_name: Option<Option<String>>,
 }
 
