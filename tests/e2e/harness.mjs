@@ -43,7 +43,23 @@ export function startServer({ env = {} } = {}) {
  * Chromium with a fake camera and microphone. With `refuseDevices`, the
  * browser asks instead of granting, and headless asking means refusing.
  */
-export async function launchBrowser({ refuseDevices = false, executablePath, extraArgs = [] } = {}) {
+export async function launchBrowser(options = {}) {
+  // Chromium now and then dies of SIGSEGV while starting on this machine,
+  // before it opens a page (seen once in a full run): that is no test's
+  // failure, so it is launched again, twice at most. Any other error, or a
+  // third crash, fails the test.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(options);
+    } catch (error) {
+      const diedStarting = /has been closed|signal=SIGSEGV/.test(String(error?.message));
+      if (!diedStarting || attempt === 3) throw error;
+      console.log(`Chromium died while starting (attempt ${attempt}); launching it again`);
+    }
+  }
+}
+
+async function launchOnce({ refuseDevices = false, executablePath, extraArgs = [] }) {
   const deviceFlags = ["--use-fake-device-for-media-stream", ...(refuseDevices ? [] : ["--use-fake-ui-for-media-stream"])];
   return chromium.launch({
     executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",

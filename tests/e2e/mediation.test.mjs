@@ -215,17 +215,21 @@ async function wholeMediation(base, mediator, station, adviser) {
   // media flows both ways again within 3 s.
   const reloadedAt = Date.now();
   await station.reload();
-  // The mediator's tile may restart its frame count with the new track, so
-  // "media from the station" is frames advancing between two looks.
-  let lastSeen = await tileFrames(mediator, stationId);
+  // "Media from the station" is three frames decoded at the mediator after
+  // the station's page was seen back in the room (by then its old stream
+  // has ended). The mediator's tile may restart its count with the new
+  // track: a count that went down starts the three again.
+  let baseline = null;
   await eventually("media both ways after the station's reload", async () => {
-    const stationJoined = await station.evaluate(() => window.mediationCall?.state === "joined");
-    const stationSees = stationJoined && (await tileFrames(station, mediatorId)) > 0;
-    const now = await tileFrames(mediator, stationId);
-    const mediatorSees = stationJoined && now > lastSeen + 2;
-    lastSeen = now;
-    return stationSees && mediatorSees;
-  }, 15_000);
+    const frames = await tileFrames(mediator, stationId);
+    if (baseline === null) {
+      const back = await station.evaluate(() => window.mediationCall?.state === "joined");
+      if (back) baseline = frames;
+      return false;
+    }
+    baseline = Math.min(baseline, frames);
+    return frames >= baseline + 3 && (await tileFrames(station, mediatorId)) > 0;
+  }, 15_000, 100);
   const backAfter = Date.now() - reloadedAt;
   console.log(`reloaded station: media both ways after ${backAfter} ms`);
   assert.ok(backAfter < 3000, `media both ways took ${backAfter} ms after the reload`);
