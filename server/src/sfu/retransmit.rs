@@ -4,9 +4,10 @@
 //! resends a packet at most once per round trip, skips packets too old to
 //! help (audio after 250 ms, video after 1 s), spends at most half of what
 //! the stream itself sends on resends (a byte budget refilled by each
-//! original packet) and, on the whole connection, at most a tenth of what
-//! the subscriber's link is estimated to carry (a link that fills up loses
-//! packets in bursts, and resending them all would fill it more), sends
+//! original packet) and, while the subscriber's link is congested, at most a
+//! tenth of what it is estimated to carry on the whole connection (a link
+//! that fills up loses packets in bursts, and resending them all would fill
+//! it more; a link that only loses packets at random gets its resends), sends
 //! them as RTX where the subscriber negotiated it, and counts NACKs, resends
 //! and what it refused.
 //!
@@ -150,9 +151,9 @@ impl Retransmitter {
     }
 
     /// What resends may spend on the link now, in bytes: unlimited while
-    /// its capacity is not known.
+    /// its capacity is not known or it is not congested.
     fn link_allowance(&mut self, now: Instant) -> f64 {
-        let Some(estimate) = self.link.current(now) else {
+        let Some(estimate) = self.link.current(now).filter(|estimate| estimate.congested) else {
             self.allowance = (0.0, None);
             return f64::INFINITY;
         };
@@ -422,6 +423,19 @@ mod tests {
         retransmitter.handle_read(nack(&[60, 61, 62], then)).unwrap();
         assert_eq!(resent(&mut retransmitter).len(), 2);
         assert_eq!(counters.resent_packets.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn a_link_that_is_not_congested_gets_its_resends() {
+        let start = Instant::now();
+        let link = Arc::new(LinkEstimate::default());
+        let (mut retransmitter, _) = on_link(false, link.clone());
+        send(&mut retransmitter, 0, 100, start);
+        let asked = start + Duration::from_millis(990);
+        link.record_feedback(400_000.0, Some(0.05), false, asked);
+        let every: Vec<u16> = (0..100).collect();
+        retransmitter.handle_read(nack(&every, asked)).unwrap();
+        assert_eq!(resent(&mut retransmitter).len(), 50, "the stream's own budget only");
     }
 
     #[test]
