@@ -84,3 +84,23 @@ async fn resolve_unit(store: &dyn Store, role: Role, unit: Option<&str>) -> anyh
         _ => anyhow::bail!("several {kind}s are named {unit}; give the id instead"),
     }
 }
+
+/// `tls init`: makes (or keeps) the town's certificate authority and issues
+/// the server certificate, then says what to set and what devices need.
+pub fn tls_init(config: &Config, hosts: &[String], days: u32) -> anyhow::Result<()> {
+    let dir = config.tls_dir();
+    let issued = crate::tls::authority::init(&dir, hosts, days)?;
+    if issued.new_authority {
+        println!("made the town's certificate authority in {} (valid only for {})", dir.display(), hosts.join(", "));
+    } else {
+        println!("kept the certificate authority in {}; devices that installed it need nothing new", dir.display());
+    }
+    println!("server certificate: {} (key {}), valid until {}", issued.chain.display(), issued.key.display(), issued.not_after.date());
+    println!("authority fingerprint (SHA-256): {}", issued.authority_fingerprint);
+    println!();
+    println!("serve it with (flags, variables or the configuration file):");
+    println!("  --tls-cert {} --tls-key {}", issued.chain.display(), issued.key.display());
+    println!("a running server takes the new certificate by itself within a few seconds.");
+    println!("devices install the authority from https://{}/install-ca (or over plain HTTP with --redirect-listen)", hosts[0]);
+    Ok(())
+}

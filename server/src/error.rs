@@ -43,6 +43,12 @@ pub enum AppError {
     /// serve it now; the client may retry after the given time.
     #[error("{message}")]
     Unavailable { message: String, retry_after_secs: u64 },
+    /// Not the set-up code the server printed.
+    #[error("this is not the set-up code the server printed")]
+    SetupCodeInvalid,
+    /// The set-up code is too old or was mistyped too often.
+    #[error("the set-up code has expired or was mistyped too often; restart the server to print a new one")]
+    SetupCodeExpired,
     /// An invitation link that does not admit, with its own code.
     #[error("{}", .0.message())]
     Invitation(InvitationRefusal),
@@ -76,7 +82,8 @@ impl AppError {
             AppError::BadRequest(_) | AppError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::SetupCodeInvalid => StatusCode::FORBIDDEN,
+            AppError::SetupCodeExpired => StatusCode::GONE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) | AppError::InvalidState(_) | AppError::Stale(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -105,6 +112,8 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable { .. } => "unavailable",
+            AppError::SetupCodeInvalid => "setup_code_invalid",
+            AppError::SetupCodeExpired => "setup_code_expired",
             AppError::Invitation(refusal) => match refusal {
                 InvitationRefusal::NotYetValid => "invitation_not_yet_valid",
                 InvitationRefusal::Expired => "invitation_expired",

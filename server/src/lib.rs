@@ -9,15 +9,18 @@ pub mod backup;
 pub mod cases;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod error;
 pub mod http;
 pub mod rooms;
 pub mod serve;
+pub mod setup;
 pub mod sfu;
 pub mod signaling;
 pub mod store;
 pub mod throttle;
 pub mod time;
+pub mod tls;
 pub mod tree;
 pub mod validate;
 pub mod vocab;
@@ -60,17 +63,45 @@ pub struct AppState {
     pub signaling: Arc<SignalingSettings>,
     /// The media plane.
     pub sfu: Arc<sfu::Sfu>,
+    /// The first-run set-up code, while one is waiting.
+    pub setup: Arc<setup::SetupGate>,
+    /// How `--listen` speaks: HTTPS with `--tls-cert`, else plain HTTP.
+    pub transport: serve::Transport,
 }
 
-/// Creates the data directory, opens and migrates the database, loads (or
-/// makes) the signing secret, and seeds the demo town when asked.
+/// Binds the media TCP port and loads the certificate (both fail before
+/// anything is written), creates the data directory, opens and migrates
+/// the database, loads (or makes) the signing secret, and seeds the demo
+/// town when asked.
 pub async fn build(config: Config) -> anyhow::Result<AppState> {
+    let ice_tcp = match config.rtc_tcp_port {
+        Some(port) => {
+            let address = std::net::SocketAddr::new(config.rtc_ip, port);
+            let bound = sfu::ice_tcp::IceTcpMux::bind(address).await;
+            Some(bound.map_err(|error| serve::bind_error(error, address, "--rtc-tcp-port", "MEDIATION_RTC_TCP_PORT"))?)
+        }
+        None => None,
+    };
+    let transport = match (&config.tls_cert, &config.tls_key) {
+        (Some(chain), Some(key)) => serve::Transport::Tls(
+            tls::acceptor(tls::CertificateFiles { chain: chain.clone(), key: key.clone() })
+                .context("loading the HTTPS certificate (--tls-cert, --tls-key)")?,
+        ),
+        _ => serve::Transport::Plain,
+    };
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let store = store::connect(&config.database_url()).await.context("opening the database")?;
     if config.demo {
         demo::seed_if_empty(store.as_ref(), config.demo_password.clone()).await?;
     }
+    let setup = if !config.demo && store.is_empty().await? {
+        let gate = setup::SetupGate::open(std::time::Instant::now(), setup::CODE_LIFETIME);
+        announce_setup(&gate, &config);
+        gate
+    } else {
+        setup::SetupGate::closed()
+    };
     let secret = auth::load_or_create_secret(&config.data_dir, "jwt-secret", "MEDIATION_JWT_SECRET")?;
     let tokens = TokenKeys::new(&secret, chrono::Duration::minutes(i64::from(config.token_ttl_minutes)));
     let throttle = LoginThrottle::new(config.login_max_failures, Duration::from_secs(config.login_lockout_seconds));
@@ -78,10 +109,6 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
     let id_key = auth::load_or_create_secret(&config.data_dir, "id-number-key", "MEDIATION_ID_NUMBER_KEY")?;
     // A key given as text is stretched to the 32 bytes AES-256 needs.
     let id_vault = IdNumberVault::new(&<sha2::Sha256 as sha2::Digest>::digest(&id_key))?;
-    let ice_tcp = match config.rtc_tcp_port {
-        Some(port) => Some(sfu::ice_tcp::IceTcpMux::bind(std::net::SocketAddr::new(config.rtc_ip, port)).await?),
-        None => None,
-    };
     let sfu = sfu::Sfu::new(config.rtc_ip, config.rtc_public_ip, config.rtc_udp_ports.clone(), ice_tcp);
     let rooms = RoomRegistry::new(
         RoomSettings {
@@ -122,7 +149,24 @@ pub async fn build(config: Config) -> anyhow::Result<AppState> {
         invitation_openings: Arc::new(InvitationOpenings::new()),
         decoy_hash: decoy_hash.into(),
         id_vault: Arc::new(id_vault),
+        transport,
+        setup: Arc::new(setup),
     })
+}
+
+/// Prints the set-up code on standard output (the console, or the
+/// service's journal), never into the structured log.
+fn announce_setup(gate: &setup::SetupGate, config: &Config) {
+    let Some(code) = gate.code() else { return };
+    let hours = setup::CODE_LIFETIME.as_secs() / 3600;
+    println!();
+    println!("  首次运行：还没有管理员。First run: no administrator yet.");
+    println!("  打开 Open {}/setup.html", config.public_url());
+    println!("  输入设置码 and enter the set-up code:  {code}");
+    println!("  设置码只能用一次，{hours} 小时内有效；重启服务会生成新的设置码。");
+    println!("  It works once, for {hours} hours; a restart prints a new one.");
+    println!();
+    tracing::warn!("first run: no administrator yet; the set-up code is printed on standard output");
 }
 
 pub fn app(state: AppState) -> Router {
@@ -136,13 +180,29 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let rooms = state.rooms.clone();
-    let limits = serve::Limits {
-        max_connections: state.config.max_http_connections,
-        header_timeout: Duration::from_secs_f64(state.config.http_header_timeout_secs.max(0.1)),
-    };
-    let served = serve::serve(listener, app(state), limits, shutdown).await;
+    let limits = listener_limits(&state.config);
+    let served = serve::serve(listener, state.transport.clone(), app(state), limits, shutdown).await;
     rooms.stop_recording();
     served
+}
+
+/// Serves `--redirect-listen`: plain HTTP sending every request to the
+/// https public URL, except the town's certificate authority and the page
+/// on installing it (a device must get those before it trusts the site).
+pub async fn run_redirects(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = listener_limits(&state.config);
+    serve::serve(listener, serve::Transport::Plain, http::redirect_router(state), limits, shutdown).await
+}
+
+fn listener_limits(config: &Config) -> serve::Limits {
+    serve::Limits {
+        max_connections: config.max_http_connections,
+        header_timeout: Duration::from_secs_f64(config.http_header_timeout_secs.max(0.1)),
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -7,10 +7,11 @@
 //! in flight finish. An upgraded WebSocket leaves the HTTP cap: the
 //! signaling edge counts WebSockets under a cap of their own.
 //!
-//! `serve_connection` takes any byte stream, so a TLS listener can hand it
-//! its decrypted streams through the same path. HTTP/1.1 only: browsers
-//! speak it to a plain-HTTP server and through the reverse proxy, and its
-//! header timeout covers idle connections too.
+//! With a TLS acceptor the same path first completes the handshake (within
+//! `HANDSHAKE_TIMEOUT`, inside the connection cap) and serves the
+//! decrypted stream. HTTP/1.1 only: browsers speak it to a plain-HTTP
+//! server and through the reverse proxy, and its header timeout covers
+//! idle connections too.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,10 +26,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Time for a client to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (out of file descriptors): retrying at once
 /// would spin.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -43,10 +47,18 @@ pub struct Limits {
     pub header_timeout: Duration,
 }
 
+/// What each accepted connection speaks.
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    Tls(TlsAcceptor),
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish (up to `SHUTDOWN_GRACE`).
 pub async fn serve(
     listener: TcpListener,
+    transport: Transport,
     app: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -72,9 +84,16 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let connection = serve_connection(stream, peer, app.clone(), limits.header_timeout, stop.clone());
+        let (app, stop, transport) = (app.clone(), stop.clone(), transport.clone());
         tokio::spawn(async move {
-            connection.await;
+            match transport {
+                Transport::Plain => serve_connection(stream, peer, app, limits.header_timeout, stop).await,
+                Transport::Tls(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, peer, app, limits.header_timeout, stop).await,
+                    Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            }
             drop(place);
         });
     }
@@ -124,6 +143,33 @@ where
             tracing::debug!(%error, %peer, "connection ended with an error");
         }
     }
+}
+
+/// Binds `address` for the setting `flag` (environment `variable`); an
+/// error says what to change.
+pub async fn bind(address: SocketAddr, flag: &str, variable: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.map_err(|error| bind_error(error, address, flag, variable))
+}
+
+/// A failure to bind, in words that say which setting to change.
+pub fn bind_error(error: std::io::Error, address: SocketAddr, flag: &str, variable: &str) -> anyhow::Error {
+    let advice = match error.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "{address} is already in use: another program (or another mediation-server) listens there. \
+             Stop it, or choose another address with {flag} (or {variable}, or `{}` in the configuration file)",
+            flag.trim_start_matches("--")
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "{address} may be bound only with privileges (ports below 1024). Run the packaged service (it has \
+             CAP_NET_BIND_SERVICE), or choose a port above 1023 with {flag} (or {variable})"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{address} is not an address of this machine. Choose one of its addresses (or 0.0.0.0) with {flag} \
+             (or {variable})"
+        ),
+        _ => format!("{address} cannot be bound ({flag}, {variable})"),
+    };
+    anyhow::anyhow!("{advice}: {error}")
 }
 
 /// Raises this process's open-file limit to what the system allows (the

@@ -194,12 +194,18 @@ export async function seesAndHears(page, roles, who) {
   }, 30_000).catch(async (error) => {
     throw new Error(`${error.message}; tiles ${JSON.stringify(await remoteTiles(page))}; media ${JSON.stringify(await mediaState(page))}`);
   });
-  await sleep(1500);
-  const later = await remoteTiles(page);
-  for (const tile of tiles) {
+  // Advancing: each tile decodes new frames (waited for, not timed: on a
+  // busy machine a publisher adapting to a new receiver may pause a second).
+  let later = [];
+  await eventually(`${who}: video from ${roles.join(" and ")} advancing`, async () => {
+    later = await remoteTiles(page);
+    return tiles.every((tile) => later.find((other) => other.id === tile.id)?.frames > tile.frames);
+  }, 15_000).catch(() => {
+    const stuck = tiles.filter((tile) => !(later.find((other) => other.id === tile.id)?.frames > tile.frames));
+    const [tile] = stuck;
     const again = later.find((other) => other.id === tile.id);
-    assert.ok(again && again.frames > tile.frames, `${who}: video from the ${tile.role} is not advancing (${tile.frames} → ${again?.frames})`);
-  }
+    assert.fail(`${who}: video from the ${tile.role} is not advancing (${tile.frames} → ${again?.frames})`);
+  });
   await eventually(`${who} to hear ${roles.join(" and ")}`, () => page.evaluate((ids) => {
     const stats = window.mediationCall.remoteStats;
     return ids.every((id) => (stats[id]?.totalAudioEnergy || 0) > 0 || (stats[id]?.audioLevel || 0) > 0);

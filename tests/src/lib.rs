@@ -12,7 +12,9 @@ pub mod fixtures;
 pub mod fuzz;
 pub mod media;
 pub mod pg_cluster;
+pub mod process;
 pub mod signal;
+pub mod tls_client;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -128,7 +130,8 @@ impl TestServer {
         args.extend_from_slice(extra_args);
         let config = parse_config(&args);
         let state = mediation_server::build(config).await.expect("building the server state");
-        let base_url = format!("http://{}", listener.local_addr().expect("local address"));
+        let scheme = if state.config.serves_tls() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", listener.local_addr().expect("local address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(mediation_server::run(listener, state.clone(), async {
             let _ = stopped.await;

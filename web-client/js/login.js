@@ -59,6 +59,17 @@ async function skipIfSignedIn() {
   }
 }
 
+/** A server with no administrator yet sends people to the first-run page. */
+async function offerSetUp() {
+  try {
+    const { needed } = await api("/setup", { token: null });
+    if (needed) location.replace("/setup.html");
+  } catch {
+    // Offline or an older server: sign-in as usual.
+  }
+}
+
 $("login-form").addEventListener("submit", login);
 setUpFrame();
+offerSetUp();
 skipIfSignedIn();

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod agreements;
+mod authority;
 mod audit;
 mod case_context;
 mod cases;
@@ -14,8 +15,10 @@ mod invitation;
 mod outcomes;
 mod session;
 mod sessions;
+mod setup;
 mod stats;
 mod units;
+mod web_client;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -25,7 +28,6 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
@@ -54,23 +56,40 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .merge(consultations::router())
         .merge(stats::router())
         .merge(audit::router())
+        .merge(setup::router())
         .merge(live)
         .route("/openapi.json", axum::routing::get(|| async { Json(openapi()) }))
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) });
 
-    let web_dir = state.config.web_dir.clone();
-    let static_files = ServeDir::new(&web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
-
     Router::new()
         .merge(health::router())
+        .merge(authority::router())
         .nest("/api/v1", api)
-        .fallback_service(static_files)
+        .merge(web_client::service(state.config.web_dir.as_deref()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::apply))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             // The path only: query strings may carry tokens.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
         }))
+        .with_state(state)
+}
+
+/// The plain-HTTP listener beside HTTPS: the certificate authority's two
+/// routes, and a permanent redirect (method kept) to the same path on the
+/// https public URL for everything else.
+pub fn redirect_router(state: AppState) -> Router {
+    let public_url = state.config.public_url();
+    Router::new()
+        .merge(authority::router())
+        .fallback(move |uri: axum::http::Uri| async move {
+            let path = uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str);
+            match axum::http::HeaderValue::from_str(&format!("{public_url}{path}")) {
+                Ok(location) => (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            }
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::apply))
         .with_state(state)
 }
 
@@ -105,6 +124,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         consultations::Api::openapi(),
         stats::Api::openapi(),
         audit::Api::openapi(),
+        setup::Api::openapi(),
     ] {
         doc.merge(part);
     }

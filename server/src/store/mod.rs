@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod backup;
 pub mod filters;
+pub mod inspect;
 pub mod postgres;
 mod sql;
 mod sql_agreements;

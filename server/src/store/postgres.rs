@@ -7,6 +7,9 @@ use sqlx::postgres::PgPoolOptions;
 use super::backup::{SCHEMA_VERSION_QUERY, TABLES, TableRows, known_table};
 use super::{Backend, StoreError, StoreResult};
 
+/// The schema's migrations, applied at every start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 pub struct PgStore {
     pool: PgPool,
     /// Serialises audited writes in this process, so the audit chain stays
@@ -21,7 +24,7 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_millis(1500))
             .connect(url)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self { pool, writer: tokio::sync::Mutex::new(()) })
     }
 

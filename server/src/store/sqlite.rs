@@ -15,6 +15,9 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use super::backup::{SCHEMA_VERSION_QUERY, TABLES, TableRows, known_table};
 use super::{Backend, StoreError, StoreResult};
 
+/// The schema's migrations, applied at every start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments>;
 
 /// One column of a row as JSON, by its declared type.
@@ -59,7 +62,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self { pool, writer: tokio::sync::Mutex::new(()) })
     }
 

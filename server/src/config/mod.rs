@@ -1,5 +1,11 @@
-//! Command line and environment: every flag also reads an environment
-//! variable, and the defaults run out of the box on a fresh machine.
+//! Command line, environment and configuration file: every flag also reads
+//! an environment variable and a key of the same name in the file given by
+//! `--config` (flags win over variables, variables over the file), and the
+//! defaults run out of the box on a fresh machine.
+
+mod file;
+
+pub use file::parse_command_line;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +25,11 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
+    /// A TOML file with any of these settings, keyed by the flag's name
+    /// (`listen = "0.0.0.0:443"`); see deploy/mediation.toml.
+    #[arg(long, env = "MEDIATION_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address the HTTP and WebSocket server listens on.
     #[arg(long, env = "MEDIATION_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -42,9 +53,27 @@ pub struct Config {
     #[arg(long, env = "MEDIATION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Directory of the web client's static files.
-    #[arg(long, env = "MEDIATION_WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client"))]
-    pub web_dir: PathBuf,
+    /// Serve the web client from this directory instead of the copy built
+    /// into the binary (for working on the client without rebuilding).
+    #[arg(long, env = "MEDIATION_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
+    /// The server's certificate chain (PEM) for HTTPS; with `--tls-key`,
+    /// the server speaks only HTTPS on `--listen`. Reread when the file
+    /// changes (a renewal needs no restart).
+    #[arg(long, env = "MEDIATION_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "MEDIATION_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// A plain-HTTP address (e.g. 0.0.0.0:80) that redirects every request
+    /// to the https public URL; it also serves the town's certificate
+    /// authority (`/ca.crt`, `/install-ca`) for devices that do not trust
+    /// it yet.
+    #[arg(long, env = "MEDIATION_REDIRECT_LISTEN", requires = "tls_cert")]
+    pub redirect_listen: Option<SocketAddr>,
 
     /// How long a staff login token stays valid, in minutes.
     #[arg(long, env = "MEDIATION_TOKEN_TTL_MINUTES", default_value_t = 12 * 60)]
@@ -61,7 +90,8 @@ pub struct Config {
     pub login_lockout_seconds: u64,
 
     /// The address people open, used in invitation links (e.g.
-    /// https://tiaojie.example.gov.cn); defaults to http://<listen>.
+    /// https://tiaojie.example.gov.cn); defaults to https://<listen> with
+    /// `--tls-cert`, else http://<listen>.
     #[arg(long, env = "MEDIATION_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -152,8 +182,20 @@ impl Config {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
+            None if self.serves_tls() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Whether `--listen` speaks HTTPS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// Where `tls init` keeps the town's certificate authority and the
+    /// server certificate it issues.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
     }
 
     pub fn database_url(&self) -> String {
@@ -178,6 +220,12 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// HTTPS certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+    /// Check the configuration and this machine for what usually goes wrong
+    /// in a deployment; exits 1 when something would stop a session.
+    Doctor,
     /// Write a consistent snapshot of the records to a new file (mode 0600).
     Backup {
         /// The file to create.
@@ -188,6 +236,22 @@ pub enum Command {
     Restore {
         /// The backup file.
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TlsCommand {
+    /// Make the town's own certificate authority (kept in <data-dir>/tls,
+    /// valid only for the hosts given) and a server certificate it signs,
+    /// for a pilot on a network with no public name. Run again to renew:
+    /// the authority is kept, so devices need not install it again.
+    Init {
+        /// A name or IP address people open the server by; repeat for each.
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// Days the server certificate is valid.
+        #[arg(long, default_value_t = 397, value_parser = clap::value_parser!(u32).range(1..=825))]
+        days: u32,
     },
 }
 
