@@ -97,6 +97,9 @@ log "cargo test (SQLite and PostgreSQL)"
 TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
 E2E_LOG="$(mktemp /tmp/mediation-e2e.XXXXXX)"
 cargo_status=0
+# The installation tests (tests/tests/install.rs) run the server binary
+# itself, copied alone into an empty directory.
+cargo build --quiet -p mediation-server --bin mediation-server
 cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG" || cargo_status=$?
 
 # Schemathesis against the OpenAPI document, on both databases, as a
@@ -104,7 +107,6 @@ cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG" || cargo_status=$?
 log "schemathesis (SQLite and PostgreSQL)"
 schemathesis_status=0
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-cargo build --quiet -p mediation-server --bin mediation-server
 tests/schemathesis/run.sh 2>&1 | tee -a "$TEST_LOG" || schemathesis_status=$?
 
 # Browser tests need Chromium (Debian's, never a downloaded one), a font with

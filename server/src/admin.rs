@@ -95,12 +95,20 @@ pub fn tls_init(config: &Config, hosts: &[String], days: u32) -> anyhow::Result<
     } else {
         println!("kept the certificate authority in {}; devices that installed it need nothing new", dir.display());
     }
-    println!("server certificate: {} (key {}), valid until {}", issued.chain.display(), issued.key.display(), issued.not_after.date());
+    println!(
+        "server certificate: {} (key {}), valid until {}",
+        issued.chain.display(),
+        issued.key.display(),
+        issued.not_after.date()
+    );
     println!("authority fingerprint (SHA-256): {}", issued.authority_fingerprint);
     println!();
     println!("serve it with (flags, variables or the configuration file):");
     println!("  --tls-cert {} --tls-key {}", issued.chain.display(), issued.key.display());
     println!("a running server takes the new certificate by itself within a few seconds.");
-    println!("devices install the authority from https://{}/install-ca (or over plain HTTP with --redirect-listen)", hosts[0]);
+    println!(
+        "devices install the authority from https://{}/install-ca (or over plain HTTP with --redirect-listen)",
+        hosts[0]
+    );
     Ok(())
 }

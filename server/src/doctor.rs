@@ -136,7 +136,11 @@ fn check_public_url(config: &Config, public: &PublicUrl) -> Vec<Finding> {
         )];
     }
     if public.https {
-        let served = if config.serves_tls() { "by this server (tls-cert)" } else { "by a reverse proxy in front (deploy/nginx.conf)" };
+        let served = if config.serves_tls() {
+            "by this server (tls-cert)"
+        } else {
+            "by a reverse proxy in front (deploy/nginx.conf)"
+        };
         return vec![Finding::ok(TOPIC, format!("{} is https, served {served}", public.text))];
     }
     if public.is_local() {
@@ -172,16 +176,25 @@ fn check_certificate(config: &Config, public: &PublicUrl) -> Vec<Finding> {
         }
     };
     let Some(leaf) = first_certificate(&pem) else {
-        return vec![Finding::failure(TOPIC, format!("{} holds no PEM certificate", chain.display()), "point tls-cert at the PEM chain")];
+        return vec![Finding::failure(
+            TOPIC,
+            format!("{} holds no PEM certificate", chain.display()),
+            "point tls-cert at the PEM chain",
+        )];
     };
     let Ok((_, certificate)) = x509_parser::parse_x509_certificate(&leaf) else {
-        return vec![Finding::failure(TOPIC, format!("{} is not a readable certificate", chain.display()), "point tls-cert at the PEM chain")];
+        return vec![Finding::failure(
+            TOPIC,
+            format!("{} is not a readable certificate", chain.display()),
+            "point tls-cert at the PEM chain",
+        )];
     };
     let mut findings = Vec::new();
     let not_after = certificate.validity().not_after.timestamp();
     let now = chrono::Utc::now().timestamp();
     let days_left = (not_after - now).div_euclid(86_400);
-    let until = chrono::DateTime::from_timestamp(not_after, 0).map(|at| at.format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let until =
+        chrono::DateTime::from_timestamp(not_after, 0).map(|at| at.format("%Y-%m-%d").to_string()).unwrap_or_default();
     let renew = "run `mediation-server tls init --host <the same hosts>` again (the authority is kept), or renew with \
                  your certificate authority; the server takes the new files by itself";
     findings.push(if not_after <= now {
@@ -271,7 +284,10 @@ fn check_media_ports(config: &Config) -> Vec<Finding> {
     match &config.rtc_udp_ports {
         Some(range) => {
             let total = usize::from(range.end() - range.start()) + 1;
-            let free = range.clone().filter(|port| std::net::UdpSocket::bind(SocketAddr::new(config.rtc_ip, *port)).is_ok()).count();
+            let free = range
+                .clone()
+                .filter(|port| std::net::UdpSocket::bind(SocketAddr::new(config.rtc_ip, *port)).is_ok())
+                .count();
             let text = format!("{free} of the {total} UDP ports {}-{} can be bound", range.start(), range.end());
             findings.push(if free == 0 {
                 Finding::failure("rtc-udp-ports", text, "choose a free range, or stop what holds it (`ss -ulpn`)")
@@ -295,7 +311,10 @@ fn check_media_ports(config: &Config) -> Vec<Finding> {
         Some(port) => {
             let address = SocketAddr::new(config.rtc_ip, port);
             findings.push(match std::net::TcpListener::bind(address) {
-                Ok(_) => Finding::ok("rtc-tcp-port", format!("{address} is free for media over TCP: open it in the firewall")),
+                Ok(_) => Finding::ok(
+                    "rtc-tcp-port",
+                    format!("{address} is free for media over TCP: open it in the firewall"),
+                ),
                 Err(error) => Finding::warning(
                     "rtc-tcp-port",
                     format!("{address} cannot be bound now ({error})"),
@@ -336,7 +355,10 @@ async fn check_turn(config: &Config) -> Vec<Finding> {
     if private_media {
         findings.push(Finding::warning(
             TOPIC,
-            format!("media is on the private address {}: coturn refuses to relay to private addresses unless allowed", config.rtc_ip),
+            format!(
+                "media is on the private address {}: coturn refuses to relay to private addresses unless allowed",
+                config.rtc_ip
+            ),
             format!("in coturn.conf, add `allowed-peer-ip={}` (deploy/coturn.conf says how)", config.rtc_ip),
         ));
     }
@@ -348,14 +370,26 @@ async fn check_turn(config: &Config) -> Vec<Finding> {
 async fn check_turn_server(url: &str) -> Finding {
     const TOPIC: &str = "turn-urls";
     let Some((secure, host, port, tcp)) = parse_turn_url(url) else {
-        return Finding::failure(TOPIC, format!("{url} is not a TURN URL"), "write turn:<host>:<port>[?transport=tcp] or turns:<host>:<port>");
+        return Finding::failure(
+            TOPIC,
+            format!("{url} is not a TURN URL"),
+            "write turn:<host>:<port>[?transport=tcp] or turns:<host>:<port>",
+        );
     };
     let address = match tokio::net::lookup_host((host.as_str(), port)).await.ok().and_then(|mut found| found.next()) {
         Some(address) => address,
-        None => return Finding::failure(TOPIC, format!("{host} in {url} does not resolve"), "check the name, or use an address"),
+        None => {
+            return Finding::failure(
+                TOPIC,
+                format!("{host} in {url} does not resolve"),
+                "check the name, or use an address",
+            );
+        }
     };
     let answered = if tcp || secure {
-        tokio::time::timeout(TURN_TIMEOUT, tokio::net::TcpStream::connect(address)).await.is_ok_and(|connected| connected.is_ok())
+        tokio::time::timeout(TURN_TIMEOUT, tokio::net::TcpStream::connect(address))
+            .await
+            .is_ok_and(|connected| connected.is_ok())
     } else {
         stun_binding(address).await
     };
@@ -393,7 +427,11 @@ fn parse_turn_url(url: &str) -> Option<(bool, String, u16, bool)> {
 /// a 20-byte header with the magic cookie; the answer echoes the
 /// transaction id) within `TURN_TIMEOUT`, asking up to three times.
 async fn stun_binding(address: SocketAddr) -> bool {
-    let local: SocketAddr = if address.is_ipv4() { "0.0.0.0:0".parse().expect("an address") } else { "[::]:0".parse().expect("an address") };
+    let local: SocketAddr = if address.is_ipv4() {
+        "0.0.0.0:0".parse().expect("an address")
+    } else {
+        "[::]:0".parse().expect("an address")
+    };
     let Ok(socket) = tokio::net::UdpSocket::bind(local).await else { return false };
     let transaction: [u8; 12] = rand::random();
     let mut request = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
@@ -405,7 +443,9 @@ async fn stun_binding(address: SocketAddr) -> bool {
             return false;
         }
         let wait = tokio::time::Instant::now() + TURN_TIMEOUT / 3;
-        while let Ok(Ok((length, from))) = tokio::time::timeout_at(wait.min(deadline), socket.recv_from(&mut answer)).await {
+        while let Ok(Ok((length, from))) =
+            tokio::time::timeout_at(wait.min(deadline), socket.recv_from(&mut answer)).await
+        {
             if from == address && length >= 20 && answer[0..2] == [0x01, 0x01] && answer[8..20] == transaction {
                 return true;
             }
@@ -435,13 +475,19 @@ fn describe_database(inspection: &Inspection) -> Vec<Finding> {
         Backend::Sqlite => "SQLite",
     };
     let mut findings = vec![match inspection.applied {
-        None => Finding::ok(TOPIC, format!("{kind} {} answers; an empty database, set up at the first start", inspection.server_version)),
+        None => Finding::ok(
+            TOPIC,
+            format!("{kind} {} answers; an empty database, set up at the first start", inspection.server_version),
+        ),
         Some(applied) if applied == inspection.latest => {
             Finding::ok(TOPIC, format!("{kind} {} answers; its schema is current", inspection.server_version))
         }
         Some(applied) if applied < inspection.latest => Finding::warning(
             TOPIC,
-            format!("{kind} {}: its schema is older than this version (it is brought up to date at the next start)", inspection.server_version),
+            format!(
+                "{kind} {}: its schema is older than this version (it is brought up to date at the next start)",
+                inspection.server_version
+            ),
             "make a backup first (`mediation-server backup <file>`)",
         ),
         Some(_) => Finding::failure(
@@ -464,10 +510,17 @@ fn check_files(config: &Config) -> Vec<Finding> {
     const TOPIC: &str = "data-dir";
     let dir = &config.data_dir;
     let Ok(metadata) = std::fs::metadata(dir) else {
-        return vec![Finding::ok(TOPIC, format!("{} does not exist yet: it is made at the first start", dir.display()))];
+        return vec![Finding::ok(
+            TOPIC,
+            format!("{} does not exist yet: it is made at the first start", dir.display()),
+        )];
     };
     if !metadata.is_dir() {
-        return vec![Finding::failure(TOPIC, format!("{} is not a directory", dir.display()), "point data-dir at a directory")];
+        return vec![Finding::failure(
+            TOPIC,
+            format!("{} is not a directory", dir.display()),
+            "point data-dir at a directory",
+        )];
     }
     let mut findings = Vec::new();
     if metadata.permissions().mode() & 0o007 != 0 {
@@ -498,7 +551,11 @@ fn check_secret_file(path: &Path) -> Option<Finding> {
     (mode & 0o077 != 0).then(|| {
         Finding::failure(
             "data-dir",
-            format!("{} (a secret) has mode {mode:o}: others may read it (owner uid {})", path.display(), metadata.uid()),
+            format!(
+                "{} (a secret) has mode {mode:o}: others may read it (owner uid {})",
+                path.display(),
+                metadata.uid()
+            ),
             format!("chmod 600 {}", path.display()),
         )
     })
@@ -510,7 +567,10 @@ fn check_clock() -> Vec<Finding> {
     if now.format("%Y").to_string().parse::<i32>().unwrap_or(0) < 2026 {
         return vec![Finding::failure(
             "clock",
-            format!("this machine's clock says {}: certificates and sign-ins will fail", now.format("%Y-%m-%d %H:%M UTC")),
+            format!(
+                "this machine's clock says {}: certificates and sign-ins will fail",
+                now.format("%Y-%m-%d %H:%M UTC")
+            ),
             "set the clock, and keep it synchronised (chrony or systemd-timesyncd)",
         )];
     }
@@ -528,7 +588,10 @@ mod tests {
         let url = PublicUrl::parse("http://Tiaojie.example.cn");
         assert!(!url.https && !url.is_local());
         assert_eq!(url.host, "tiaojie.example.cn");
-        assert_eq!(parse_turn_url("turn:turn.example.cn:3478?transport=tcp"), Some((false, "turn.example.cn".into(), 3478, true)));
+        assert_eq!(
+            parse_turn_url("turn:turn.example.cn:3478?transport=tcp"),
+            Some((false, "turn.example.cn".into(), 3478, true))
+        );
         assert_eq!(parse_turn_url("turns:10.0.0.2"), Some((true, "10.0.0.2".into(), 5349, false)));
         assert_eq!(parse_turn_url("http://x"), None);
     }

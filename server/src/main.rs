@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Tls(TlsCommand::Init { hosts, days })) => mediation_server::admin::tls_init(&cli.config, &hosts, days),
+        Some(Command::Tls(TlsCommand::Init { hosts, days })) => {
+            mediation_server::admin::tls_init(&cli.config, &hosts, days)
+        }
         Some(Command::Backup { file }) => mediation_server::backup::backup(&cli.config, &file).await,
         Some(Command::Restore { file }) => {
             if !mediation_server::backup::restore(&cli.config, &file).await? {

@@ -88,11 +88,13 @@ pub async fn serve(
         tokio::spawn(async move {
             match transport {
                 Transport::Plain => serve_connection(stream, peer, app, limits.header_timeout, stop).await,
-                Transport::Tls(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, peer, app, limits.header_timeout, stop).await,
-                    Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+                Transport::Tls(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, peer, app, limits.header_timeout, stop).await,
+                        Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
             }
             drop(place);
         });

@@ -52,7 +52,12 @@ impl ServerProcess {
 
     /// Starts `command` without waiting for anything.
     pub fn spawn(mut command: Command) -> ServerProcess {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).kill_on_drop(true).env("NO_COLOR", "1");
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .env("NO_COLOR", "1");
         let mut child = command.spawn().expect("starting the server binary");
         let (sender, lines) = mpsc::unbounded_channel();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -92,10 +97,16 @@ impl ServerProcess {
         }
     }
 
+    /// Stops the process and waits until it is gone (its ports free).
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Waits for the process to exit by itself; its exit code and all it
     /// printed.
     pub async fn exit(mut self) -> (Option<i32>, String) {
-        let status = tokio::time::timeout(START_TIMEOUT, self.child.wait()).await.expect("the server exits").expect("waiting");
+        let status =
+            tokio::time::timeout(START_TIMEOUT, self.child.wait()).await.expect("the server exits").expect("waiting");
         while let Some(line) = self.lines.recv().await {
             self.printed.push(line);
         }

@@ -42,11 +42,15 @@ impl TlsClient {
         for certificate in CertificateDer::pem_slice_iter(authority_pem) {
             roots.add(certificate.expect("a PEM certificate")).expect("a usable root");
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        // Every connection shows the certificate in service now (a resumed
+        // session would show the one it began with).
+        config.resumption = rustls::client::Resumption::disabled();
         TlsClient { connector: TlsConnector::from(Arc::new(config)) }
     }
 
@@ -72,8 +76,13 @@ impl TlsClient {
         json: Option<&serde_json::Value>,
     ) -> std::io::Result<HttpsReply> {
         let mut stream = self.connect(address, host).await?;
-        let certificate =
-            stream.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|leaf| leaf.to_vec()).unwrap_or_default();
+        let certificate = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| leaf.to_vec())
+            .unwrap_or_default();
         let body = json.map(ToString::to_string).unwrap_or_default();
         let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
         if json.is_some() {
@@ -91,7 +100,11 @@ impl TlsClient {
         }
         let (head, body) = split_head(&raw);
         let mut lines = head.lines();
-        let status = lines.next().and_then(|line| line.split_whitespace().nth(1)).and_then(|code| code.parse().ok()).unwrap_or(0);
+        let status = lines
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
         let headers: Vec<(String, String)> = lines
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))

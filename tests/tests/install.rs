@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use mediation_server::tls::authority;
+use mediation_tests::fixtures::{Demo, video_session};
 use mediation_tests::process::{ServerProcess, server_binary};
 use mediation_tests::tls_client::TlsClient;
 use mediation_tests::{Api, DEMO_PASSWORD, Db, TestServer, fresh_database_url, on_both_databases};
@@ -28,7 +29,16 @@ fn server_command(binary: &Path, dir: &Path, args: &[&str], hide_source_pages: b
         std::fs::create_dir_all(&empty).unwrap();
         let mut command = Command::new("unshare");
         command
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c", "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"", "sh"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"",
+                "sh",
+            ])
             .arg(&empty)
             .arg(&source_pages)
             .arg(binary)
@@ -79,7 +89,8 @@ async fn the_binary_copied_alone_serves_every_page() {
         let text = response.text().await.unwrap();
         assert!(text.contains(contains), "{path} does not contain {contains}");
     }
-    let zipped = client.get(format!("{}/js/call.js", server.url)).header("accept-encoding", "gzip").send().await.unwrap();
+    let zipped =
+        client.get(format!("{}/js/call.js", server.url)).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
     let plain = client.get(format!("{}/js/call.js", server.url)).send().await.unwrap();
     let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
@@ -100,7 +111,10 @@ async fn a_port_in_use_is_named_and_nothing_is_written() {
     let (code, printed) = ServerProcess::spawn(server_command(&server_binary(), dir.path(), &args, false)).exit().await;
     assert_ne!(code, Some(0), "{printed}");
     assert!(printed.contains("already in use"), "{printed}");
-    assert!(printed.contains("--listen") && printed.contains("MEDIATION_LISTEN"), "the setting to change is named: {printed}");
+    assert!(
+        printed.contains("--listen") && printed.contains("MEDIATION_LISTEN"),
+        "the setting to change is named: {printed}"
+    );
     assert!(!dir.path().join("data").exists(), "the data directory was created before the port was checked");
 }
 
@@ -118,18 +132,19 @@ async fn the_configuration_file_is_read_and_a_flag_overrides_it() {
     )
     .unwrap();
     let config = file.display().to_string();
-    let server = ServerProcess::start(server_command(&server_binary(), dir.path(), &["--config", &config], false)).await;
+    let server =
+        ServerProcess::start(server_command(&server_binary(), dir.path(), &["--config", &config], false)).await;
     assert_eq!(server.url, format!("http://127.0.0.1:{port}"), "the file's listen address");
     assert!(dir.path().join("from-file/mediation.db").exists(), "the file's data directory");
     let reply = Api::new(&server.url, None).get("/api/v1/setup").await;
     assert!(reply.headers.contains_key("strict-transport-security"), "the file's https public URL turns HSTS on");
-    drop(server);
+    server.stop().await;
 
     let args = ["--config", config.as_str(), "--public-url", "http://127.0.0.1"];
     let server = ServerProcess::start(server_command(&server_binary(), dir.path(), &args, false)).await;
     let reply = Api::new(&server.url, None).get("/api/v1/setup").await;
     assert!(!reply.headers.contains_key("strict-transport-security"), "the flag's http public URL wins over the file");
-    drop(server);
+    server.stop().await;
 
     std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
     let (code, printed) =
@@ -146,7 +161,10 @@ async fn setup_code_creates_the_first_administrator_once(db: Db) {
     let line = server.wait_for_line(|line| line.contains("and enter the set-up code:")).await;
     let code = line.rsplit(':').next().unwrap().trim().to_owned();
     assert_eq!(code.len(), 19, "{line}");
-    assert!(!server.printed.iter().any(|line| line.contains("INFO") && line.contains(&code)), "the code stays out of the log lines");
+    assert!(
+        !server.printed.iter().any(|line| line.contains("INFO") && line.contains(&code)),
+        "the code stays out of the log lines"
+    );
 
     let anonymous = Api::new(&server.url, None);
     assert_eq!(anonymous.get("/api/v1/setup").await.body, json!({ "needed": true }));
@@ -181,7 +199,10 @@ async fn setup_code_creates_the_first_administrator_once(db: Db) {
         .filter(|event| matches!(event["action"].as_str(), Some("unit.create" | "account.create")))
         .collect();
     assert_eq!(created.len(), 2, "{}", events.body);
-    assert!(created.iter().all(|event| event["actor_role"] == "setup" && event["client_addr"] == "127.0.0.1"), "{created:?}");
+    assert!(
+        created.iter().all(|event| event["actor_role"] == "setup" && event["client_addr"] == "127.0.0.1"),
+        "{created:?}"
+    );
 }
 
 on_both_databases!(setup_code_creates_the_first_administrator_once);
@@ -202,7 +223,9 @@ async fn https_server(data_dir: tempfile::TempDir) -> (TestServer, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let database_url = fresh_database_url(Db::Sqlite, data_dir.path()).await;
-    let server = TestServer::start_at(listener, database_url, data_dir, &["--tls-cert", &chain, "--tls-key", &key]).await;
+    let public_url = format!("https://{address}");
+    let args = ["--tls-cert", &chain, "--tls-key", &key, "--public-url", &public_url];
+    let server = TestServer::start_at(listener, database_url, data_dir, &args).await;
     (server, address)
 }
 
@@ -220,7 +243,10 @@ async fn https_with_the_town_authority_and_its_redirect_listener() {
     assert!(by_address.is_ok(), "the certificate names the IP address too: {by_address:?}");
 
     let stranger = TlsClient::trusting(&data_dir_with_authority().1);
-    assert!(stranger.get(address, "localhost", "/").await.is_err(), "another authority's client refuses the certificate");
+    assert!(
+        stranger.get(address, "localhost", "/").await.is_err(),
+        "another authority's client refuses the certificate"
+    );
 
     let redirects = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let redirect_url = format!("http://{}", redirects.local_addr().unwrap());
@@ -236,7 +262,11 @@ async fn https_with_the_town_authority_and_its_redirect_listener() {
     assert_eq!(authority_der.status(), 200);
     assert_eq!(authority_der.headers()["content-type"], "application/x-x509-ca-cert");
     let expected = authority::der_of_pem(std::str::from_utf8(&authority_pem).unwrap()).unwrap();
-    assert_eq!(authority_der.bytes().await.unwrap().to_vec(), expected, "the authority devices install, over plain HTTP");
+    assert_eq!(
+        authority_der.bytes().await.unwrap().to_vec(),
+        expected,
+        "the authority devices install, over plain HTTP"
+    );
     let install = plain.get(format!("{redirect_url}/install-ca")).send().await.unwrap().text().await.unwrap();
     let fingerprint = authority::fingerprint_of_pem(std::str::from_utf8(&authority_pem).unwrap()).unwrap();
     assert!(install.contains("安装本镇的证书") && install.contains(&fingerprint), "the page names the fingerprint");
@@ -247,21 +277,29 @@ async fn https_with_the_town_authority_and_its_redirect_listener() {
 async fn a_renewed_certificate_is_served_while_a_websocket_stays_up() {
     let (data_dir, authority_pem) = data_dir_with_authority();
     let tls_dir = data_dir.path().join("tls");
-    let (server, address) = https_server(data_dir).await;
+    let (mut server, address) = https_server(data_dir).await;
     let client = TlsClient::trusting(&authority_pem);
     let first = client.get(address, "localhost", "/").await.unwrap().certificate;
 
-    let login = client
-        .send(address, "localhost", "POST", "/api/v1/auth/login", Some(&json!({ "username": "mediator", "password": DEMO_PASSWORD })))
-        .await
-        .unwrap();
-    assert_eq!(login.status, 200);
-    let token = serde_json::from_slice::<serde_json::Value>(&login.body).unwrap()["token"].as_str().unwrap().to_owned();
+    // The harness's API client speaks plain HTTP: it schedules the session
+    // through a plain listener onto the same server; the participant's
+    // WebSocket goes over TLS.
+    let side_door = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server.base_url = format!("http://{}", side_door.local_addr().unwrap());
+    let limits = mediation_server::serve::Limits { max_connections: 100, header_timeout: Duration::from_secs(30) };
+    let app = mediation_server::app(server.state.clone());
+    let plain = mediation_server::serve::Transport::Plain;
+    tokio::spawn(mediation_server::serve::serve(side_door, plain, app, limits, std::future::pending()));
+    let mediator = server.login("mediator1").await;
+    let session = video_session(&mediator, &Demo::load(&server).await).await;
+
     let stream = client.connect(address, "localhost").await.unwrap();
-    let (mut socket, _) =
-        tokio_tungstenite::client_async(format!("wss://localhost:{}/api/v1/rtc?access_token={token}", address.port()), stream)
-            .await
-            .expect("a WebSocket over TLS");
+    let url = format!("wss://localhost:{}/api/v1/rtc?access_token={}", address.port(), mediator.token().unwrap());
+    let (mut socket, _) = tokio_tungstenite::client_async(url, stream).await.expect("a WebSocket over TLS");
+    let join = json!({ "type": "join", "request_id": "join", "protocol_version": signaling_proto::PROTOCOL_VERSION,
+                       "session_id": session.session_id });
+    socket.send(Message::Text(join.to_string().into())).await.unwrap();
+    reply_containing(&mut socket, "\"joined\"").await;
 
     // Renewal: a new server certificate from the same authority, as
     // `tls init` run again writes it.
@@ -277,21 +315,32 @@ async fn a_renewed_certificate_is_served_while_a_websocket_stays_up() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    socket.send(Message::Text(r#"{"type":"ping","request_id":"after-renewal"}"#.into())).await.expect("the socket is open");
-    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+    socket
+        .send(Message::Text(r#"{"type":"ping","request_id":"after-renewal"}"#.into()))
+        .await
+        .expect("the socket is open");
+    let answer = reply_containing(&mut socket, "after-renewal").await;
+    assert!(answer.contains("pong"), "{answer}");
+    drop(server);
+}
+
+/// The next text message containing `wanted` (others are skipped).
+async fn reply_containing<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>, wanted: &str) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(frame) = socket.next().await {
-            if let Message::Text(text) = frame.expect("the socket stays up") {
-                if text.contains("pong") {
-                    return text.to_string();
-                }
+            if let Message::Text(text) = frame.expect("the socket stays up")
+                && text.contains(wanted)
+            {
+                return Some(text.to_string());
             }
         }
-        panic!("the socket closed");
+        None
     })
-    .await
-    .expect("a pong within 10 s");
-    assert!(answer.contains("after-renewal"), "{answer}");
-    drop(server);
+    .await;
+    found.ok().flatten().unwrap_or_else(|| panic!("no message containing {wanted} within 10 s"))
 }
 
 /// A certificate for 192.168.10.5 that expired yesterday, and its key.
@@ -321,8 +370,21 @@ async fn doctor_names_what_would_stop_a_session() {
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let turn = format!("turn:{}", silent.local_addr().unwrap());
     let args = [
-        "--data-dir", "data", "--public-url", "https://192.168.10.5", "--rtc-ip", "127.0.0.1", "--tls-cert", &chain,
-        "--tls-key", &key, "--turn-urls", &turn, "--turn-secret", "coturn-secret", "doctor",
+        "--data-dir",
+        "data",
+        "--public-url",
+        "https://192.168.10.5",
+        "--rtc-ip",
+        "127.0.0.1",
+        "--tls-cert",
+        &chain,
+        "--tls-key",
+        &key,
+        "--turn-urls",
+        &turn,
+        "--turn-secret",
+        "coturn-secret",
+        "doctor",
     ];
     let (code, printed) = ServerProcess::spawn(server_command(&server_binary(), dir.path(), &args, false)).exit().await;
     assert_eq!(code, Some(1), "{printed}");
@@ -347,8 +409,21 @@ async fn doctor_passes_a_good_configuration() {
     let listen = format!("127.0.0.1:{port}");
     let public_url = format!("https://127.0.0.1:{port}");
     let args = [
-        "--data-dir", "data", "--listen", &listen, "--public-url", &public_url, "--tls-cert", &chain, "--tls-key", &key,
-        "--rtc-ip", "127.0.0.1", "--rtc-udp-ports", "47000-47009", "doctor",
+        "--data-dir",
+        "data",
+        "--listen",
+        &listen,
+        "--public-url",
+        &public_url,
+        "--tls-cert",
+        &chain,
+        "--tls-key",
+        &key,
+        "--rtc-ip",
+        "127.0.0.1",
+        "--rtc-udp-ports",
+        "47000-47009",
+        "doctor",
     ];
     let (code, printed) = ServerProcess::spawn(server_command(&server_binary(), dir.path(), &args, false)).exit().await;
     assert_eq!(code, Some(0), "{printed}");

@@ -34,10 +34,14 @@ pub fn parse_from(args: Vec<OsString>, variable: impl Fn(&str) -> Option<OsStrin
         clap::Error::raw(ErrorKind::Io, format!("the configuration file {} cannot be read: {error}\n", path.display()))
     })?;
     let settings: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-        clap::Error::raw(ErrorKind::InvalidValue, format!("the configuration file {} is not valid TOML: {error}", path.display()))
+        clap::Error::raw(
+            ErrorKind::InvalidValue,
+            format!("the configuration file {} is not valid TOML: {error}", path.display()),
+        )
     })?;
-    let from_file = flags_from_settings(&settings, &args, &variable)
-        .map_err(|message| clap::Error::raw(ErrorKind::InvalidValue, format!("in the configuration file {}: {message}\n", path.display())))?;
+    let from_file = flags_from_settings(&settings, &args, &variable).map_err(|message| {
+        clap::Error::raw(ErrorKind::InvalidValue, format!("in the configuration file {}: {message}\n", path.display()))
+    })?;
     let mut combined = Vec::with_capacity(args.len() + from_file.len());
     combined.extend(args.first().cloned());
     combined.extend(from_file);
@@ -81,10 +85,10 @@ fn flags_from_settings(
     let command = Cli::command();
     let mut flags = Vec::new();
     for (key, value) in settings {
-        let arg = command
-            .get_arguments()
-            .find(|arg| arg.get_long() == Some(key.as_str()) && key != CONFIG_FLAG)
-            .ok_or_else(|| format!("unknown setting `{key}` (the settings are named as the flags: {})", setting_names()))?;
+        let arg =
+            command.get_arguments().find(|arg| arg.get_long() == Some(key.as_str()) && key != CONFIG_FLAG).ok_or_else(
+                || format!("unknown setting `{key}` (the settings are named as the flags: {})", setting_names()),
+            )?;
         let on_command_line = args.iter().skip(1).any(|given| {
             let given = given.to_string_lossy();
             given == format!("--{key}") || given.starts_with(&format!("--{key}="))
@@ -117,8 +121,11 @@ fn flags_from_settings(
 /// The names a file may use, for the error on an unknown one.
 fn setting_names() -> String {
     let command = Cli::command();
-    let names: Vec<&str> =
-        command.get_arguments().filter_map(|arg| arg.get_long()).filter(|name| *name != CONFIG_FLAG && *name != "help").collect();
+    let names: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .filter(|name| *name != CONFIG_FLAG && *name != "help")
+        .collect();
     names.join(", ")
 }
 

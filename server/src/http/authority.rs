@@ -27,7 +27,8 @@ fn authority_pem(state: &AppState) -> Option<String> {
 
 async fn certificate(State(state): State<AppState>) -> Result<Response, AppError> {
     let pem = authority_pem(&state).ok_or_else(no_authority)?;
-    let der = authority::der_of_pem(&pem).map_err(|error| AppError::Internal(error.context("the authority's certificate")))?;
+    let der = authority::der_of_pem(&pem)
+        .map_err(|error| AppError::Internal(error.context("the authority's certificate")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
@@ -39,13 +40,15 @@ async fn certificate(State(state): State<AppState>) -> Result<Response, AppError
 }
 
 fn no_authority() -> AppError {
-    AppError::NotFound("this server has no certificate authority of its own (its certificate comes from a public one)".into())
+    AppError::NotFound(
+        "this server has no certificate authority of its own (its certificate comes from a public one)".into(),
+    )
 }
 
 async fn install_page(State(state): State<AppState>) -> Result<Html<String>, AppError> {
     let pem = authority_pem(&state).ok_or_else(no_authority)?;
-    let fingerprint =
-        authority::fingerprint_of_pem(&pem).map_err(|error| AppError::Internal(error.context("the authority's certificate")))?;
+    let fingerprint = authority::fingerprint_of_pem(&pem)
+        .map_err(|error| AppError::Internal(error.context("the authority's certificate")))?;
     let site = state.config.public_url();
     let page = maud::html! {
         (maud::DOCTYPE)

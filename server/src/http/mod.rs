@@ -3,8 +3,8 @@
 
 mod accounts;
 mod agreements;
-mod authority;
 mod audit;
+mod authority;
 mod case_context;
 mod cases;
 mod consultations;

@@ -100,7 +100,10 @@ async fn set_up(
     let display_name = validate::required_text("display_name", &body.display_name, 100)?;
     let password = validate::password("password", &body.password)?;
     if password.chars().count() < ADMIN_PASSWORD_MIN {
-        return Err(AppError::validation("password", "the system administrator's password needs at least 12 characters"));
+        return Err(AppError::validation(
+            "password",
+            "the system administrator's password needs at least 12 characters",
+        ));
     }
     let taken = state.setup.take(&body.code, Instant::now()).map_err(|refusal| match refusal {
         Refusal::NotWaiting => already_set_up(),

@@ -33,7 +33,9 @@ const WORTH_COMPRESSING: f64 = 0.9;
 /// The static-file service: the embedded files, or `web_dir` when given.
 pub fn service(web_dir: Option<&Path>) -> Router<AppState> {
     match web_dir {
-        Some(dir) => Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join(FALLBACK_PAGE)))),
+        Some(dir) => {
+            Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join(FALLBACK_PAGE))))
+        }
         None => {
             let files = WebFiles::embedded();
             Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| async move {
@@ -66,7 +68,8 @@ impl WebFiles {
                     .filter_map(|name| {
                         let file = Embedded::get(&name)?;
                         let tag = hex::encode(&file.metadata.sha256_hash()[..16]);
-                        Some((name.into_owned(), WebFile::new(&tag, content_type(&name), file.data.into_owned())))
+                        let web_file = WebFile::new(&tag, content_type(&name), file.data.into_owned());
+                        Some((name.into_owned(), web_file))
                     })
                     .collect();
                 Arc::new(WebFiles { files })
@@ -172,16 +175,22 @@ fn compressible(content_type: &str) -> bool {
 
 /// Whether `Accept-Encoding` lists gzip with a weight above zero.
 fn accepts_gzip(request: &HeaderMap) -> bool {
-    request.get_all(header::ACCEPT_ENCODING).iter().filter_map(|value| value.to_str().ok()).flat_map(|value| value.split(',')).any(
-        |coding| {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
             let mut parts = coding.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default();
             let refused = parts.any(|parameter| {
-                parameter.strip_prefix("q=").and_then(|weight| weight.parse::<f32>().ok()).is_some_and(|weight| weight <= 0.0)
+                parameter
+                    .strip_prefix("q=")
+                    .and_then(|weight| weight.parse::<f32>().ok())
+                    .is_some_and(|weight| weight <= 0.0)
             });
             (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        },
-    )
+        })
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`).
@@ -229,7 +238,8 @@ mod tests {
         let files = WebFiles::embedded();
         let plain = files.answer(&Method::GET, "/js/call.js", &HeaderMap::new());
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-        let zipped = files.answer(&Method::GET, "/js/call.js", &request(&[(header::ACCEPT_ENCODING, "gzip, deflate, br")]));
+        let zipped =
+            files.answer(&Method::GET, "/js/call.js", &request(&[(header::ACCEPT_ENCODING, "gzip, deflate, br")]));
         assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
         assert_ne!(plain.headers()[header::ETAG], zipped.headers()[header::ETAG]);
         let refused = files.answer(&Method::GET, "/js/call.js", &request(&[(header::ACCEPT_ENCODING, "gzip;q=0, br")]));

@@ -39,8 +39,11 @@ pub async fn inspect(url: &str) -> anyhow::Result<Option<Inspection>> {
 async fn inspect_now(url: &str) -> anyhow::Result<Option<Inspection>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut connection = sqlx::PgConnection::connect(url).await.context("connecting")?;
-        let server_version: String = sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut connection).await?;
-        let their_clock: f64 = sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8").fetch_one(&mut connection).await?;
+        let server_version: String =
+            sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut connection).await?;
+        let their_clock: f64 = sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8")
+            .fetch_one(&mut connection)
+            .await?;
         let our_clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
         let applied = applied_version(sqlx::query(SCHEMA_VERSION_QUERY).fetch_one(&mut connection).await);
         let _ = connection.close().await;

@@ -61,10 +61,12 @@ pub fn init(dir: &Path, hosts: &[String], days: u32) -> anyhow::Result<Issued> {
         write_file(&authority_path, certificate.pem().as_bytes(), 0o644)?;
         (certificate.pem(), key)
     } else {
-        let pem = std::fs::read_to_string(&authority_path).with_context(|| format!("reading {}", authority_path.display()))?;
-        let key_pem =
-            std::fs::read_to_string(&authority_key_path).with_context(|| format!("reading {}", authority_key_path.display()))?;
-        let key = KeyPair::from_pem(&key_pem).with_context(|| format!("{} is not a key", authority_key_path.display()))?;
+        let pem = std::fs::read_to_string(&authority_path)
+            .with_context(|| format!("reading {}", authority_path.display()))?;
+        let key_pem = std::fs::read_to_string(&authority_key_path)
+            .with_context(|| format!("reading {}", authority_key_path.display()))?;
+        let key =
+            KeyPair::from_pem(&key_pem).with_context(|| format!("{} is not a key", authority_key_path.display()))?;
         ensure_covered(&pem, &hosts, dir)?;
         (pem, key)
     };
@@ -126,9 +128,10 @@ impl Host {
     fn subtree(&self) -> GeneralSubtree {
         match self {
             Host::Name(name) => GeneralSubtree::DnsName(name.clone()),
-            Host::Address(address) => {
-                GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*address, if address.is_ipv4() { 32 } else { 128 }))
-            }
+            Host::Address(address) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+                *address,
+                if address.is_ipv4() { 32 } else { 128 },
+            )),
         }
     }
 
@@ -146,8 +149,10 @@ fn authority_params(hosts: &[Host]) -> anyhow::Result<CertificateParams> {
     params.distinguished_name.push(DnType::CommonName, format!("本地证书颁发机构 {}", hosts[0].text()));
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    params.name_constraints =
-        Some(NameConstraints { permitted_subtrees: hosts.iter().map(Host::subtree).collect(), excluded_subtrees: Vec::new() });
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: hosts.iter().map(Host::subtree).collect(),
+        excluded_subtrees: Vec::new(),
+    });
     let now = OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(365 * AUTHORITY_YEARS);
@@ -186,9 +191,11 @@ fn ensure_covered(authority_pem: &str, hosts: &[Host], dir: &Path) -> anyhow::Re
                     IpAddr::V6(v6) => v6.octets().to_vec(),
                 };
                 bytes.len() == octets.len() * 2
-                    && octets.iter().zip(&bytes[..octets.len()]).zip(&bytes[octets.len()..]).all(
-                        |((octet, network), mask)| octet & mask == network & mask,
-                    )
+                    && octets
+                        .iter()
+                        .zip(&bytes[..octets.len()])
+                        .zip(&bytes[octets.len()..])
+                        .all(|((octet, network), mask)| octet & mask == network & mask)
             }
             _ => false,
         })
@@ -215,7 +222,9 @@ fn write_file(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
         .mode(mode)
         .open(&temporary)
         .with_context(|| format!("creating {}", temporary.display()))?;
-    file.write_all(contents).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", temporary.display()))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode))?;
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())

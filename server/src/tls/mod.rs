@@ -106,7 +106,10 @@ async fn reload_when_changed(files: CertificateFiles, mut in_service: Contents, 
             Err(error) => {
                 // Often a renewal half written (the chain before the key):
                 // the next check sees it whole.
-                tracing::warn!(error = format!("{error:#}"), "the changed certificate files were not taken; the previous certificate stays in service");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "the changed certificate files were not taken; the previous certificate stays in service"
+                );
                 refused = Some(contents);
             }
         }
