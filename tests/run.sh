@@ -109,6 +109,18 @@ schemathesis_status=0
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 tests/schemathesis/run.sh 2>&1 | tee -a "$TEST_LOG" || schemathesis_status=$?
 
+# The Debian package: built, installed, served over HTTPS, removed
+# (tests/package.sh; needs root for dpkg).
+package_status=0
+if as_root && command -v dpkg-deb >/dev/null; then
+    log "Debian package (build, dpkg -i, HTTPS, dpkg -r)"
+    command -v readelf >/dev/null || apt_install binutils
+    command -v curl >/dev/null || apt_install curl
+    tests/package.sh || package_status=$?
+else
+    log "Debian package test skipped (needs root and dpkg)"
+fi
+
 # Browser tests need Chromium (Debian's, never a downloaded one), a font with
 # Chinese glyphs for the screenshots, Node and the playwright-core package.
 command -v chromium >/dev/null || apt_install chromium
@@ -147,8 +159,8 @@ awk -v e2e="$E2E_LOG" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) 
      FILENAME == e2e && NF == 3 && $2 == "fail" && $3 ~ /^[0-9]+$/ { f += $3 }
      END { printf "\ntests: %d passed, %d failed\n", p, f }' "$TEST_LOG" "$E2E_LOG"
 rm -f "$TEST_LOG" "$E2E_LOG"
-if [ "$cargo_status" != 0 ] || [ "$schemathesis_status" != 0 ] || [ "$e2e_status" != 0 ]; then
-    echo "FAILED (cargo test exit $cargo_status, schemathesis exit $schemathesis_status, browser tests exit $e2e_status)" >&2
+if [ "$cargo_status" != 0 ] || [ "$schemathesis_status" != 0 ] || [ "$package_status" != 0 ] || [ "$e2e_status" != 0 ]; then
+    echo "FAILED (cargo test exit $cargo_status, schemathesis exit $schemathesis_status, package test exit $package_status, browser tests exit $e2e_status)" >&2
     exit 1
 fi
 echo "all checks passed (screenshots in target/e2e-screenshots/)"
