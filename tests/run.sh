@@ -126,6 +126,9 @@ fi
 command -v chromium >/dev/null || apt_install chromium
 fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
 command -v npm >/dev/null || apt_install nodejs npm
+# The walk-through runs over HTTPS: the town authority goes into the test
+# browser's NSS certificate store with certutil.
+command -v certutil >/dev/null || apt_install libnss3-tools
 # The village-link browser tests build network namespaces, veth pairs, tc
 # rate limits, nftables drops and a delay (tests/e2e/link.mjs).
 command -v ip >/dev/null && command -v tc >/dev/null || apt_install iproute2

@@ -2,8 +2,11 @@
 // on a fresh PostgreSQL database), Debian's Chromium driven by playwright-core
 // with a fake camera and microphone, pages that record every console error,
 // sign-in, REST calls for set-up, and screenshots.
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
@@ -15,20 +18,37 @@ export const repoRoot = join(here, "..", "..");
 export const screenshotDir = join(repoRoot, "target", "e2e-screenshots");
 export const DEMO_PASSWORD = "demo-password-for-tests";
 
-/** Starts the server; resolves with { url, stop }. */
-export function startServer({ env = {} } = {}) {
+/** Where HTTPS test servers keep the town authority they share. */
+const testAuthorityDir = join(repoRoot, "target", "e2e-tls");
+
+/** Authorities (PEM) the harness's own REST calls trust, as servers name them. */
+const trustedAuthorities = [];
+
+/**
+ * Starts the server; resolves with { url, stop }. With `https`, it serves
+ * HTTPS with a certificate of the town authority made as `tls init` makes
+ * it; `authority` is then that authority's certificate file, which
+ * `launchBrowser({ trust })` puts into the browser's certificate store.
+ */
+export function startServer({ env = {}, https = false } = {}) {
   const binary = process.env.E2E_SERVER || join(repoRoot, "target", "debug", "e2e_server");
-  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...env } });
+  const tls = https ? { E2E_TLS_DIR: testAuthorityDir } : {};
+  const child = spawn(binary, [], { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, ...tls, ...env } });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => reject(new Error("the server did not start within 60 s")), 60_000);
     child.on("exit", (code) => reject(new Error(`the server exited with ${code} before serving`)));
+    let url;
     lines.on("line", (line) => {
-      const match = /^listening (\S+)/.exec(line);
-      if (!match) return;
+      const listening = /^listening (\S+)/.exec(line);
+      if (listening) url = listening[1];
+      const authority = https ? /^authority (\S+)/.exec(line)?.[1] : undefined;
+      if (!url || (https && !authority)) return;
+      if (authority) trustedAuthorities.push(readFileSync(authority));
       clearTimeout(timer);
       resolve({
-        url: match[1],
+        url,
+        authority,
         stop: () => new Promise((done) => {
           child.once("exit", done);
           child.stdin.end();
@@ -59,11 +79,12 @@ export async function launchBrowser(options = {}) {
   }
 }
 
-async function launchOnce({ refuseDevices = false, executablePath, extraArgs = [] }) {
+async function launchOnce({ refuseDevices = false, executablePath, extraArgs = [], trust }) {
   const deviceFlags = ["--use-fake-device-for-media-stream", ...(refuseDevices ? [] : ["--use-fake-ui-for-media-stream"])];
   return chromium.launch({
     executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
+    env: trust ? { ...process.env, HOME: homeTrusting(trust) } : undefined,
     args: [
       "--no-sandbox",
       "--disable-gpu",
@@ -77,6 +98,22 @@ async function launchOnce({ refuseDevices = false, executablePath, extraArgs = [
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * A home directory whose NSS certificate store (where Chromium on Linux
+ * looks for the roots a user installed) trusts the authority in
+ * `authorityFile`, as a kiosk does after its certificate is installed
+ * (Debian's libnss3-tools `certutil`; never --ignore-certificate-errors).
+ */
+function homeTrusting(authorityFile) {
+  const home = mkdtempSync(join(tmpdir(), "mediation-browser-home-"));
+  const store = `sql:${join(home, ".pki", "nssdb")}`;
+  mkdirSync(join(home, ".pki", "nssdb"), { recursive: true });
+  execFileSync("certutil", ["-N", "-d", store, "--empty-password"]);
+  execFileSync("certutil", ["-A", "-d", store, "-t", "C,,", "-n", "town mediation authority (test)", "-i", authorityFile]);
+  process.once("exit", () => rmSync(home, { recursive: true, force: true }));
+  return home;
 }
 
 /**
@@ -113,9 +150,30 @@ export async function signInThroughPage(page, username, landing) {
   await page.waitForURL(landing);
 }
 
+/**
+ * An HTTP or HTTPS request from the harness itself; HTTPS trusts only the
+ * authorities of the servers started here. Resolves with { ok, status, json() }.
+ */
+export function httpCall(url, { method = "GET", headers = {}, body } = {}) {
+  const https = url.startsWith("https:");
+  const send = https ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(url, { method, headers, ...(https ? { ca: trustedAuthorities } : {}) }, (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ ok: response.statusCode < 300, status: response.statusCode, json: async () => JSON.parse(text), text: async () => text });
+      });
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
 /** A staff token for `username` (the demo password). */
 export async function loginToken(base, username) {
-  const login = await fetch(`${base}/api/v1/auth/login`, {
+  const login = await httpCall(`${base}/api/v1/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password: DEMO_PASSWORD }),
@@ -136,7 +194,7 @@ export function tileFrames(page, participantId) {
 export async function restAs(base, username) {
   const token = await loginToken(base, username);
   const call = async (method, path, body) => {
-    const response = await fetch(`${base}/api/v1${path}`, {
+    const response = await httpCall(`${base}/api/v1${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
       body: body ? JSON.stringify(body) : undefined,

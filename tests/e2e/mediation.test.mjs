@@ -12,8 +12,10 @@ let server;
 let browser;
 
 before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
+  // Over HTTPS, as a town serves it: the browsers trust the town authority
+  // through their certificate store, as a kiosk that installed it does.
+  server = await startServer({ https: true });
+  browser = await launchBrowser({ trust: server.authority });
 });
 
 after(async () => {
@@ -87,6 +89,23 @@ test("a video mediation from scheduling to the statistics", async () => {
   }
 });
 
+test("a browser that has not installed the town authority is refused the site, and its install page helps", async () => {
+  const stranger = await launchBrowser();
+  try {
+    const page = await personPage(stranger, server.url);
+    await assert.rejects(page.goto("/index.html"), /ERR_CERT_AUTHORITY_INVALID/, "the certificate is trusted only through the installed authority");
+  } finally {
+    await stranger.close();
+  }
+  const page = await personPage(browser, server.url);
+  await page.goto("/install-ca");
+  await page.locator("a[href='/ca.crt']").waitFor();
+  const fingerprint = await page.locator(".fingerprint").textContent();
+  assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, "the page shows the SHA-256 fingerprint to compare");
+  await screenshot(page, "install-ca");
+  assert.deepEqual(page.problems, [], "console errors on the install page");
+});
+
 /**
  * The mediator mutes the station's microphone and the station turns it back
  * on; the adviser takes sound only and then video again. After each pause
@@ -125,6 +144,8 @@ async function wholeMediation(base, mediator, station, adviser) {
 
   // The mediator registers the case through the form.
   await signInThroughPage(mediator, "mediator1", /mediator\.html/);
+  const origin = await mediator.evaluate(() => ({ protocol: location.protocol, secure: window.isSecureContext }));
+  assert.deepEqual(origin, { protocol: "https:", secure: true }, "the workspace is an https page the browser trusts");
   await mediator.click("a[href='#new-case']");
   const form = mediator.locator("#new-case-form");
   await form.locator("select[name=village_id]").selectOption({ label: "东平村" });

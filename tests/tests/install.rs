@@ -270,6 +270,8 @@ async fn https_with_the_town_authority_and_its_redirect_listener() {
     let install = plain.get(format!("{redirect_url}/install-ca")).send().await.unwrap().text().await.unwrap();
     let fingerprint = authority::fingerprint_of_pem(std::str::from_utf8(&authority_pem).unwrap()).unwrap();
     assert!(install.contains("安装本镇的证书") && install.contains(&fingerprint), "the page names the fingerprint");
+    let style = plain.get(format!("{redirect_url}/style.css")).send().await.unwrap();
+    assert_eq!(style.status(), 200, "the page's style sheet, over plain HTTP too");
     let _ = stop.send(());
 }
 

@@ -20,9 +20,14 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ca.crt", get(certificate)).route("/install-ca", get(install_page))
 }
 
-/// The authority's certificate as PEM, when `tls init` made one.
+/// The authority's certificate as PEM, when `tls init` made one: beside
+/// the certificate in service, else in the data directory's `tls`.
 fn authority_pem(state: &AppState) -> Option<String> {
-    std::fs::read_to_string(state.config.tls_dir().join(AUTHORITY_CERTIFICATE)).ok()
+    let beside_certificate = state.config.tls_cert.as_deref().and_then(std::path::Path::parent);
+    beside_certificate
+        .into_iter()
+        .chain([state.config.tls_dir().as_path()])
+        .find_map(|dir| std::fs::read_to_string(dir.join(AUTHORITY_CERTIFICATE)).ok())
 }
 
 async fn certificate(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -58,6 +63,7 @@ async fn install_page(State(state): State<AppState>) -> Result<Html<String>, App
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "安装本镇证书 · Install the town's certificate" }
                 link rel="stylesheet" href="/style.css";
+                link rel="icon" type="image/svg+xml" href="/favicon.svg";
             }
             body {
                 main class="install-ca" {

@@ -65,7 +65,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .merge(health::router())
         .merge(authority::router())
         .nest("/api/v1", api)
-        .merge(web_client::service(state.config.web_dir.as_deref()))
+        .fallback_service(web_client::service(state.config.web_dir.as_deref()))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::apply))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -76,12 +76,16 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
 }
 
 /// The plain-HTTP listener beside HTTPS: the certificate authority's two
-/// routes, and a permanent redirect (method kept) to the same path on the
+/// routes (with the style sheet and icon of the page), and a permanent redirect (method kept) to the same path on the
 /// https public URL for everything else.
 pub fn redirect_router(state: AppState) -> Router {
     let public_url = state.config.public_url();
+    // What the page on installing the authority loads besides itself.
+    let files = web_client::service(state.config.web_dir.as_deref());
     Router::new()
         .merge(authority::router())
+        .route_service("/style.css", files.clone())
+        .route_service("/favicon.svg", files)
         .fallback(move |uri: axum::http::Uri| async move {
             let path = uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str);
             match axum::http::HeaderValue::from_str(&format!("{public_url}{path}")) {

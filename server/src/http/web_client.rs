@@ -17,8 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::AppState;
-
 #[derive(rust_embed::Embed)]
 #[folder = "../web-client/"]
 struct Embedded;
@@ -31,7 +29,7 @@ const FALLBACK_PAGE: &str = "index.html";
 const WORTH_COMPRESSING: f64 = 0.9;
 
 /// The static-file service: the embedded files, or `web_dir` when given.
-pub fn service(web_dir: Option<&Path>) -> Router<AppState> {
+pub fn service(web_dir: Option<&Path>) -> Router {
     match web_dir {
         Some(dir) => {
             Router::new().fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join(FALLBACK_PAGE))))
