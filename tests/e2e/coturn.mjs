@@ -1,8 +1,10 @@
 // A throwaway coturn (Debian's `turnserver`) configured from
 // deploy/coturn.conf with only the test's own values changed: its port, its
-// relay port range, a fresh shared secret, its log; listening and relaying
-// on 127.0.0.1 only. Used by tests/e2e/turn-relay.test.mjs and by both
-// first-picture benchmarks.
+// relay port range, a fresh shared secret, its log, the address it listens
+// and relays on (127.0.0.1 unless given), the media server's address it may
+// relay to, and for TURN over TLS its certificate and port. Used by
+// tests/e2e/turn-relay.test.mjs, tests/e2e/turn-firewall.test.mjs and by
+// both first-picture benchmarks.
 //
 // Run as a program (`node coturn.mjs`), it starts one, prints
 // {"port":…,"secret":…} on one line, and stops it when its standard input
@@ -21,40 +23,40 @@ import { eventually, repoRoot } from "./harness.mjs";
 
 export const turnserver = "/usr/bin/turnserver";
 
-/** A free port on 127.0.0.1 for both TCP and UDP (coturn listens on both). */
-async function freePort() {
+/** A free port on `address` for both TCP and UDP (coturn listens on both). */
+async function freePort(address) {
   for (;;) {
     const port = await new Promise((resolve, reject) => {
-      const server = createServer().once("error", reject).listen(0, "127.0.0.1", () => {
+      const server = createServer().once("error", reject).listen(0, address, () => {
         const { port: found } = server.address();
         server.close(() => resolve(found));
       });
     });
-    if (await udpFree(port)) return port;
+    if (await udpFree(port, address)) return port;
   }
 }
 
-function udpFree(port) {
+function udpFree(port, address) {
   return new Promise((resolve) => {
     const socket = createSocket("udp4");
     socket.once("error", () => resolve(false));
-    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
+    socket.bind(port, address, () => socket.close(() => resolve(true)));
   });
 }
 
-/** `count` consecutive UDP ports, all free now, outside the kernel's ephemeral range. */
-async function freeUdpRange(count) {
+/** `count` consecutive UDP ports on `address`, all free now, outside the kernel's ephemeral range. */
+async function freeUdpRange(count, address) {
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const first = 20_000 + 2 * Math.floor(Math.random() * 5_000);
     const ports = Array.from({ length: count }, (_, i) => first + i);
-    const free = await Promise.all(ports.map(udpFree));
+    const free = await Promise.all(ports.map((port) => udpFree(port, address)));
     if (free.every(Boolean)) return { min: first, max: first + count - 1 };
   }
   throw new Error(`no ${count} free consecutive UDP ports found`);
 }
 
-/** Resolves once a STUN binding request to 127.0.0.1:port gets a success response. */
-function stunAnswers(port) {
+/** Resolves once a STUN binding request to address:port gets a success response. */
+function stunAnswers(port, address) {
   return new Promise((resolve) => {
     const socket = createSocket("udp4");
     const request = Buffer.alloc(20);
@@ -71,7 +73,7 @@ function stunAnswers(port) {
     socket.on("message", (message) => {
       if (message.length >= 20 && message.readUInt16BE(0) === 0x0101 && message.subarray(8, 20).equals(request.subarray(8, 20))) done(true);
     });
-    socket.send(request, port, "127.0.0.1");
+    socket.send(request, port, address);
   });
 }
 
@@ -79,38 +81,42 @@ function stunAnswers(port) {
  * coturn's configuration for this test: deploy/coturn.conf line by line, with
  * only the test's own values changed.
  */
-function coturnConfig({ port, relay, secret, dir }) {
+function coturnConfig({ port, relay, secret, dir, address, mediaAddress, tls }) {
   const replaced = {
     "static-auth-secret": `static-auth-secret=${secret}`,
     "listening-port": `listening-port=${port}`,
     "min-port": `min-port=${relay.min}`,
     "max-port": `max-port=${relay.max}`,
     "log-file": `log-file=${join(dir, "turnserver.log")}`,
+    // The one private address coturn may relay to: the media server's.
+    "allowed-peer-ip": `allowed-peer-ip=${mediaAddress}`,
+    ...(tls ? { "tls-listening-port": `tls-listening-port=${tls.port}`, cert: `cert=${tls.cert}`, pkey: `pkey=${tls.key}` } : {}),
   };
   const lines = [];
   for (const line of readFileSync(join(repoRoot, "deploy", "coturn.conf"), "utf8").split("\n")) {
     const key = line.trim().split("=")[0];
-    // No TLS here: no certificate, no TLS port (and not their comment either).
-    if (["tls-listening-port", "cert", "pkey"].includes(key)) {
+    // Without TLS: no certificate, no TLS port (and not their comment either).
+    if (!tls && ["tls-listening-port", "cert", "pkey"].includes(key)) {
       while (lines.length && lines[lines.length - 1].startsWith("#")) lines.pop();
       continue;
     }
     lines.push(replaced[key] ?? line);
   }
+  const loopback = address === "127.0.0.1";
   lines.push(
     "",
     "# --- for the test only ---",
-    "# Everything here is on 127.0.0.1: coturn listens and relays there.",
-    "listening-ip=127.0.0.1",
-    "relay-ip=127.0.0.1",
-    "# Loopback peers are allowed only because everything in this test is on",
-    "# loopback, the media server too. A real deployment keeps loopback denied,",
-    "# and must allow the media server's own address (allowed-peer-ip=<its",
-    "# address>, which wins over denied-peer-ip) instead of denying it with the",
-    "# private ranges above: TURN clients relay to that address.",
-    "allow-loopback-peers",
-    "# No TLS or DTLS listeners (there is no certificate).",
-    "no-tls",
+    `# Everything here is on ${address}: coturn listens and relays there.`,
+    `listening-ip=${address}`,
+    `relay-ip=${address}`,
+    ...(loopback
+      ? [
+          "# Loopback peers are allowed only because everything in this test is on",
+          "# loopback, the media server too. A real deployment keeps loopback denied.",
+          "allow-loopback-peers",
+        ]
+      : []),
+    ...(tls ? [] : ["# No TLS listener (there is no certificate).", "no-tls"]),
     "no-dtls",
     "# Logs each allocation with its username, the peers of its channels and",
     "# permissions, and its traffic when it closes: the test reads them.",
@@ -123,14 +129,18 @@ function coturnConfig({ port, relay, secret, dir }) {
   return lines.join("\n");
 }
 
-/** A throwaway coturn; resolves once it answers STUN on its port. */
-export async function startCoturn() {
+/**
+ * A throwaway coturn listening and relaying on `address`, allowed to relay
+ * to `mediaAddress` (the media server's), with TURN over TLS when `tls`
+ * names { port, cert, key }; resolves once it answers STUN on its port.
+ */
+export async function startCoturn({ address = "127.0.0.1", mediaAddress = address, tls = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "mediation-coturn-"));
-  const port = await freePort();
-  const relay = await freeUdpRange(40);
+  const port = await freePort(address);
+  const relay = await freeUdpRange(40, address);
   const secret = randomBytes(24).toString("base64url");
   const config = join(dir, "turnserver.conf");
-  writeFileSync(config, coturnConfig({ port, relay, secret, dir }));
+  writeFileSync(config, coturnConfig({ port, relay, secret, dir, address, mediaAddress, tls }));
   const log = join(dir, "turnserver.log");
   const output = [];
   // --no-stdout-log: everything goes to the log file only.
@@ -142,7 +152,7 @@ export async function startCoturn() {
   exited.then((value) => { exit = value; });
   await eventually("coturn answering STUN on its port", async () => {
     if (exit) throw new Error(`coturn exited (${JSON.stringify(exit)}): ${output.join(" | ")}\n${readLog().slice(-2000)}`);
-    return stunAnswers(port);
+    return stunAnswers(port, address);
   }, 20_000).catch((error) => {
     child.kill("SIGKILL");
     throw error;

@@ -39,9 +39,12 @@ export function startServer({ env = {}, https = false } = {}) {
     const timer = setTimeout(() => reject(new Error("the server did not start within 60 s")), 60_000);
     child.on("exit", (code) => reject(new Error(`the server exited with ${code} before serving`)));
     let url;
+    let setupCode;
     lines.on("line", (line) => {
       const listening = /^listening (\S+)/.exec(line);
       if (listening) url = listening[1];
+      setupCode ??= /^setup-code (\S+)/.exec(line)?.[1];
+      if (env.E2E_EMPTY === "1" && url && !setupCode) return;
       const authority = https ? /^authority (\S+)/.exec(line)?.[1] : undefined;
       if (!url || (https && !authority)) return;
       if (authority) trustedAuthorities.push(readFileSync(authority));
@@ -49,6 +52,7 @@ export function startServer({ env = {}, https = false } = {}) {
       resolve({
         url,
         authority,
+        setupCode,
         stop: () => new Promise((done) => {
           child.once("exit", done);
           child.stdin.end();
@@ -292,17 +296,30 @@ export function mediaState(page) {
 }
 
 /** The local candidate type of the selected pair of each of the page's connections. */
-export function candidateTypes(page) {
+export async function candidateTypes(page) {
+  const pairs = await selectedCandidates(page);
+  return Object.fromEntries(Object.entries(pairs).map(([name, local]) => [name, local?.candidateType ?? null]));
+}
+
+/**
+ * The local candidate of the selected pair of each of the page's
+ * connections: { candidateType, relayProtocol ("udp", "tcp", "tls" for a
+ * relay), protocol, address, port }.
+ */
+export function selectedCandidates(page) {
   return page.evaluate(async () => {
     const call = window.mediationCall;
-    const types = {};
+    const locals = {};
     for (const [name, pc] of [["publish", call.publishPc], ["subscribe", call.subscribePc]]) {
       if (!pc) continue;
       const stats = [...(await pc.getStats()).values()];
       const transport = stats.find((s) => s.type === "transport" && s.selectedCandidatePairId);
       const pair = transport && stats.find((s) => s.id === transport.selectedCandidatePairId);
-      types[name] = pair ? stats.find((s) => s.id === pair.localCandidateId)?.candidateType : null;
+      const local = pair && stats.find((s) => s.id === pair.localCandidateId);
+      locals[name] = local
+        ? { candidateType: local.candidateType, relayProtocol: local.relayProtocol ?? null, protocol: local.protocol, address: local.address, port: local.port }
+        : null;
     }
-    return types;
+    return locals;
   });
 }

@@ -39,12 +39,17 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DELAY_QUEUE = "7";
 
 export class VillageLink {
-  constructor(name = "mvl0") {
+  /**
+   * `name` prefixes the namespace and the devices; `hostIp` and `nsIp` are
+   * the two ends of the /30 (the benchmarking range by default; a private
+   * range where a test needs the server on a private address).
+   */
+  constructor(name = "mvl0", { hostIp = "198.18.77.1", nsIp = "198.18.77.2" } = {}) {
     this.ns = `${name}ns`;
     this.hostDevice = `${name}h`;
     this.nsDevice = `${name}c`;
-    this.hostIp = "198.18.77.1";
-    this.nsIp = "198.18.77.2";
+    this.hostIp = hostIp;
+    this.nsIp = nsIp;
     this.dir = mkdtempSync(join(tmpdir(), "mediation-link-"));
   }
 

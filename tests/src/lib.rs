@@ -108,6 +108,14 @@ impl TestServer {
         TestServer::start_at(listener, database_url, data_dir, extra_args).await
     }
 
+    /// Like `start_on`, on an empty database without the demo town: the
+    /// server waits for its first-run set-up (`state.setup` holds the code).
+    pub async fn start_empty_on(listener: TcpListener, db: Db, extra_args: &[&str]) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let database_url = fresh_database_url(db, data_dir.path()).await;
+        TestServer::start_seeded(listener, database_url, data_dir, extra_args, false).await
+    }
+
     /// Starts a server on a given database and data directory: a database
     /// of the test's own, or the same ones again after `stop_keeping_data`
     /// (a restart).
@@ -117,16 +125,21 @@ impl TestServer {
         data_dir: TempDir,
         extra_args: &[&str],
     ) -> TestServer {
+        TestServer::start_seeded(listener, database_url, data_dir, extra_args, true).await
+    }
+
+    async fn start_seeded(
+        listener: TcpListener,
+        database_url: String,
+        data_dir: TempDir,
+        extra_args: &[&str],
+        demo: bool,
+    ) -> TestServer {
         let data_dir_arg = data_dir.path().display().to_string();
-        let mut args = vec![
-            "--data-dir",
-            &data_dir_arg,
-            "--database-url",
-            &database_url,
-            "--demo",
-            "--demo-password",
-            DEMO_PASSWORD,
-        ];
+        let mut args = vec!["--data-dir", &data_dir_arg, "--database-url", &database_url];
+        if demo {
+            args.extend(["--demo", "--demo-password", DEMO_PASSWORD]);
+        }
         args.extend_from_slice(extra_args);
         let config = parse_config(&args);
         let state = mediation_server::build(config).await.expect("building the server state");

@@ -8,6 +8,8 @@
 //! it serves HTTPS with a certificate from the town authority kept in that
 //! directory (made there by `tls init`'s code on first use, reused after),
 //! and prints `authority <path of ca.crt>` after the `listening` line.
+//! With `E2E_EMPTY=1` the database stays empty (no demo town) and the
+//! server waits for its first-run set-up: it prints `setup-code <code>`.
 
 use mediation_tests::{Db, TestServer};
 use tokio::io::AsyncReadExt;
@@ -45,8 +47,16 @@ async fn main() {
         args.extend(["--rtc-ip", ip.as_str()]);
     }
     args.extend(extra.split_whitespace());
-    let server = TestServer::start_on(listener, db, &args).await;
+    let empty = std::env::var("E2E_EMPTY").is_ok_and(|value| value == "1");
+    let server = if empty {
+        TestServer::start_empty_on(listener, db, &args).await
+    } else {
+        TestServer::start_on(listener, db, &args).await
+    };
     println!("listening {} database={db:?}", server.base_url);
+    if let Some(code) = server.state.setup.code() {
+        println!("setup-code {code}");
+    }
     if let Some(dir) = &tls_dir {
         println!("authority {}", dir.join(mediation_server::tls::authority::AUTHORITY_CERTIFICATE).display());
     }
