@@ -210,6 +210,30 @@ export async function restAs(base, username) {
   return { get: (path) => call("GET", path), post: (path, body) => call("POST", path, body), put: (path, body) => call("PUT", path, body) };
 }
 
+/**
+ * A neighbours' dispute at 东平村 registered by mediator1 over REST, with a
+ * video session in five minutes for the demo accounts named in `stations`
+ * and `advisers` (usernames); resolves with the session.
+ */
+export async function scheduleVideoSession(base, { stations = [], advisers = [] } = {}) {
+  const rest = await restAs(base, "mediator1");
+  const villages = await rest.get("/villages");
+  const created = await rest.post("/cases", {
+    village_id: villages.find((village) => village.name === "东平村").id, category: "neighbour", source: "party_application",
+    summary: "院墙滴水", public_session: false,
+    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
+  });
+  const caseId = (created.case || created).id;
+  const ids = async (role, usernames) => {
+    const accounts = await rest.get(`/accounts?role=${role}`);
+    return usernames.map((username) => accounts.find((account) => account.username === username).id);
+  };
+  return rest.post(`/cases/${caseId}/sessions`, {
+    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 60, mode: "video",
+    station_ids: await ids("station", stations), adviser_ids: await ids("adviser", advisers),
+  });
+}
+
 export async function screenshot(page, name, { keepScroll = false } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
   if (!keepScroll) await page.evaluate(() => window.scrollTo(0, 0));

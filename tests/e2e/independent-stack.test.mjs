@@ -8,7 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { AiortcParticipant, venvMissing, venvPython } from "./aiortc.mjs";
-import { eventually, launchBrowser, loginToken, personPage, restAs, screenshot, seesAndHears, signInThroughPage, sleep, startServer, tileFrames } from "./harness.mjs";
+import { eventually, launchBrowser, loginToken, personPage, scheduleVideoSession, screenshot, seesAndHears, signInThroughPage, sleep, startServer, tileFrames } from "./harness.mjs";
 
 // Skipped only on a developer's machine without the environment; under CI its absence fails the test.
 const skip = venvMissing && !process.env.CI ? `needs the aiortc virtual environment ${venvPython} (tests/run.sh creates it)` : false;
@@ -32,20 +32,7 @@ after(async () => {
 test("an aiortc participant exchanges media with Chromium, stays outside a caucus and comes back after a drop", { skip, timeout: 600_000 }, async () => {
   assert.ok(!venvMissing, `the aiortc virtual environment is missing: ${venvPython} (tests/run.sh creates it)`);
   const base = server.url;
-  const rest = await restAs(base, "mediator1");
-  const villages = await rest.get("/villages");
-  const created = await rest.post("/cases", {
-    village_id: villages.find((village) => village.name === "东平村").id, category: "neighbour", source: "party_application",
-    summary: "宅基地界址争议", public_session: false,
-    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
-  const adviserAccount = (await rest.get("/accounts?role=adviser")).find((account) => account.username === "adviser1");
-  const stationAccount = (await rest.get("/accounts?role=station")).find((account) => account.username === "station-dongping");
-  const session = await rest.post(`/cases/${caseId}/sessions`, {
-    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 60, mode: "video",
-    adviser_ids: [adviserAccount.id], station_ids: [stationAccount.id],
-  });
+  const session = await scheduleVideoSession(base, { stations: ["station-dongping"], advisers: ["adviser1"] });
 
   const mediator = await personPage(browser, base);
   const station = await personPage(browser, base);

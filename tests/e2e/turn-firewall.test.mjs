@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCoturn, turnserver } from "./coturn.mjs";
-import { eventually, launchBrowser, personPage, restAs, screenshot, seesAndHears, selectedCandidates, signInThroughPage, startServer } from "./harness.mjs";
+import { eventually, launchBrowser, personPage, scheduleVideoSession, screenshot, seesAndHears, selectedCandidates, signInThroughPage, startServer } from "./harness.mjs";
 import { VillageLink, linksAvailable } from "./link.mjs";
 
 const HOST_IP = "10.77.7.1";
@@ -110,19 +110,7 @@ function firewall(signalingPort, allowed) {
 test("a station whose firewall lets out only signaling and TURN gets media through coturn over UDP, TCP and TLS on 443", { skip, timeout: 420_000 }, async () => {
   const [office, village] = browsers;
   const signalingPort = Number(new URL(server.url).port);
-  const rest = await restAs(server.url, "mediator1");
-  const villages = await rest.get("/villages");
-  const created = await rest.post("/cases", {
-    village_id: villages.find((v) => v.name === "东平村").id, category: "neighbour", source: "party_application",
-    summary: "院墙滴水", public_session: false,
-    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
-  const stations = await rest.get("/accounts?role=station");
-  const session = await rest.post(`/cases/${caseId}/sessions`, {
-    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 60, mode: "video",
-    station_ids: [stations.find((a) => a.username === "station-dongping").id], adviser_ids: [],
-  });
+  const session = await scheduleVideoSession(server.url, { stations: ["station-dongping"] });
 
   const mediator = await personPage(office, server.url);
   const station = await personPage(village, server.url);

@@ -16,7 +16,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { AiortcParticipant, venvPython } from "./aiortc.mjs";
 import { startCoturn, turnserver } from "./coturn.mjs";
-import { candidateTypes, eventually, launchBrowser, loginToken, personPage, restAs, screenshot, seesAndHears, signInThroughPage, startServer, tileFrames } from "./harness.mjs";
+import { candidateTypes, eventually, launchBrowser, loginToken, personPage, scheduleVideoSession, screenshot, seesAndHears, signInThroughPage, startServer, tileFrames } from "./harness.mjs";
 
 const missing = [
   ...(existsSync(turnserver) ? [] : [`${turnserver} (Debian's coturn; tests/run.sh installs it)`]),
@@ -98,19 +98,7 @@ after(async () => {
 
 test("the aiortc participant exchanges media with Chromium through a coturn relay, with candidates from the last m-section", { skip, timeout: 300_000 }, async () => {
   const base = server.url;
-  const rest = await restAs(base, "mediator1");
-  const villages = await rest.get("/villages");
-  const created = await rest.post("/cases", {
-    village_id: villages.find((village) => village.name === "东平村").id, category: "neighbour", source: "party_application",
-    summary: "宅基地界址争议", public_session: false,
-    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
-  const adviserAccount = (await rest.get("/accounts?role=adviser")).find((account) => account.username === "adviser1");
-  const session = await rest.post(`/cases/${caseId}/sessions`, {
-    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 60, mode: "video",
-    adviser_ids: [adviserAccount.id], station_ids: [],
-  });
+  const session = await scheduleVideoSession(base, { advisers: ["adviser1"] });
 
   const mediator = await personPage(browser, base);
   try {

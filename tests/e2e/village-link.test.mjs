@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { eventually, launchBrowser, personPage, restAs, screenshot, signInThroughPage, sleep, startServer } from "./harness.mjs";
+import { eventually, launchBrowser, personPage, scheduleVideoSession, screenshot, signInThroughPage, sleep, startServer } from "./harness.mjs";
 import { VillageLink, linksAvailable } from "./link.mjs";
 
 const metricsToken = randomBytes(18).toString("hex");
@@ -40,21 +40,7 @@ before(async () => {
   const host = await launchBrowser({ extraArgs: secure });
   const village = await launchBrowser({ executablePath: link.chromium, extraArgs: secure });
   browsers = [host, village];
-  const rest = await restAs(server.url, "mediator1");
-  const villages = await rest.get("/villages");
-  const dongping = villages.find((v) => v.name === "东平村");
-  const created = await rest.post("/cases", {
-    village_id: dongping.id, category: "neighbour", source: "party_application", summary: "院墙滴水", public_session: false,
-    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
-  const stations = await rest.get("/accounts?role=station");
-  const advisers = await rest.get("/accounts?role=adviser");
-  const session = await rest.post(`/cases/${caseId}/sessions`, {
-    planned_start: new Date(Date.now() + 5 * 60_000).toISOString(), planned_minutes: 60, mode: "video",
-    station_ids: [stations.find((a) => a.username === "station-dongping").id],
-    adviser_ids: [advisers.find((a) => a.username === "adviser1").id],
-  });
+  const session = await scheduleVideoSession(server.url, { stations: ["station-dongping"], advisers: ["adviser1"] });
   sessionId = session.id;
   mediator = await personPage(host, server.url);
   adviser = await personPage(host, server.url);
