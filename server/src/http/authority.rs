@@ -88,17 +88,34 @@ async fn install_page(State(state): State<AppState>) -> Result<Html<String>, App
                     }
                     h2 { "电脑（Windows、统信 UOS、银河麒麟）" }
                     ol {
-                        li { "Windows：双击下载的证书 → “安装证书” → “本地计算机” → 放入“受信任的根证书颁发机构”。" }
-                        li { "统信 UOS、银河麒麟或 Chromium 浏览器：打开浏览器“设置” → “隐私和安全” → “安全” → “管理证书” → “授权机构” → “导入”，勾选“信任该证书，以标识网站的身份”。" }
+                        li {
+                            "Windows：双击下载的证书 → “安装证书” → “本地计算机” → "
+                            "放入“受信任的根证书颁发机构”。"
+                        }
+                        li {
+                            "统信 UOS、银河麒麟或 Chromium 浏览器：打开浏览器“设置” → “隐私和安全” → “安全” → "
+                            "“管理证书” → “授权机构” → “导入”，勾选“信任该证书，以标识网站的身份”。"
+                        }
                         li { "重新打开浏览器。" }
                     }
                     p { "遇到困难请联系镇调解办公室。" }
                     hr;
                     section lang="en" {
                         h2 { "Install the town's certificate" }
-                        p { "This mediation service encrypts with the town's own certificate authority. Install it once on each device before first use; then "
-                            (site) " opens without a warning and the camera and microphone work. The authority is valid for this service's addresses only." }
-                        p { "Download it above and compare its SHA-256 fingerprint with the one the mediation office gives you. Android: Settings → Security → Encryption & credentials → Install a certificate → CA certificate. iPhone: Settings → Profile Downloaded → Install, then General → About → Certificate Trust Settings. Windows: open the file → Install Certificate → Trusted Root Certification Authorities. Chromium: Settings → Privacy and security → Security → Manage certificates → Authorities → Import." }
+                        p {
+                            "This mediation service encrypts with the town's own certificate authority. "
+                            "Install it once on each device before first use; then " (site)
+                            " opens without a warning and the camera and microphone work. "
+                            "The authority is valid for this service's addresses only."
+                        }
+                        p {
+                            "Download it above and compare its SHA-256 fingerprint with the one the mediation "
+                            "office gives you. Android: Settings → Security → Encryption & credentials → Install a "
+                            "certificate → CA certificate. iPhone: Settings → Profile Downloaded → Install, then "
+                            "General → About → Certificate Trust Settings. Windows: open the file → Install "
+                            "Certificate → Trusted Root Certification Authorities. Chromium: Settings → Privacy "
+                            "and security → Security → Manage certificates → Authorities → Import."
+                        }
                     }
                 }
             }
