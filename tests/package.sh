@@ -46,11 +46,14 @@ exec_start="$(sed -n 's/^ExecStart=//p' /lib/systemd/system/mediation-server.ser
 log="$(mktemp)"
 (
     cd /var/lib/mediation
-    export MEDIATION_LISTEN="127.0.0.1:$port" MEDIATION_REDIRECT_LISTEN="127.0.0.1:$redirect_port" \
-        MEDIATION_PUBLIC_URL="https://127.0.0.1:$port" MEDIATION_RTC_IP=127.0.0.1 \
-        MEDIATION_RTC_TCP_PORT="$media_port" NO_COLOR=1
+    # A clean environment, as systemd gives the unit: nothing of this test
+    # run's own (its DATABASE_URL above all) reaches the installed server.
     # shellcheck disable=SC2086 # the unit's command line, split as systemd splits it
-    exec runuser -u mediation -- $exec_start
+    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1 \
+        MEDIATION_LISTEN="127.0.0.1:$port" MEDIATION_REDIRECT_LISTEN="127.0.0.1:$redirect_port" \
+        MEDIATION_PUBLIC_URL="https://127.0.0.1:$port" MEDIATION_RTC_IP=127.0.0.1 \
+        MEDIATION_RTC_TCP_PORT="$media_port" \
+        runuser -u mediation -- $exec_start
 ) >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
