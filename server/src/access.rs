@@ -145,6 +145,12 @@ impl Caller {
             && self.reach().contains(&village.chain())
     }
 
+    /// Mediators and administrators list the risk flags (Art 25) of the
+    /// cases in their reach; stations and advisers never see them.
+    pub fn sees_risk_flags(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::DistrictAdmin | Role::Mediator)
+    }
+
     /// Advisers, mediators and administrators record legal consultations.
     pub fn may_record_consultations(&self) -> bool {
         matches!(self.role, Role::Adviser | Role::Mediator | Role::DistrictAdmin | Role::Admin)

@@ -4,13 +4,14 @@
 // scheduling, the outcome forms the People's Mediation Law needs, the
 // written agreement, judicial confirmation, follow-ups and closing; the
 // session page with invitation links and QR codes; statistics with bar
-// charts and a CSV download; consultations; accounts.
+// charts and a CSV download; risk flags (Art 25); consultations; accounts.
 import { bootWorkspace } from "./frame.js";
 import { accountsPage } from "./accounts.js";
 import { consultationsPage } from "./consultations.js";
 import { casePage } from "./mediator/case-file.js";
 import { casesPage } from "./mediator/cases.js";
 import { newCasePage } from "./mediator/new-case.js";
+import { risksPage } from "./mediator/risks.js";
 import { sessionPage, sessionsPage } from "./mediator/sessions.js";
 import { statisticsPage } from "./mediator/statistics.js";
 import { loadWorkspace, workspace } from "./mediator/workspace.js";
@@ -25,6 +26,7 @@ bootWorkspace({
     session: sessionPage,
     sessions: sessionsPage,
     stats: statisticsPage,
+    risks: risksPage,
     consultations: (view) => consultationsPage(view, { villages: workspace.villages, advisers: workspace.advisers }),
     accounts: (view) => accountsPage(view, workspace.me),
   },

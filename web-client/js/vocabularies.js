@@ -23,6 +23,9 @@ export const ROUTES = ["arbitration", "administrative", "court"];
 export const JUDICIAL_RESULTS = ["pending", "confirmed", "rejected"];
 export const PERFORMANCES = ["fully", "partially", "not_yet", "refused", "not_applicable"];
 export const SATISFACTIONS = ["satisfied", "basically_satisfied", "dissatisfied"];
+/** Risk flags (Art 25): what a dispute may turn into, and whom it was reported to. */
+export const RISK_KINDS = ["escalation", "public_order", "criminal"];
+export const REPORTED_TO = ["public_security", "justice_office", "governance_centre", "other"];
 
 /** Session states in which people can still join. */
 export const OPEN_SESSION_STATES = ["planned", "live"];
@@ -53,5 +56,7 @@ export const VOCABULARIES = {
   judicial_result: { schema: "JudicialResult", values: JUDICIAL_RESULTS },
   performance: { schema: "Performance", values: PERFORMANCES },
   satisfaction: { schema: "Satisfaction", values: SATISFACTIONS },
+  risk: { schema: "RiskKind", values: RISK_KINDS },
+  reported_to: { schema: "ReportedTo", values: REPORTED_TO },
   role: { schema: "Role" },
 };

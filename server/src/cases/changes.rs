@@ -14,6 +14,7 @@ use super::{
     Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
     Outcome, Participant, Party, Reschedule, Session, SessionState,
 };
+use super::risk::{RiskFlag, RiskReport};
 use crate::time::Timestamp;
 use crate::tree::{Account, AccountChanges, NewAccount, Unit};
 
@@ -121,6 +122,23 @@ pub enum Change {
     AddFollowUp {
         follow_up: FollowUp,
     },
+    /// A risk flagged (Art 25), with the reports made at once.
+    FlagRisk {
+        flag: RiskFlag,
+        reports: Vec<RiskReport>,
+    },
+    AddRiskReport {
+        case_id: Uuid,
+        report: RiskReport,
+    },
+    /// Only an open flag closes; a closed one is refused as stale.
+    CloseRiskFlag {
+        case_id: Uuid,
+        flag_id: Uuid,
+        closed_by: Uuid,
+        closed_at: Timestamp,
+        note: String,
+    },
     CreateConsultation {
         consultation: Consultation,
     },
@@ -196,6 +214,9 @@ impl Change {
                 follow_up.case_id,
                 json!({ "performance": follow_up.performance, "satisfaction": follow_up.satisfaction }),
             ),
+            Change::FlagRisk { .. } | Change::AddRiskReport { .. } | Change::CloseRiskFlag { .. } => {
+                return self.risk_entry();
+            }
             Change::CreateConsultation { consultation } => entry(
                 "consultation.record",
                 "consultation",
@@ -203,6 +224,30 @@ impl Change {
                 json!({ "village_id": consultation.village_id, "adviser_id": consultation.adviser_id }),
             ),
             Change::Note { entry } => entry.clone(),
+        })
+    }
+
+    /// The audit entries of risk flags and their reports.
+    fn risk_entry(&self) -> Option<AuditEntry> {
+        let entry = AuditEntry::new;
+        Some(match self {
+            Change::FlagRisk { flag, reports } => entry(
+                "case.risk_flag",
+                "case",
+                flag.case_id,
+                json!({ "flag_id": flag.id, "risk": flag.risk,
+                        "reported_to": reports.iter().map(|report| report.reported_to).collect::<Vec<_>>() }),
+            ),
+            Change::AddRiskReport { case_id, report } => entry(
+                "case.risk_report",
+                "case",
+                *case_id,
+                json!({ "flag_id": report.flag_id, "reported_to": report.reported_to }),
+            ),
+            Change::CloseRiskFlag { case_id, flag_id, .. } => {
+                entry("case.risk_close", "case", *case_id, json!({ "flag_id": flag_id }))
+            }
+            _ => return None,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod confirm;
 pub mod error;
 pub mod id_number;
+pub mod risk;
 pub mod stats;
 
 use chrono::NaiveDate;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::AuthUser;
 use crate::AppState;
 use crate::access::{Caller, CaseAccess};
+use crate::cases::risk::RiskFlagView;
 use crate::cases::{Agreement, Case, CaseState, FollowUp, JudicialConfirmation, Outcome, Party, Session};
 use crate::error::{AppError, AppResult};
 
@@ -77,6 +78,9 @@ pub struct CaseFile {
     /// written agreement took effect.
     judicial_confirmation_deadline: Option<NaiveDate>,
     follow_ups: Vec<FollowUp>,
+    /// Risk flags (Art 25) with their reports, oldest first; only for those
+    /// who manage the case (empty for stations and advisers).
+    risk_flags: Vec<RiskFlagView>,
     access: &'static str,
     /// The states the case may move to next.
     next_states: Vec<CaseState>,
@@ -98,6 +102,11 @@ pub(super) async fn case_file(state: &AppState, context: &CaseInContext) -> AppR
         judicial_confirmation_deadline: judicial_deadline(agreement.as_ref()),
         agreement,
         follow_ups: state.store.follow_ups(id).await?,
+        risk_flags: if context.access == CaseAccess::Manage {
+            RiskFlagView::assemble(state.store.risk_flags(id).await?, state.store.risk_reports(id).await?)
+        } else {
+            Vec::new()
+        },
         access: if context.access == CaseAccess::Manage { "manage" } else { "read" },
         next_states: CaseState::ALL.iter().copied().filter(|next| context.case.state.may_become(*next)).collect(),
         case: context.case.clone(),

@@ -13,6 +13,7 @@ mod headers;
 mod health;
 mod invitation;
 mod outcomes;
+mod risks;
 mod session;
 mod sessions;
 mod setup;
@@ -50,6 +51,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .merge(accounts::router())
         .merge(cases::router())
         .merge(outcomes::router())
+        .merge(risks::router())
         .merge(agreements::router())
         .merge(sessions::router())
         .merge(invitation::router())
@@ -122,6 +124,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         accounts::Api::openapi(),
         cases::Api::openapi(),
         outcomes::Api::openapi(),
+        risks::Api::openapi(),
         agreements::Api::openapi(),
         sessions::Api::openapi(),
         invitation::Api::openapi(),

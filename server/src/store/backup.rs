@@ -26,6 +26,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("agreement_confirmations", "1"),
     ("judicial_confirmations", "1"),
     ("follow_ups", "1"),
+    ("risk_flags", "id"),
+    ("risk_reports", "id"),
     ("consultations", "id"),
     ("audit_events", "seq"),
 ];

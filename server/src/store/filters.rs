@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use crate::cases::risk::RiskFlag;
 use crate::cases::{CaseState, Category, Session, SessionState};
 use crate::time::Timestamp;
 use crate::tree::{Chain, Role, UnitKind};
@@ -73,4 +74,27 @@ pub struct ConsultationFilter {
     pub adviser_id: Option<Uuid>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
+}
+
+/// Which risk flags to list: of cases `within` the caller's reach, open or
+/// closed or both, of one town or village.
+#[derive(Debug, Clone, Default)]
+pub struct RiskFlagFilter {
+    pub within: Chain,
+    pub open: Option<bool>,
+    pub town_id: Option<Uuid>,
+    pub village_id: Option<Uuid>,
+}
+
+/// A risk flag with what a list shows of its case.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct RiskFlagListing {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub flag: RiskFlag,
+    pub case_number: String,
+    pub town_id: Uuid,
+    pub town_name: String,
+    pub village_id: Uuid,
+    pub village_name: String,
 }

@@ -17,6 +17,7 @@ mod sql;
 mod sql_agreements;
 mod sql_cases;
 mod sql_reads;
+mod sql_risks;
 mod sql_sessions;
 pub mod sqlite;
 
@@ -142,6 +143,12 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn confirmations(&self, case_id: Uuid) -> StoreResult<Vec<Confirmation>>;
     async fn judicial_confirmation(&self, case_id: Uuid) -> StoreResult<Option<JudicialConfirmation>>;
     async fn follow_ups(&self, case_id: Uuid) -> StoreResult<Vec<FollowUp>>;
+    async fn risk_flags(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::risk::RiskFlag>>;
+    async fn risk_flag(&self, id: Uuid) -> StoreResult<Option<crate::cases::risk::RiskFlag>>;
+    /// The reports of every flag of the case, oldest first.
+    async fn risk_reports(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::risk::RiskReport>>;
+    /// Flags of cases in the filter's reach, newest first.
+    async fn risk_flag_listing(&self, filter: &filters::RiskFlagFilter) -> StoreResult<Vec<filters::RiskFlagListing>>;
     async fn consultations(&self, filter: &ConsultationFilter) -> StoreResult<Vec<Consultation>>;
     async fn stats_rows(&self, filter: &CaseFilter) -> StoreResult<Vec<StatsRow>>;
     /// Audit events after `after_seq`, in order, at most `limit`.

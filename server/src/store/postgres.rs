@@ -77,9 +77,11 @@ impl PgStore {
 
 use super::sql::{account_select, unit_columns};
 use super::sql_cases::{bind_visibility, case_select, case_visible, session_columns};
+use super::sql_risks::risk_flag_columns;
 
 super::sql_cases::impl_case_store!(PgStore, sqlx::Postgres);
 super::sql_sessions::impl_session_writes!(PgStore, sqlx::Postgres);
 super::sql_agreements::impl_agreement_writes!(PgStore, sqlx::Postgres);
+super::sql_risks::impl_risk_records!(PgStore, sqlx::Postgres);
 super::sql_reads::impl_case_reads!(PgStore, sqlx::Postgres, "BEGIN", Some("SELECT pg_advisory_xact_lock(727300)"));
 super::sql::impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);

@@ -178,6 +178,11 @@ macro_rules! impl_case_store {
                         Self::save_judicial_confirmation(tx, judicial).await?
                     }
                     Change::AddFollowUp { follow_up } => Self::add_follow_up(tx, follow_up).await?,
+                    Change::FlagRisk { flag, reports } => Self::flag_risk(tx, flag, reports).await?,
+                    Change::AddRiskReport { report, .. } => Self::add_risk_report(tx, report).await?,
+                    Change::CloseRiskFlag { flag_id, closed_by, closed_at, note, .. } => {
+                        Self::close_risk_flag(tx, *flag_id, *closed_by, *closed_at, note).await?
+                    }
                     Change::CreateConsultation { consultation } => Self::create_consultation(tx, consultation).await?,
                     Change::Note { .. } => {}
                     Change::InsertUnit { unit } => Self::insert_unit_with(&mut **tx, unit).await?,

@@ -285,6 +285,34 @@ macro_rules! impl_case_reads {
                 .await?)
             }
 
+            async fn risk_flags(
+                &self,
+                case_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::cases::risk::RiskFlag>> {
+                self.read_risk_flags(case_id).await
+            }
+
+            async fn risk_flag(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<$crate::cases::risk::RiskFlag>> {
+                self.read_risk_flag(id).await
+            }
+
+            async fn risk_reports(
+                &self,
+                case_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::cases::risk::RiskReport>> {
+                self.read_risk_reports(case_id).await
+            }
+
+            async fn risk_flag_listing(
+                &self,
+                filter: &$crate::store::filters::RiskFlagFilter,
+            ) -> $crate::store::StoreResult<Vec<$crate::store::filters::RiskFlagListing>> {
+                self.read_risk_flag_listing(filter).await
+            }
+
             async fn consultations(
                 &self,
                 filter: &$crate::store::filters::ConsultationFilter,

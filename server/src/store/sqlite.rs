@@ -132,9 +132,11 @@ impl SqliteStore {
 
 use super::sql::{account_select, unit_columns};
 use super::sql_cases::{bind_visibility, case_select, case_visible, session_columns};
+use super::sql_risks::risk_flag_columns;
 
 super::sql_cases::impl_case_store!(SqliteStore, sqlx::Sqlite);
 super::sql_sessions::impl_session_writes!(SqliteStore, sqlx::Sqlite);
 super::sql_agreements::impl_agreement_writes!(SqliteStore, sqlx::Sqlite);
+super::sql_risks::impl_risk_records!(SqliteStore, sqlx::Sqlite);
 super::sql_reads::impl_case_reads!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", None::<&'static str>);
 super::sql::impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

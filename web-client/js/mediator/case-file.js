@@ -1,6 +1,7 @@
 // The case file page: its head, the case's details and parties (correctable
 // before an outcome), and the sections that follow them in order (sessions,
-// outcome, judicial confirmation, follow-ups), then closing the case.
+// outcome, judicial confirmation, follow-ups, risk flags), then closing the
+// case.
 import { t } from "../i18n.js";
 import { api } from "../api.js";
 import { fill, h } from "../dom.js";
@@ -13,6 +14,7 @@ import { caseSessionsSection } from "./case-sessions.js";
 import { followUpSection } from "./follow-ups.js";
 import { judicialSection } from "./judicial.js";
 import { outcomeSection } from "./outcome.js";
+import { riskSection } from "./risks.js";
 
 export async function casePage(view, id, part) {
   const file = await api(`/cases/${id}`);
@@ -38,6 +40,7 @@ export async function casePage(view, id, part) {
   if (file.outcome && (file.follow_ups.length || file.next_states.includes("followed_up") || c.state === "followed_up")) {
     sections.push(followUpSection(file, manage, reload));
   }
+  if (manage) sections.push(riskSection(file, manage, reload));
   if (manage && (c.state === "followed_up" || c.state === "withdrawn")) {
     sections.push(h("section", { class: "panel" }, h("button", { type: "button", id: "close-case", onclick: withErrorAnnounced(async () => {
       await api(`/cases/${id}/close`, { method: "POST" });
