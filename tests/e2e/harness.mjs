@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import assert from "node:assert/strict";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -61,6 +62,24 @@ export function startServer({ env = {}, https = false } = {}) {
       });
     });
   });
+}
+
+/**
+ * A server and a browser for the test file: started before its tests,
+ * stopped after them. Resolves nothing itself; the returned object's
+ * `server` and `browser` are set once `before` has run.
+ */
+export function serverAndBrowserForFile(serverOptions = {}) {
+  const running = {};
+  before(async () => {
+    running.server = await startServer(serverOptions);
+    running.browser = await launchBrowser(serverOptions.https ? { trust: running.server.authority } : {});
+  });
+  after(async () => {
+    await running.browser?.close();
+    await running.server?.stop();
+  });
+  return running;
 }
 
 /**
@@ -211,19 +230,29 @@ export async function restAs(base, username) {
 }
 
 /**
+ * A dispute registered over REST by `rest` (a client from restAs) at the
+ * demo village `village`; resolves with the case. The defaults make a
+ * neighbours' dispute at 东平村 between 王大爷 and 李婶.
+ */
+export async function registerCase(rest, {
+  village = "东平村", category = "neighbour", source = "party_application", summary = "院墙滴水",
+  parties = [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
+} = {}) {
+  const villages = await rest.get("/villages");
+  const created = await rest.post("/cases", {
+    village_id: villages.find((unit) => unit.name === village).id, category, source, summary, public_session: false, parties,
+  });
+  return created.case || created;
+}
+
+/**
  * A neighbours' dispute at 东平村 registered by mediator1 over REST, with a
  * video session in five minutes for the demo accounts named in `stations`
  * and `advisers` (usernames); resolves with the session.
  */
 export async function scheduleVideoSession(base, { stations = [], advisers = [] } = {}) {
   const rest = await restAs(base, "mediator1");
-  const villages = await rest.get("/villages");
-  const created = await rest.post("/cases", {
-    village_id: villages.find((village) => village.name === "东平村").id, category: "neighbour", source: "party_application",
-    summary: "院墙滴水", public_session: false,
-    parties: [{ name: "王大爷", side: "applicant" }, { name: "李婶", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
+  const caseId = (await registerCase(rest)).id;
   const ids = async (role, usernames) => {
     const accounts = await rest.get(`/accounts?role=${role}`);
     return usernames.map((username) => accounts.find((account) => account.username === username).id);

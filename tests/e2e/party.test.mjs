@@ -2,32 +2,18 @@
 // the plain-words summary with their name, the device check, the lobby,
 // admission, two-way video and sound with the mediator, the agreement shown
 // and confirmed by the party themself ("video_room"), and the end.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, personPage, restAs, screenshot, seesAndHears, signInThroughPage, startServer } from "./harness.mjs";
+import { personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const running = serverAndBrowserForFile();
 
 test("a party joins from the invitation link and confirms the agreement", async () => {
-  const rest = await restAs(server.url, "mediator1");
-  const villages = await rest.get("/villages");
-  const created = await rest.post("/cases", {
-    village_id: villages.find((village) => village.name === "哈喇村").id, category: "damages", source: "own_initiative",
-    summary: "羊群啃食麦苗", public_session: false,
+  const rest = await restAs(running.server.url, "mediator1");
+  const caseId = (await registerCase(rest, {
+    village: "哈喇村", category: "damages", source: "own_initiative", summary: "羊群啃食麦苗",
     parties: [{ name: "孙大娘", side: "applicant", phone: "13800000011" }, { name: "周老汉", side: "respondent" }],
-  });
-  const caseId = (created.case || created).id;
+  })).id;
   const file = await rest.get(`/cases/${caseId}`);
   const party = file.parties.find((p) => p.name === "孙大娘");
   await rest.put(`/cases/${caseId}/agreement`, {
@@ -39,7 +25,7 @@ test("a party joins from the invitation link and confirms the agreement", async 
   });
 
   // The mediator reads the link off the session page, as they would to send it.
-  const mediator = await personPage(browser, server.url);
+  const mediator = await personPage(running.browser, running.server.url);
   await signInThroughPage(mediator, "mediator1", /mediator\.html/);
   await mediator.goto(`/mediator.html#session/${session.id}`);
   const link = await mediator.locator("#participants .link-field:not(.staff-link)").inputValue();
@@ -47,7 +33,7 @@ test("a party joins from the invitation link and confirms the agreement", async 
   assert.equal(await mediator.locator("#participants img.qr").count(), 1, "the link comes with a QR code");
 
   // The party opens it: their name and the case in plain words, then the device check.
-  const phone = await personPage(browser, server.url, { phone: true });
+  const phone = await personPage(running.browser, running.server.url, { phone: true });
   await phone.goto(link);
   await phone.locator("h1", { hasText: "您好，孙大娘" }).waitFor();
   assert.ok((await phone.locator(".facts").textContent()).includes("损害赔偿"), "the kind of dispute is named");

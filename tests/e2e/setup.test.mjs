@@ -2,26 +2,15 @@
 // it: no demo town, no administrator; the sign-in page sends them to the
 // set-up page, which takes the code the server printed, the district's name
 // and the administrator's account, and signs the new administrator in.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, personPage, screenshot, startServer } from "./harness.mjs";
+import { personPage, screenshot, serverAndBrowserForFile } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ env: { E2E_EMPTY: "1" } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const running = serverAndBrowserForFile({ env: { E2E_EMPTY: "1" } });
 
 test("the first page of an empty server asks for the set-up code and creates the administrator", async () => {
-  assert.match(server.setupCode, /^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/, "the server printed a set-up code");
-  const page = await personPage(browser, server.url);
+  assert.match(running.server.setupCode, /^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/, "the server printed a set-up code");
+  const page = await personPage(running.browser, running.server.url);
   await page.goto("/");
   await page.waitForURL(/setup\.html/);
   await page.locator("#setup-code").fill("AAAA-BBBB-CCCC-DDDD");
@@ -36,7 +25,7 @@ test("the first page of an empty server asks for the set-up code and creates the
   assert.match(await page.locator("#setup-error").textContent(), /设置码不对/, "a wrong code is named as such");
 
   // Typed as people type it: lower case, spaces for dashes.
-  await page.locator("#setup-code").fill(server.setupCode.toLowerCase().replaceAll("-", " "));
+  await page.locator("#setup-code").fill(running.server.setupCode.toLowerCase().replaceAll("-", " "));
   await page.locator("#setup-button").click();
   await page.locator("#setup-done:not([hidden])").waitFor();
   await page.locator("#setup-done a").click();
@@ -48,7 +37,7 @@ test("the first page of an empty server asks for the set-up code and creates the
   assert.equal(me?.role, "admin", "the new administrator is signed in");
 
   // Set up once: the page now sends people to sign in.
-  const later = await personPage(browser, server.url);
+  const later = await personPage(running.browser, running.server.url);
   await later.goto("/setup.html");
   await later.waitForURL(/index\.html/);
   assert.deepEqual(page.problems.filter((problem) => !/403/.test(problem)), [], "console errors on the set-up pages");

@@ -80,7 +80,8 @@ async fn a_risk_flag_reaches_the_district_and_is_closed_once(db: Db) {
 
     let admin = server.login("admin").await;
     let events = admin.get("/api/v1/audit?limit=200").await;
-    let actions: Vec<&str> = events.body.as_array().unwrap().iter().filter_map(|event| event["action"].as_str()).collect();
+    let actions: Vec<&str> =
+        events.body.as_array().unwrap().iter().filter_map(|event| event["action"].as_str()).collect();
     for action in ["case.risk_flag", "case.risk_report", "case.risk_close"] {
         assert_eq!(actions.iter().filter(|seen| **seen == action).count(), 1, "{action} in {actions:?}");
     }

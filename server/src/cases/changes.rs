@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::risk::{RiskFlag, RiskReport};
 use super::{
     Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
     Outcome, Participant, Party, Reschedule, Session, SessionState,
 };
-use super::risk::{RiskFlag, RiskReport};
 use crate::time::Timestamp;
 use crate::tree::{Account, AccountChanges, NewAccount, Unit};
 

@@ -35,7 +35,10 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(flag, report, close, list), components(schemas(RiskKind, ReportedTo, RiskFlagListed, ReportBody)))]
+#[openapi(
+    paths(flag, report, close, list),
+    components(schemas(RiskKind, ReportedTo, RiskFlagListed, ReportBody, FlagState))
+)]
 pub(super) struct Api;
 
 /// A report of the risk to an authority.
@@ -130,11 +133,8 @@ async fn flag(
         closed_at: None,
         closing_note: None,
     };
-    let reports = body
-        .reports
-        .into_iter()
-        .map(|report| report_of(flag.id, report, &user, now))
-        .collect::<AppResult<Vec<_>>>()?;
+    let reports =
+        body.reports.into_iter().map(|report| report_of(flag.id, report, &user, now)).collect::<AppResult<Vec<_>>>()?;
     tracing::info!(case = %id, flag = %flag.id, risk = %flag.risk, by = %user.account.id, "risk flagged");
     state.store.apply(&staff_actor(&user, address), &[Change::FlagRisk { flag, reports }]).await?;
     Ok((StatusCode::CREATED, Json(case_file(&state, &context).await?)))
@@ -186,8 +186,13 @@ async fn close(
     context.require_manage()?;
     let flag = open_flag(&state, &context, flag_id).await?;
     let note = validate::required_text("note", &body.note, 2000)?;
-    let change =
-        Change::CloseRiskFlag { case_id: id, flag_id: flag.id, closed_by: user.account.id, closed_at: Timestamp::now(), note };
+    let change = Change::CloseRiskFlag {
+        case_id: id,
+        flag_id: flag.id,
+        closed_by: user.account.id,
+        closed_at: Timestamp::now(),
+        note,
+    };
     state.store.apply(&staff_actor(&user, address), &[change]).await?;
     Ok(Json(case_file(&state, &context).await?))
 }

@@ -338,6 +338,7 @@ export default {
   reported_at: "Reported at",
   report_detail: "Details",
   report_detail_hint: "Who took it, phone or reference number, steps agreed",
+  risk_actions: "Add a report or close the flag",
   add_report: "Add a report",
   close_risk: "Close the flag",
   closing_note: "Why it is closed",

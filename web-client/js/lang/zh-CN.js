@@ -342,6 +342,7 @@ export default {
   reported_at: "报告时间",
   report_detail: "报告情况",
   report_detail_hint: "接报人、电话或编号、商定的措施",
+  risk_actions: "补记报告或解除预警",
   add_report: "补记报告",
   close_risk: "解除预警",
   closing_note: "解除说明",

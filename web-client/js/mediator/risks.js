@@ -55,7 +55,7 @@ function flagItem(caseId, flag, manage, reload) {
     h("p", {}, flag.description),
     flag.reports.length ? h("ul", { class: "plain reports" }, ...flag.reports.map(reportLine)) : h("p", { class: "hint" }, t("risk_not_reported")),
     open ? null : h("p", { class: "hint" }, `${t("closing_note")}：${flag.closing_note} · ${formatDateTime(flag.closed_at)}`),
-    ...actions);
+    actions.length ? h("details", { class: "risk-actions" }, h("summary", {}, t("risk_actions")), ...actions) : null);
 }
 
 /** The case file's section; shown to those who manage the case. */
