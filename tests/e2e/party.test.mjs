@@ -6,7 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
 
-const running = serverAndBrowserForFile();
+// Over HTTPS, as a party's phone opens the invitation link: the phone trusts the
+// town authority through its certificate store.
+const running = serverAndBrowserForFile({ https: true });
 
 test("a party joins from the invitation link and confirms the agreement", async () => {
   const rest = await restAs(running.server.url, "mediator1");
