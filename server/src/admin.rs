@@ -107,7 +107,10 @@ pub fn tls_init(config: &Config, hosts: &[String], days: u32) -> anyhow::Result<
     println!("  --tls-cert {} --tls-key {}", issued.chain.display(), issued.key.display());
     println!("a running server takes the new certificate by itself within a few seconds.");
     // An IPv6 address goes in brackets in a URL.
-    let host = if hosts[0].contains(':') { format!("[{}]", hosts[0].trim_matches(['[', ']'])) } else { hosts[0].clone() };
-    println!("devices install the authority from https://{host}/install-ca (or over plain HTTP with --redirect-listen)");
+    let host =
+        if hosts[0].contains(':') { format!("[{}]", hosts[0].trim_matches(['[', ']'])) } else { hosts[0].clone() };
+    println!(
+        "devices install the authority from https://{host}/install-ca (or over plain HTTP with --redirect-listen)"
+    );
     Ok(())
 }
