@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian package as a town's IT officer meets it (tests/run.sh runs this
-# as root): build it with one command, install it with dpkg -i, make the
+# as root): build it with one command (the release build), install it with dpkg -i, make the
 # town's certificate with `tls init` as the service's user, run the unit's
 # ExecStart line (systemd does not run here) with the packaged
 # configuration, and fetch the sign-in page over HTTPS with curl trusting
@@ -23,10 +23,11 @@ fi
 dpkg --purge mediation-server >/dev/null 2>&1 || true
 rm -rf /var/lib/mediation
 
-# The debug build by default (tests/run.sh has it already); with
-# PACKAGE_BUILD_FLAGS= (empty) the release package towns install.
+# The release package towns install (tests/run.sh has built the release
+# binary already); PACKAGE_BUILD_FLAGS=--debug packages the debug build, for
+# a quicker run by hand.
 # shellcheck disable=SC2086 # the flags, split
-package="$(deploy/build-deb.sh ${PACKAGE_BUILD_FLAGS---debug} | tail -n 1)"
+package="$(deploy/build-deb.sh ${PACKAGE_BUILD_FLAGS:-} | tail -n 1)"
 [ -f "$package" ] || fail "no package built"
 dpkg-deb --info "$package" | grep -q "Depends: libc6" || fail "the package declares no dependencies"
 dpkg -i "$package" >/dev/null || fail "dpkg -i failed"

@@ -97,9 +97,12 @@ log "cargo test (SQLite and PostgreSQL)"
 TEST_LOG="$(mktemp /tmp/mediation-tests.XXXXXX)"
 E2E_LOG="$(mktemp /tmp/mediation-e2e.XXXXXX)"
 cargo_status=0
-# The installation tests (tests/tests/install.rs) run the server binary
-# itself, copied alone into an empty directory.
+# The installation tests (tests/tests/install.rs) run the release binary a
+# town installs, copied alone into an empty directory; the package test
+# packages it. The debug binary serves schemathesis.
 cargo build --quiet -p mediation-server --bin mediation-server
+cargo build --quiet --release -p mediation-server --bin mediation-server
+export MEDIATION_SERVER_BINARY="${CARGO_TARGET_DIR:-$PWD/target}/release/mediation-server"
 cargo test --workspace --quiet 2>&1 | tee "$TEST_LOG" || cargo_status=$?
 
 # Schemathesis against the OpenAPI document, on both databases, as a

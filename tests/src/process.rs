@@ -14,9 +14,13 @@ use tokio::sync::mpsc;
 /// How long a server may take to start on a busy machine.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The server binary built beside this test (tests/run.sh builds it before
-/// the tests; `cargo build -p mediation-server` does by hand).
+/// The server binary: `MEDIATION_SERVER_BINARY` when set (tests/run.sh
+/// points it at the release build, the one a town installs), else the debug
+/// build beside this test (`cargo build -p mediation-server` makes it).
 pub fn server_binary() -> PathBuf {
+    if let Some(binary) = std::env::var_os("MEDIATION_SERVER_BINARY") {
+        return PathBuf::from(binary);
+    }
     let test = std::env::current_exe().expect("the test's own path");
     // target/<profile>/deps/<test> -> target/<profile>/mediation-server
     let binary = test.parent().and_then(Path::parent).expect("the build directory").join("mediation-server");
