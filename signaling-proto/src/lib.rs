@@ -43,6 +43,34 @@ pub enum MediaKind {
     Video,
 }
 
+/// A party's decision on mediating online (People's Mediation Law Art 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentDecision {
+    Consent,
+    Refuse,
+    /// A consent given earlier is taken back: the mediation stops for them.
+    Withdraw,
+}
+
+/// Whether a consenting party agrees to the mediation being held in public (Art 23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Publicity {
+    Public,
+    NonPublic,
+}
+
+/// How a party's identity was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMethod {
+    /// A station's attendant saw the ID card in person.
+    IdCardAtStation,
+    /// The party held the ID card to the camera and the mediator compared it.
+    IdCardOnCamera,
+}
+
 /// Which of a participant's two peer connections a media message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,6 +169,30 @@ pub enum ClientMessage {
         request_id: Option<RequestId>,
         party_ids: Vec<Uuid>,
     },
+    /// A party's decision on mediating online, after reading the notice
+    /// whose version it names (`GET /api/v1/consent-notice`). A party on their
+    /// own device decides for themself (also from the lobby; `party_id`
+    /// absent); a station records the decision of a party of the case given
+    /// in person (`party_id` required).
+    RecordConsent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        party_id: Option<Uuid>,
+        decision: ConsentDecision,
+        /// With `consent` only: public or non-public mediation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        publicity: Option<Publicity>,
+        notice_version: String,
+    },
+    /// Mediator: the party held their ID card to the camera and it matches
+    /// the registered name and masked number. Station: the attendant checked
+    /// the party's ID card in person.
+    CheckIdentity {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+        party_id: Uuid,
+    },
     /// Mediator: show the current agreement text to the parties for confirmation.
     PushAgreement {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +261,8 @@ impl ClientMessage {
             | CloseCaucus { request_id, .. }
             | Chat { request_id, .. }
             | PartiesPresent { request_id, .. }
+            | RecordConsent { request_id, .. }
+            | CheckIdentity { request_id, .. }
             | PushAgreement { request_id, .. }
             | ConfirmAgreement { request_id, .. }
             | SetAudioOnly { request_id, .. }
@@ -263,6 +317,31 @@ pub struct ParticipantInfo {
     pub parties_present: Vec<String>,
 }
 
+/// A party of the case as mediators and stations see them in this session:
+/// their latest decision on mediating online, whether their identity was
+/// checked, and where they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyStanding {
+    pub party_id: Uuid,
+    pub name: String,
+    /// The registered ID number with most digits hidden, to compare with the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number_masked: Option<String>,
+    /// Absent: not asked yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentDecision>,
+    /// With a consent: public or non-public mediation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publicity: Option<Publicity>,
+    /// Absent: not checked in this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_checked: Option<IdentityMethod>,
+    /// The participant they take part through: their own device (in the
+    /// lobby or the room), or the station that named them present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present_with: Option<Uuid>,
+}
+
 /// Someone waiting in the lobby, shown to mediators only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LobbyEntry {
@@ -286,6 +365,10 @@ pub struct RoomView {
     /// Mediators only: who waits in the lobby.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lobby: Vec<LobbyEntry>,
+    /// Mediators and stations: the case's parties, with their consent and
+    /// identity check in this session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<PartyStanding>,
 }
 
 /// Messages the server sends.
@@ -458,6 +541,15 @@ pub enum ErrorCode {
     /// The server cannot reach its records just now: nothing was done; try
     /// again in a few seconds (at connection: close 4503, reconnect).
     Unavailable,
+    /// The party has not consented to mediating online (or withdrew):
+    /// they cannot be admitted, named present or confirm anything.
+    ConsentRequired,
+    /// The party's identity has not been checked in this session: they
+    /// cannot confirm anything yet.
+    IdentityCheckRequired,
+    /// The consent notice changed since the client fetched it: show the
+    /// current one (`GET /api/v1/consent-notice`) before deciding.
+    NoticeChanged,
     /// Something failed on the server.
     Internal,
 }
@@ -543,6 +635,21 @@ mod tests {
                 json!({ "type": "ice_candidate", "target": "subscribe" }),
             ),
             (ClientMessage::EndSession { request_id: None }, json!({ "type": "end_session" })),
+            (
+                ClientMessage::RecordConsent {
+                    request_id: None,
+                    party_id: Some(id(5)),
+                    decision: ConsentDecision::Consent,
+                    publicity: Some(Publicity::NonPublic),
+                    notice_version: "2026-11-30".into(),
+                },
+                json!({ "type": "record_consent", "party_id": id(5), "decision": "consent",
+                        "publicity": "non_public", "notice_version": "2026-11-30" }),
+            ),
+            (
+                ClientMessage::CheckIdentity { request_id: Some("c".into()), party_id: id(6) },
+                json!({ "type": "check_identity", "request_id": "c", "party_id": id(6) }),
+            ),
         ];
         for (message, wire) in cases {
             assert_eq!(serde_json::to_value(&message).unwrap(), wire);
@@ -567,6 +674,7 @@ mod tests {
             }],
             private_session_underway: true,
             lobby: vec![],
+            parties: vec![],
         };
         assert_eq!(
             serde_json::to_value(ServerMessage::Room { room }).unwrap(),

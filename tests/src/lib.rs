@@ -13,6 +13,7 @@ pub mod fuzz;
 pub mod media;
 pub mod pg_cluster;
 pub mod process;
+pub mod scene;
 pub mod signal;
 pub mod tls_client;
 

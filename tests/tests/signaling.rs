@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use mediation_tests::fixtures::{Demo, VideoSession, video_session};
+use mediation_tests::fixtures::{Demo, video_session};
+use mediation_tests::scene::{is_error, room_with, scene, view, waiting_id};
 use mediation_tests::signal::{Ending, SignalClient};
-use mediation_tests::{Db, TestServer, on_both_databases};
+use mediation_tests::{Db, on_both_databases};
 use serde_json::json;
-use signaling_proto::{ClientMessage, ErrorCode, MediaKind, Role, RoomView, ServerMessage};
+use signaling_proto::{ClientMessage, ErrorCode, MediaKind, Role, ServerMessage};
 use uuid::Uuid;
 
 on_both_databases!(
@@ -35,88 +36,6 @@ on_both_databases!(
     ice_servers_include_stun_and_time_limited_turn,
     a_fuzzing_mediator_never_breaks_the_room,
 );
-
-const FAST: [&str; 6] = ["--reconnect-grace-secs", "1", "--ws-heartbeat-ms", "200", "--room-empty-secs", "30"];
-
-struct Scene {
-    server: TestServer,
-    session: VideoSession,
-    session_id: Uuid,
-    tokens: Vec<(&'static str, String)>,
-}
-
-async fn scene(db: Db, extra: &[&str]) -> Scene {
-    // Flags in `extra` replace the fast defaults of the same name.
-    let mut args: Vec<&str> = Vec::new();
-    for pair in FAST.chunks(2) {
-        if !extra.contains(&pair[0]) {
-            args.extend_from_slice(pair);
-        }
-    }
-    args.extend_from_slice(extra);
-    let server = TestServer::start(db, &args).await;
-    let demo = Demo::load(&server).await;
-    let mediator = server.login("mediator1").await;
-    let session = video_session(&mediator, &demo).await;
-    let mut tokens = Vec::new();
-    for who in ["mediator1", "station-dongping", "adviser1"] {
-        tokens.push((who, server.login(who).await.token().unwrap().to_owned()));
-    }
-    tokens.push(("party", session.party_token.clone()));
-    let session_id = session.session_id.parse().unwrap();
-    Scene { server, session, session_id, tokens }
-}
-
-impl Scene {
-    fn token(&self, who: &str) -> &str {
-        &self.tokens.iter().find(|(name, _)| *name == who).unwrap().1
-    }
-
-    async fn connect(&self, who: &str) -> SignalClient {
-        let mut client = SignalClient::connect(&self.server.base_url, self.token(who)).await;
-        client.join(self.session_id, None).await;
-        client
-    }
-
-    /// The mediator in the room.
-    async fn host(&self) -> (SignalClient, Uuid) {
-        let mut host = self.connect("mediator1").await;
-        let joined = host.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
-        let ServerMessage::Joined { participant_id, role, .. } = joined else { unreachable!() };
-        assert_eq!(role, Role::Mediator);
-        (host, participant_id)
-    }
-
-    /// Someone who waits in the lobby and is admitted by `host`.
-    async fn admitted(&self, who: &str, host: &mut SignalClient) -> (SignalClient, Uuid, String) {
-        let mut client = self.connect(who).await;
-        let waiting = client.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
-        let ServerMessage::Waiting { participant_id, resume_token, .. } = waiting else { unreachable!() };
-        host.send(&ClientMessage::Admit { request_id: Some(format!("admit-{who}")), participant_id }).await;
-        host.expect(
-            "ack of admit",
-            |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == &format!("admit-{who}")),
-        )
-        .await;
-        client.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
-        (client, participant_id, resume_token)
-    }
-}
-
-fn room_with(count: usize) -> impl Fn(&ServerMessage) -> bool {
-    move |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == count)
-}
-
-fn view(message: ServerMessage) -> RoomView {
-    match message {
-        ServerMessage::Room { room } | ServerMessage::Joined { room, .. } => room,
-        other => panic!("not a room view: {other:?}"),
-    }
-}
-
-fn is_error(code: ErrorCode) -> impl Fn(&ServerMessage) -> bool {
-    move |m| matches!(m, ServerMessage::Error { code: c, .. } if *c == code)
-}
 
 async fn lobby_admit_and_joint_session(db: Db) {
     let scene = scene(db, &[]).await;
@@ -172,11 +91,7 @@ async fn refused_people_are_told_and_disconnected(db: Db) {
     let scene = scene(db, &[]).await;
     let (mut host, _) = scene.host().await;
     let mut party = scene.connect("party").await;
-    let ServerMessage::Waiting { participant_id, .. } =
-        party.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await
-    else {
-        unreachable!()
-    };
+    let participant_id = waiting_id(&mut party).await;
     host.send(&ClientMessage::Refuse {
         request_id: None, participant_id, reason: Some("请到村说事拉理室参加".into())
     })
@@ -655,6 +570,12 @@ async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
     assert_eq!((text_sha256.as_str(), version), (hash.as_str(), 1));
     station.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
 
+    // Nobody confirms before their ID card was checked; the mediator checks
+    // the party's on camera.
+    let own_party: Uuid = scene.session.party_id.parse().unwrap();
+    party.send(&ClientMessage::ConfirmAgreement { request_id: None, text_sha256: hash.clone(), party_id: None }).await;
+    party.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
+    scene.check_identity(&mut host, own_party).await;
     // A stale hash is refused; the party confirms the real one in the room.
     party
         .send(&ClientMessage::ConfirmAgreement {
@@ -681,8 +602,21 @@ async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
         })
         .await;
     station.expect("not present", is_error(ErrorCode::InvalidField)).await;
+    // Named present only with their consent, and confirming only once checked.
+    station.send(&ClientMessage::PartiesPresent { request_id: None, party_ids: vec![applicant] }).await;
+    station.expect("no consent", is_error(ErrorCode::ConsentRequired)).await;
+    scene.consent_at_station(&mut station, applicant).await;
     station.send(&ClientMessage::PartiesPresent { request_id: Some("pp".into()), party_ids: vec![applicant] }).await;
     station.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "pp")).await;
+    station
+        .send(&ClientMessage::ConfirmAgreement {
+            request_id: None,
+            text_sha256: hash.clone(),
+            party_id: Some(applicant),
+        })
+        .await;
+    station.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
+    scene.check_identity(&mut station, applicant).await;
     station
         .send(&ClientMessage::ConfirmAgreement {
             request_id: Some("st".into()),
@@ -724,6 +658,7 @@ async fn a_party_corrected_after_the_push_makes_room_confirmations_stale(db: Db)
 
     let (mut host, _) = scene.host().await;
     let (mut party, _, _) = scene.admitted("party", &mut host).await;
+    scene.check_identity(&mut host, scene.session.party_id.parse().unwrap()).await;
     host.send(&ClientMessage::PushAgreement { request_id: Some("push".into()) }).await;
     party.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
 
@@ -756,6 +691,7 @@ async fn stations_name_present_parties_and_audio_only_is_per_subscriber(db: Db) 
     let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
     let (mut adviser, adviser_id, _) = scene.admitted("adviser1", &mut host).await;
 
+    scene.consent_at_station(&mut station, applicant).await;
     station.send(&ClientMessage::PartiesPresent { request_id: Some("p".into()), party_ids: vec![applicant] }).await;
     host.expect("parties shown", |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.parties_present == vec!["王大爷".to_owned()]))).await;
     adviser.send(&ClientMessage::PartiesPresent { request_id: None, party_ids: vec![applicant] }).await;

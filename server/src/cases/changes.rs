@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::consent::{Consent, IdentityCheck};
 use super::risk::{RiskFlag, RiskReport};
 use super::{
     Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
@@ -89,6 +90,14 @@ pub enum Change {
         attendance_id: Uuid,
         session_id: Uuid,
         at: Timestamp,
+    },
+    /// A party's decision on mediating online (consent, refusal, withdrawal).
+    RecordConsent {
+        consent: Consent,
+    },
+    /// A party's identity checked for a session.
+    CheckIdentity {
+        check: IdentityCheck,
     },
     RecordOutcome {
         outcome: Outcome,
@@ -180,7 +189,9 @@ impl Change {
             | Change::RevokeInvitation { .. }
             | Change::OpenInvitation { .. }
             | Change::Join { .. }
-            | Change::Leave { .. } => return self.session_entry(),
+            | Change::Leave { .. }
+            | Change::RecordConsent { .. }
+            | Change::CheckIdentity { .. } => return self.session_entry(),
             Change::RecordOutcome { outcome } => {
                 entry("case.outcome", "case", outcome.case_id, json!({ "kind": outcome.kind }))
             }
@@ -290,6 +301,24 @@ impl Change {
             Change::Leave { session_id, attendance_id, .. } => {
                 entry("session.leave", "session", *session_id, json!({ "attendance_id": attendance_id }))
             }
+            Change::RecordConsent { consent } => entry(
+                "session.consent",
+                "session",
+                consent.session_id,
+                json!({
+                    "party_id": consent.party_id,
+                    "decision": consent.decision,
+                    "method": consent.method,
+                    "publicity": consent.publicity,
+                    "notice_version": consent.notice_version,
+                }),
+            ),
+            Change::CheckIdentity { check } => entry(
+                "session.identity_check",
+                "session",
+                check.session_id,
+                json!({ "party_id": check.party_id, "method": check.method }),
+            ),
             _ => return None,
         })
     }

@@ -6,6 +6,7 @@
 pub mod agreement;
 pub mod changes;
 pub mod confirm;
+pub mod consent;
 pub mod error;
 pub mod id_number;
 pub mod risk;

@@ -76,6 +76,10 @@ struct SessionDetail {
     case: CaseBrief,
     participants: Vec<ParticipantView>,
     attendance: Vec<Attendance>,
+    /// The parties' decisions on mediating online, oldest first.
+    consents: Vec<crate::cases::consent::Consent>,
+    /// The checks of the parties' identity, oldest first.
+    identity_checks: Vec<crate::cases::consent::IdentityCheck>,
     reschedules: Vec<Reschedule>,
 }
 
@@ -115,6 +119,8 @@ async fn detail(state: &AppState, session: Session, context: &CaseInContext) -> 
         },
         participants,
         attendance: state.store.attendance(session.id).await?,
+        consents: state.store.consents(session.id).await?,
+        identity_checks: state.store.identity_checks(session.id).await?,
         reschedules: state.store.reschedules(session.id).await?,
         session,
     })

@@ -115,6 +115,8 @@ pub enum RoomCommand {
         who: Expel,
         reason: &'static str,
     },
+    /// A party's consent or identity check was recorded through the REST API.
+    HearingChanged,
     /// The session was ended or cancelled through the REST API.
     Close {
         reason: &'static str,
@@ -256,6 +258,13 @@ impl RoomRegistry {
             self.rooms.lock().expect("room registry poisoned").values().map(|entry| entry.commands.clone()).collect();
         for commands in rooms {
             let _ = commands.send(RoomCommand::Expel { who: Expel::Account(account_id), reason }).await;
+        }
+    }
+
+    /// Tells a running room that a party's standing changed elsewhere.
+    pub async fn hearing_changed(&self, session_id: Uuid) {
+        if let Some(commands) = self.commands_of(session_id) {
+            let _ = commands.send(RoomCommand::HearingChanged).await;
         }
     }
 

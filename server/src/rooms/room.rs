@@ -3,6 +3,8 @@
 //! participant is entitled to see, new media rules, and records for the
 //! store. Nothing here awaits a connection: sends are `try_send`.
 
+mod hearing;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
@@ -25,6 +27,7 @@ use crate::cases::{self, Attendance, CaseState, Participant, Session, SessionSta
 use crate::sfu::MediaRules;
 use crate::store::DynStore;
 use crate::time::Timestamp;
+use hearing::{ConsentMessage, Hearing};
 
 pub(super) struct RoomContext {
     pub session: Session,
@@ -92,6 +95,8 @@ struct Room {
     media_tx: mpsc::Sender<(Uuid, ServerMessage)>,
     /// The case's state, tracked from the room's start to put it in session.
     case_state: CaseState,
+    /// The parties' consent and identity checks in this session.
+    hearing: Hearing,
     members: HashMap<Uuid, Member>,
     caucuses: HashMap<Uuid, BTreeSet<Uuid>>,
     locked: bool,
@@ -119,11 +124,20 @@ pub(super) async fn run(ctx: RoomContext, mut inbox: mpsc::Receiver<RoomCommand>
             return;
         }
     };
+    let hearing = match Hearing::load(&ctx.store, ctx.session.case_id, session_id).await {
+        Ok(hearing) => hearing,
+        Err(error) => {
+            tracing::error!(session = %session_id, %error, "the parties' standings could not be loaded; room not opened");
+            ctx.registry.forget(session_id, &ctx.rules);
+            return;
+        }
+    };
     let (media_tx, mut media_rx) = mpsc::channel(256);
     let mut room = Room {
         ctx,
         media_tx,
         case_state,
+        hearing,
         members: HashMap::new(),
         caucuses: HashMap::new(),
         locked: false,
@@ -201,6 +215,7 @@ impl Room {
                     self.send_away(&actor, participant_id, message, "removed");
                 }
             }
+            RoomCommand::HearingChanged => self.reload_hearing().await,
             RoomCommand::Close { reason } => {
                 // Already recorded by whoever ended or cancelled the session.
                 self.ctx.session.state = SessionState::Ended;
@@ -465,6 +480,11 @@ impl Room {
             Vec::new()
         };
         lobby.sort_by_key(|m| m.arrived);
+        let parties = match (me.role, me.admitted()) {
+            (Role::Mediator, true) => self.hearing.view(|party_id| self.where_is(party_id, false)),
+            (Role::Station, true) => self.hearing.view(|party_id| self.where_is(party_id, true)),
+            _ => Vec::new(),
+        };
         RoomView {
             session_id: self.session_id(),
             locked: self.locked,
@@ -479,6 +499,7 @@ impl Room {
                     role: m.role,
                 })
                 .collect(),
+            parties,
         }
     }
 
@@ -555,7 +576,8 @@ impl Room {
 
     async fn on_message(&mut self, me: Uuid, message: ClientMessage) -> Handled {
         let admitted = self.members[&me].admitted();
-        let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. });
+        let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. })
+            || (self.members[&me].role == Role::Party && matches!(message, ClientMessage::RecordConsent { .. }));
         if !admitted && !allowed_in_lobby {
             return Err(Failure::room(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
         }
@@ -584,15 +606,7 @@ impl Room {
                 self.remove(me, request_id, participant_id, reason)
             }
             ClientMessage::Mute { request_id, participant_id, kind } => self.mute(me, request_id, participant_id, kind),
-            ClientMessage::SetMedia { request_id, kind, enabled } => {
-                let member = self.members.get_mut(&me).expect("caller present");
-                match kind {
-                    MediaKind::Audio => member.audio_enabled = enabled,
-                    MediaKind::Video => member.video_enabled = enabled,
-                }
-                self.ack(me, request_id);
-                Ok(())
-            }
+            ClientMessage::SetMedia { request_id, kind, enabled } => self.set_media(me, request_id, kind, enabled),
             ClientMessage::Lock { request_id, locked } => {
                 self.require_host(me)?;
                 self.locked = locked;
@@ -616,6 +630,13 @@ impl Room {
             ClientMessage::Chat { request_id, to, text } => self.chat(me, request_id, to, text),
             ClientMessage::PartiesPresent { request_id, party_ids } => {
                 self.set_parties_present(me, request_id, party_ids).await
+            }
+            ClientMessage::RecordConsent { request_id, party_id, decision, publicity, notice_version } => {
+                let message = ConsentMessage { party_id, decision, publicity, notice_version };
+                self.record_consent(me, request_id, message).await
+            }
+            ClientMessage::CheckIdentity { request_id, party_id } => {
+                self.check_identity(me, request_id, party_id).await
             }
             ClientMessage::PushAgreement { request_id } => self.push_agreement(me, request_id).await,
             ClientMessage::ConfirmAgreement { request_id, text_sha256, party_id } => {
@@ -652,8 +673,13 @@ impl Room {
     fn admit_from_lobby(&mut self, me: Uuid, request_id: Option<RequestId>, participant_id: Uuid) -> Handled {
         let actor = self.members[&me].actor.clone();
         self.require_host(me)?;
-        if self.target(me, participant_id)?.admitted() {
+        let target = self.target(me, participant_id)?;
+        if target.admitted() {
             return Err(Failure::room(ErrorCode::InvalidField, "that participant is not in the lobby"));
+        }
+        if target.role == Role::Party {
+            let party_id = target.participant.party_id.expect("an invited party names their party");
+            self.hearing.require_consent(party_id)?;
         }
         self.admit(participant_id);
         self.note(&actor, "session.admit", json!({ "participant_id": participant_id }));
@@ -692,6 +718,16 @@ impl Room {
             return Err(Failure::room(ErrorCode::Forbidden, "a mediator cannot remove another mediator"));
         }
         self.send_away(&actor, participant_id, ServerMessage::Removed { reason }, "removed");
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn set_media(&mut self, me: Uuid, request_id: Option<RequestId>, kind: MediaKind, enabled: bool) -> Handled {
+        let member = self.members.get_mut(&me).expect("caller present");
+        match kind {
+            MediaKind::Audio => member.audio_enabled = enabled,
+            MediaKind::Video => member.video_enabled = enabled,
+        }
         self.ack(me, request_id);
         Ok(())
     }
@@ -779,6 +815,7 @@ impl Room {
                 .iter()
                 .find(|p| p.id == id)
                 .ok_or_else(|| Failure::room(ErrorCode::InvalidField, "not a party to this case"))?;
+            self.hearing.require_consent(party.id)?;
             present.push((party.id, party.name.clone()));
         }
         self.members.get_mut(&me).expect("caller present").parties_present = present;
@@ -829,6 +866,9 @@ impl Room {
             _ => RoomConfirmer::Other,
         };
         let (party_id, method) = confirmer.confirms(party_id)?;
+        if let Some(party_id) = party_id {
+            self.hearing.require_confirmable(party_id)?;
+        }
         let recorded_by = member.participant.account_id;
         let case_id = self.ctx.session.case_id;
         let store = &self.ctx.store;

@@ -21,6 +21,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("session_participants", "1"),
     ("invitations", "id"),
     ("attendance", "id"),
+    ("consents", "id"),
+    ("identity_checks", "id"),
     ("outcomes", "1"),
     ("agreements", "1"),
     ("agreement_confirmations", "1"),

@@ -16,6 +16,7 @@ pub mod postgres;
 mod sql;
 mod sql_agreements;
 mod sql_cases;
+mod sql_hearing;
 mod sql_reads;
 mod sql_risks;
 mod sql_sessions;
@@ -149,6 +150,10 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn risk_reports(&self, case_id: Uuid) -> StoreResult<Vec<crate::cases::risk::RiskReport>>;
     /// Flags of cases in the filter's reach, newest first.
     async fn risk_flag_listing(&self, filter: &filters::RiskFlagFilter) -> StoreResult<Vec<filters::RiskFlagListing>>;
+    /// A session's consent decisions, oldest first.
+    async fn consents(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::consent::Consent>>;
+    /// A session's identity checks, oldest first.
+    async fn identity_checks(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::consent::IdentityCheck>>;
     async fn consultations(&self, filter: &ConsultationFilter) -> StoreResult<Vec<Consultation>>;
     async fn stats_rows(&self, filter: &CaseFilter) -> StoreResult<Vec<StatsRow>>;
     /// Audit events after `after_seq`, in order, at most `limit`.

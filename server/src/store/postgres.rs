@@ -83,5 +83,6 @@ super::sql_cases::impl_case_store!(PgStore, sqlx::Postgres);
 super::sql_sessions::impl_session_writes!(PgStore, sqlx::Postgres);
 super::sql_agreements::impl_agreement_writes!(PgStore, sqlx::Postgres);
 super::sql_risks::impl_risk_records!(PgStore, sqlx::Postgres);
+super::sql_hearing::impl_hearing_records!(PgStore, sqlx::Postgres);
 super::sql_reads::impl_case_reads!(PgStore, sqlx::Postgres, "BEGIN", Some("SELECT pg_advisory_xact_lock(727300)"));
 super::sql::impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);

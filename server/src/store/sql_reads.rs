@@ -313,6 +313,20 @@ macro_rules! impl_case_reads {
                 self.read_risk_flag_listing(filter).await
             }
 
+            async fn consents(
+                &self,
+                session_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::cases::consent::Consent>> {
+                self.read_consents(session_id).await
+            }
+
+            async fn identity_checks(
+                &self,
+                session_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::cases::consent::IdentityCheck>> {
+                self.read_identity_checks(session_id).await
+            }
+
             async fn consultations(
                 &self,
                 filter: &$crate::store::filters::ConsultationFilter,

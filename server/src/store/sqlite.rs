@@ -138,5 +138,6 @@ super::sql_cases::impl_case_store!(SqliteStore, sqlx::Sqlite);
 super::sql_sessions::impl_session_writes!(SqliteStore, sqlx::Sqlite);
 super::sql_agreements::impl_agreement_writes!(SqliteStore, sqlx::Sqlite);
 super::sql_risks::impl_risk_records!(SqliteStore, sqlx::Sqlite);
+super::sql_hearing::impl_hearing_records!(SqliteStore, sqlx::Sqlite);
 super::sql_reads::impl_case_reads!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", None::<&'static str>);
 super::sql::impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

@@ -1,0 +1,203 @@
+//! Before the hearing, over real WebSockets and the REST API: a party's
+//! consent to mediating online (on the invitation page, in the lobby, or in
+//! person at a station), its withdrawal, and the identity check, with what
+//! each allows, what the mediator and the station see, and what is recorded.
+
+use mediation_tests::scene::{Scene, acked, is_error, notice_version, scene, view, waiting_id};
+use mediation_tests::signal::{Ending, SignalClient};
+use mediation_tests::{Db, on_both_databases};
+use serde_json::{Value, json};
+use signaling_proto::{
+    ClientMessage, ConsentDecision, ErrorCode, IdentityMethod, PartyStanding, Publicity, RoomView, ServerMessage,
+};
+use uuid::Uuid;
+
+on_both_databases!(
+    a_party_without_consent_waits_and_decides_in_the_lobby,
+    stations_record_consent_and_check_identity_in_person,
+);
+
+fn standing(room: &RoomView, party_id: Uuid) -> PartyStanding {
+    room.parties.iter().find(|p| p.party_id == party_id).cloned().expect("the party in the view")
+}
+
+/// Waits for a room view in which `party_id`'s standing satisfies `wanted`.
+async fn standing_seen(client: &mut SignalClient, party_id: Uuid, wanted: impl Fn(&PartyStanding) -> bool) -> RoomView {
+    let message = client
+        .expect("the party's standing", |m| match m {
+            ServerMessage::Room { room } | ServerMessage::Joined { room, .. } => {
+                room.parties.iter().any(|p| p.party_id == party_id && wanted(p))
+            }
+            _ => false,
+        })
+        .await;
+    view(message)
+}
+
+fn consent(request_id: &str, decision: ConsentDecision, publicity: Option<Publicity>, notice: &str) -> ClientMessage {
+    ClientMessage::RecordConsent {
+        request_id: Some(request_id.into()),
+        party_id: None,
+        decision,
+        publicity,
+        notice_version: notice.into(),
+    }
+}
+
+async fn session_detail(scene: &Scene) -> Value {
+    let mediator = scene.server.login("mediator1").await;
+    mediator.get(&format!("/api/v1/sessions/{}", scene.session.session_id)).await.body
+}
+
+async fn audit_count(scene: &Scene, action: &str) -> usize {
+    let admin = scene.server.login("admin").await;
+    let events = admin.get("/api/v1/audit?limit=500").await.body;
+    events.as_array().unwrap().iter().filter(|event| event["action"] == action).count()
+}
+
+async fn a_party_without_consent_waits_and_decides_in_the_lobby(db: Db) {
+    let scene = scene(db, &[]).await;
+    let party_id: Uuid = scene.session.party_id.parse().unwrap();
+    let notice = notice_version(&scene.server).await;
+    // The scene's party consented on the invitation page; they withdraw there.
+    let withdrawn = scene.party_decides(json!({ "decision": "withdraw" })).await;
+    assert_eq!(withdrawn.status, 201, "{}", withdrawn.body);
+    assert_eq!(
+        (withdrawn.body["decision"].as_str(), withdrawn.body["method"].as_str()),
+        (Some("withdraw"), Some("own_device"))
+    );
+    let again = scene.party_decides(json!({ "decision": "withdraw" })).await;
+    assert_eq!((again.status, again.body["error"].as_str()), (409, Some("conflict")), "withdrawn already");
+    let opened = scene.server.anonymous().with_token(&scene.session.party_token).get("/api/v1/invitation").await;
+    assert_eq!(
+        (opened.body["consent"].as_str(), opened.body["notice_version"].as_str()),
+        (Some("withdraw"), Some(notice.as_str()))
+    );
+
+    // In the lobby the mediator sees that they have not consented, and cannot admit them.
+    let (mut host, _) = scene.host().await;
+    let mut party = scene.connect("party").await;
+    let participant_id = waiting_id(&mut party).await;
+    let room = standing_seen(&mut host, party_id, |p| p.present_with == Some(participant_id)).await;
+    assert_eq!(standing(&room, party_id).consent, Some(ConsentDecision::Withdraw));
+    host.send(&ClientMessage::Admit { request_id: None, participant_id }).await;
+    host.expect("no consent", is_error(ErrorCode::ConsentRequired)).await;
+
+    // They decide from the lobby: an old notice and a consent without the
+    // public/non-public choice are refused, then the consent is recorded.
+    party.send(&consent("old", ConsentDecision::Consent, Some(Publicity::Public), "2001-01-01")).await;
+    party.expect("old notice", is_error(ErrorCode::NoticeChanged)).await;
+    party.send(&consent("half", ConsentDecision::Consent, None, &notice)).await;
+    party.expect("no publicity", is_error(ErrorCode::InvalidField)).await;
+    party.send(&consent("yes", ConsentDecision::Consent, Some(Publicity::Public), &notice)).await;
+    party.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "yes")).await;
+    let room = standing_seen(&mut host, party_id, |p| p.consent == Some(ConsentDecision::Consent)).await;
+    assert_eq!(standing(&room, party_id).publicity, Some(Publicity::Public));
+    acked(&mut host, ClientMessage::Admit { request_id: Some("in".into()), participant_id }).await;
+    party.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
+
+    // Nobody decides for the party but the party (or a station, in person).
+    host.send(&consent("for", ConsentDecision::Withdraw, None, &notice)).await;
+    host.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+    // The mediator compares the ID card held to the camera, once.
+    scene.check_identity(&mut host, party_id).await;
+    let room = standing_seen(&mut host, party_id, |p| p.identity_checked.is_some()).await;
+    assert_eq!(standing(&room, party_id).identity_checked, Some(IdentityMethod::IdCardOnCamera));
+    host.send(&ClientMessage::CheckIdentity { request_id: None, party_id }).await;
+    host.expect("checked already", is_error(ErrorCode::InvalidField)).await;
+
+    // Withdrawing in the room stops the mediation for them: they are sent out.
+    party.send(&consent("stop", ConsentDecision::Withdraw, None, &notice)).await;
+    party.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "stop")).await;
+    party.expect("removed", |m| matches!(m, ServerMessage::Removed { .. })).await;
+    assert_eq!(party.ending().await, Ending::Closed(1000));
+    standing_seen(&mut host, party_id, |p| p.consent == Some(ConsentDecision::Withdraw) && p.present_with.is_none())
+        .await;
+
+    // On record: every decision in order, with its method and notice, and the check.
+    let detail = session_detail(&scene).await;
+    let decisions: Vec<&str> =
+        detail["consents"].as_array().unwrap().iter().map(|c| c["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["consent", "withdraw", "consent", "withdraw"]);
+    assert!(
+        detail["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["method"] == "own_device" && c["notice_version"] == notice)
+    );
+    let checks = detail["identity_checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0]["method"], "id_card_on_camera");
+    assert_eq!(audit_count(&scene, "session.consent").await, 4);
+    assert_eq!(audit_count(&scene, "session.identity_check").await, 1);
+}
+
+async fn stations_record_consent_and_check_identity_in_person(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let file = mediator.get(&format!("/api/v1/cases/{}", scene.session.case_id)).await.body;
+    let applicant: Uuid = file["parties"][0]["id"].as_str().unwrap().parse().unwrap();
+    let notice = notice_version(&scene.server).await;
+    let (mut host, _) = scene.host().await;
+    let (mut station, station_id, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut adviser, _, _) = scene.admitted("adviser1", &mut host).await;
+    let at_station = |request_id: &str, decision, publicity, party_id| ClientMessage::RecordConsent {
+        request_id: Some(request_id.into()),
+        party_id: Some(party_id),
+        decision,
+        publicity,
+        notice_version: notice.clone(),
+    };
+
+    // A refusal in person is recorded; a party who refused is not named present.
+    station.send(&at_station("no", ConsentDecision::Refuse, None, applicant)).await;
+    station.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "no")).await;
+    standing_seen(&mut host, applicant, |p| p.consent == Some(ConsentDecision::Refuse)).await;
+    station.send(&ClientMessage::PartiesPresent { request_id: None, party_ids: vec![applicant] }).await;
+    station.expect("refused", is_error(ErrorCode::ConsentRequired)).await;
+    // They change their mind; the station names them present and checks their card.
+    scene.consent_at_station(&mut station, applicant).await;
+    station.send(&ClientMessage::PartiesPresent { request_id: Some("here".into()), party_ids: vec![applicant] }).await;
+    station.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "here")).await;
+    scene.check_identity(&mut station, applicant).await;
+    let seen = standing_seen(&mut station, applicant, |p| p.identity_checked.is_some()).await;
+    let applicant_standing = standing(&seen, applicant);
+    assert_eq!(applicant_standing.present_with, Some(station_id), "the station sees whom it seats");
+    assert_eq!(applicant_standing.identity_checked, Some(IdentityMethod::IdCardAtStation));
+    let masked = applicant_standing.id_number_masked.expect("the masked number to compare the card with");
+    assert!(masked.contains('*') && !masked.contains("19500101"), "masked: {masked}");
+    standing_seen(&mut host, applicant, |p| p.present_with == Some(station_id) && p.identity_checked.is_some()).await;
+
+    // Only parties of the case; a party on their own device decides for themself only.
+    station.send(&at_station("who", ConsentDecision::Consent, Some(Publicity::Public), Uuid::new_v4())).await;
+    station.expect("not a party", is_error(ErrorCode::InvalidField)).await;
+    let mut party = scene.connect("party").await;
+    party.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
+    party.send(&at_station("other", ConsentDecision::Withdraw, None, applicant)).await;
+    party.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
+    // The adviser sees nothing of the parties' standing.
+    adviser
+        .assert_none_before_pong(
+            "the parties' standing",
+            |m| matches!(m, ServerMessage::Room { room } if !room.parties.is_empty()),
+        )
+        .await;
+
+    // Withdrawn in person: no longer present at the station.
+    station.send(&at_station("stop", ConsentDecision::Withdraw, None, applicant)).await;
+    station.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "stop")).await;
+    host.expect("no longer present", |m| {
+        matches!(m, ServerMessage::Room { room } if room.participants.iter().all(|p| p.parties_present.is_empty())
+            && room.parties.iter().any(|p| p.party_id == applicant && p.consent == Some(ConsentDecision::Withdraw)))
+    })
+    .await;
+
+    let applicant_id = file["parties"][0]["id"].clone();
+    let detail = session_detail(&scene).await;
+    let in_person: Vec<&Value> =
+        detail["consents"].as_array().unwrap().iter().filter(|c| c["party_id"] == applicant_id).collect();
+    assert_eq!(in_person.len(), 3, "refusal, consent, withdrawal: {}", detail["consents"]);
+    assert!(in_person.iter().all(|c| c["method"] == "at_station" && c["recorded_by"].is_string()));
+    assert_eq!(detail["identity_checks"][0]["method"], "id_card_at_station");
+}
