@@ -289,11 +289,25 @@ async function wholeMediation(base, mediator, station, adviser) {
   await seesAndHears(adviser, ["mediator", "station"], "the adviser after the private session");
   await pausesLeaveNoLoss(mediator, station, adviser, stationId, mediatorId);
 
-  // Both parties sit in the station room; the mediator signs and shows the agreement.
-  for (const box of await station.locator("#present-panel input[name=present]").all()) {
-    await box.check();
-    await sleep(300);
+  // Both parties sit in the station room. The attendant reads each the
+  // notice and records their consent, ticks them present and attests their
+  // ID card (the page asks "seen in person?"; the attendant says yes).
+  station.on("dialog", (question) => question.accept());
+  const parties = station.locator("#parties-panel li[data-party-id]");
+  assert.equal(await parties.count(), 2, "the station lists the case's two parties");
+  for (const partyId of await parties.evaluateAll((items) => items.map((item) => item.dataset.partyId))) {
+    const present = station.locator(`#present-${partyId}`);
+    assert.equal(await present.isDisabled(), true, "a party is ticked present only after consenting");
+    await station.locator(`#decide-${partyId}`).click();
+    await station.locator("#consent-dialog #station-notice", { hasText: "自愿" }).waitFor();
+    await station.locator("#station-consent").click();
+    await station.locator(`#present-${partyId}:not([disabled])`).check();
+    await station.locator(`li[data-party-id="${partyId}"] .standing[data-consent=consent]`).waitFor();
+    await station.locator(`#attest-${partyId}`).click();
+    await station.locator(`li[data-party-id="${partyId}"] .standing[data-identity=id_card_at_station]`).waitFor();
   }
+  await mediator.locator("#parties-panel .standing[data-identity=id_card_at_station]").nth(1).waitFor();
+  await screenshot(mediator, "parties-standing");
   await mediator.locator("#sign-agreement").click();
   await mediator.locator("#status-line", { hasText: "已签署" }).waitFor();
   await mediator.locator("#push-agreement").click();

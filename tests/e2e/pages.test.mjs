@@ -99,7 +99,8 @@ for (const lang of ["zh-CN", "en"]) {
     const anonymous = await personPage(browser, server.url, { lang });
     results.login = await visit(anonymous, "/index.html", "#login-form");
     results.joinWithoutLink = await visit(anonymous, "/join.html", "[role=alert]");
-    results.joinAsParty = await visit(anonymous, new URL(fixture.invitationLink).pathname + new URL(fixture.invitationLink).hash, "#device-join:not([disabled])");
+    // A party sees the consent notice before anything else.
+    results.joinAsParty = await visit(anonymous, new URL(fixture.invitationLink).pathname + new URL(fixture.invitationLink).hash, "#party-notice");
 
     const mediator = await personPage(browser, server.url, { lang });
     await signedIn(mediator, "mediator1");
@@ -206,6 +207,8 @@ test("a browser that refuses the camera and microphone gets a plain message and 
     const errors = [];
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(new URL(fixture.invitationLink).pathname + new URL(fixture.invitationLink).hash);
+    // The decision comes first (the earlier tests only looked at the notice).
+    await page.locator("#party-consent").click();
     await page.locator(".device-problem", { hasText: zhCN.device_denied.slice(0, 12) }).waitFor();
     assert.equal(await page.locator("#device-join").isEnabled(), true, "joining to watch and listen stays possible");
     assert.equal(await page.locator(".device-status .missing").count(), 2, "camera and microphone both reported missing");

@@ -1,7 +1,9 @@
 // A party on their own phone (a phone-sized screen): the invitation link from the session page,
-// the plain-words summary with their name, the device check, the lobby,
-// admission, two-way video and sound with the mediator, the agreement shown
-// and confirmed by the party themself ("video_room"), and the end.
+// the plain-words summary with their name, the consent notice (refused, then
+// agreed to), the device check, the lobby, admission, two-way video and sound
+// with the mediator, the ID card checked on camera, the agreement shown and
+// confirmed by the party themself ("video_room"), and the party stopping the
+// mediation for themself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
@@ -39,6 +41,16 @@ test("a party joins from the invitation link and confirms the agreement", async 
   await phone.goto(link);
   await phone.locator("h1", { hasText: "您好，孙大娘" }).waitFor();
   assert.ok((await phone.locator(".facts").textContent()).includes("损害赔偿"), "the kind of dispute is named");
+  // The notice first: voluntary, what is done with their data. They say no,
+  // change their mind, and agree to public mediation.
+  await phone.locator("#party-notice", { hasText: "自愿" }).waitFor();
+  assert.equal(await phone.locator("#device-join").count(), 0, "no device check before the decision");
+  await phone.locator("#party-refuse").click();
+  await phone.locator("#consent-refused").waitFor();
+  await phone.locator("#reconsider").click();
+  await phone.locator("#party-publicity-public").check();
+  await phone.locator("#party-consent").click();
+  await phone.locator("#consent-given", { hasText: "公开调解" }).waitFor();
   await phone.locator("#device-join:not([disabled])").click();
   await phone.locator("#lobby").waitFor();
 
@@ -47,11 +59,18 @@ test("a party joins from the invitation link and confirms the agreement", async 
   const waiting = mediator.locator("#lobby-panel li[data-participant-id]");
   await waiting.first().waitFor();
   assert.ok((await waiting.first().textContent()).includes("孙大娘"));
+  assert.ok((await waiting.first().textContent()).includes("已同意在线调解（公开调解）"), "the mediator sees the party's decision");
   await waiting.first().locator("button.admit").click();
 
   await seesAndHears(phone, ["mediator"], "the party");
   await seesAndHears(mediator, ["party"], "the mediator");
   await screenshot(phone, "party-phone");
+
+  // The party holds their ID card to the camera; the mediator compares it
+  // with the registered name and says it matches.
+  mediator.on("dialog", (question) => question.accept());
+  await mediator.locator(`#check-identity-${party.id}`).click();
+  await mediator.locator(`#parties-panel li[data-party-id="${party.id}"] .standing[data-identity=id_card_on_camera]`).waitFor();
 
   await mediator.locator("#push-agreement").click();
   await phone.locator("#agreement-dialog .agreement-text", { hasText: "三百元" }).waitFor();
@@ -65,10 +84,19 @@ test("a party joins from the invitation link and confirms the agreement", async 
   assert.equal(confirmation.text_sha256, agreement.text_sha256);
   assert.deepEqual(agreement.awaiting.map((a) => a.signer).sort(), ["mediator", "party"], "the other party and the mediator are still to confirm");
 
+  // The party stops the mediation for themself: they leave, the mediator sees it.
+  phone.on("dialog", (question) => question.accept());
+  await phone.locator("#agreement-close").click();
+  await phone.locator("#withdraw-consent").click();
+  await phone.locator("#ended", { hasText: "调解已按您的意愿停止" }).waitFor();
+  await mediator.locator(`#parties-panel li[data-party-id="${party.id}"] .standing[data-consent=withdraw]`).waitFor();
+  const detail = await rest.get(`/sessions/${session.id}`);
+  assert.deepEqual(detail.consents.map((c) => c.decision), ["refuse", "consent", "withdraw"]);
+  assert.deepEqual(detail.identity_checks.map((c) => c.method), ["id_card_on_camera"]);
+
   await mediator.locator("#agreement-close").click();
   await mediator.locator("#end-session").click();
   await mediator.locator("#end-confirm").click();
-  await phone.locator("#ended", { hasText: "调解已结束" }).waitFor();
   for (const [who, page] of [["mediator", mediator], ["party", phone]]) {
     assert.deepEqual(page.problems, [], `console errors on the ${who}'s pages`);
   }

@@ -21,6 +21,7 @@ const NOT_LABELLED = {
   UnitKind: "units are shown by their names",
   UnitCollection: "collection names in paths (/districts, /towns, /villages), never shown",
   RecordedOutcome: "the kinds POST /cases/{id}/outcome takes (oral, failed, referred): the outcome tabs label them as OutcomeKind",
+  ConsentMethod: "recorded with a party's decision (own_device, at_station), never shown",
   FlagState: "the filter of GET /risk-flags (open, closed, all): the list's buttons have their own texts (risk_list_*)",
 };
 

@@ -48,6 +48,8 @@ pub const MESSAGES: &[&str] = &[
     r#"{"type":"close_caucus","caucus_id":"0fc3a1d2-2222-4ba5-b84c-1cc2cbd8907a"}"#,
     r#"{"type":"chat","text":"你好，王大爷"}"#,
     r#"{"type":"parties_present","party_ids":["0fc3a1d2-3333-4ba5-b84c-1cc2cbd8907a"]}"#,
+    r#"{"type":"record_consent","party_id":"0fc3a1d2-3333-4ba5-b84c-1cc2cbd8907a","decision":"consent","publicity":"public","notice_version":"2026-11-30"}"#,
+    r#"{"type":"check_identity","party_id":"0fc3a1d2-3333-4ba5-b84c-1cc2cbd8907a"}"#,
     r#"{"type":"push_agreement"}"#,
     r#"{"type":"confirm_agreement","text_sha256":"ab12","party_id":"0fc3a1d2-3333-4ba5-b84c-1cc2cbd8907a"}"#,
     r#"{"type":"set_audio_only","audio_only":true}"#,

@@ -1,6 +1,7 @@
 // The join page: a party's invitation link (join.html#t=<token>) or a staff
 // member's session link (join.html?session=<id>, signed in). It says what the
-// session is in plain words, runs the device check, waits in the lobby and
+// session is in plain words, asks a party for their decision on mediation by
+// video (the consent notice), runs the device check, waits in the lobby and
 // then shows the room; at the end it says why, and takes a mediator to the
 // outcome form.
 import { t } from "./i18n.js";
@@ -11,6 +12,7 @@ import { requireStaff, setUpFrame } from "./frame.js";
 import { deviceCheck, openDevices } from "./devices.js";
 import { Call, hasStoredPlace } from "./call.js";
 import { RoomScreen } from "./room.js";
+import { consentForm, consentWords, loadNotice } from "./hearing.js";
 
 const invitationToken = new URLSearchParams(location.hash.slice(1)).get("t");
 const sessionParam = new URLSearchParams(location.search).get("session");
@@ -87,21 +89,50 @@ function summaryLines() {
   ];
 }
 
+/** A party's decision before the device check: the notice, or what they decided. */
+function decisionPanel() {
+  const s = page.summary;
+  if (s.consent === "consent") {
+    return h("section", { class: "panel", id: "consent-given" },
+      h("p", { class: "ok" }, t("consent_given_note", { words: consentWords(s.consent, s.publicity) })),
+      h("button", { type: "button", class: "link-button", id: "withdraw-before", onclick: () => decide({ decision: "withdraw" }) }, t("withdraw_consent")),
+    );
+  }
+  if (s.consent === "refuse" && !page.reconsidering) {
+    return h("section", { class: "panel", id: "consent-refused", role: "status" },
+      h("h2", {}, t("consent_refused_title")),
+      h("p", { class: "big-text" }, t("consent_refused_text")),
+      h("button", { type: "button", id: "reconsider", onclick: () => { page.reconsidering = true; render(); } }, t("consent_change_mind")),
+    );
+  }
+  return consentForm(page.notice, { idPrefix: "party", onDecide: decide });
+}
+
+/** Records the party's own decision, then shows what follows from it. */
+async function decide(decision) {
+  try {
+    const body = decision.decision === "withdraw" ? { ...decision, notice_version: page.notice.version } : decision;
+    const recorded = await api("/invitation/consent", { method: "POST", token: invitationToken, body });
+    page.summary.consent = recorded.decision;
+    page.summary.publicity = recorded.publicity;
+    page.reconsidering = false;
+    render();
+  } catch (error) {
+    alert(describeError(error));
+  }
+}
+
 function renderSummary() {
   const s = page.summary;
+  if (s.isParty && s.consent !== "consent") {
+    fill(main(), summarySection(), decisionPanel());
+    return;
+  }
   // Kept across language switches: the devices stay open, the check is not restarted.
   const fresh = !page.deviceBox;
   page.deviceBox ??= h("div", { id: "device-box" });
   const deviceBox = page.deviceBox;
-  fill(main(),
-    h("section", { class: "panel summary", "aria-labelledby": "summary-title" },
-      h("h1", { id: "summary-title" }, t("hello_name", { name: s.name })),
-      h("p", { class: "big-text" }, s.isParty ? t("party_invited", { office: s.office }) : t("staff_invited")),
-      h("dl", { class: "facts" }, ...summaryLines().flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
-      s.isParty ? h("p", { class: "hint" }, t("party_privacy_note")) : null,
-    ),
-    deviceBox,
-  );
+  fill(main(), summarySection(), s.isParty ? decisionPanel() : null, deviceBox);
   if (!fresh) return;
   if (hasStoredPlace(s.sessionId)) {
     // The page was reloaded during the session (F5 at a station): the
@@ -113,10 +144,21 @@ function renderSummary() {
   deviceCheck(deviceBox, { joinLabel }).then((stream) => startCall(stream));
 }
 
+function summarySection() {
+  const s = page.summary;
+  return h("section", { class: "panel summary", "aria-labelledby": "summary-title" },
+    h("h1", { id: "summary-title" }, t("hello_name", { name: s.name })),
+    h("p", { class: "big-text" }, s.isParty ? t("party_invited", { office: s.office }) : t("staff_invited")),
+    h("dl", { class: "facts" }, ...summaryLines().flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+    s.isParty ? h("p", { class: "hint" }, t("party_privacy_note")) : null,
+  );
+}
+
 async function load() {
   try {
     if (invitationToken) {
-      const invitation = await api("/invitation", { token: invitationToken });
+      const [invitation, notice] = await Promise.all([api("/invitation", { token: invitationToken }), loadNotice()]);
+      page.notice = notice;
       page.summary = {
         isParty: true,
         role: "party",
@@ -130,6 +172,8 @@ async function load() {
         plannedStart: invitation.planned_start,
         plannedMinutes: invitation.planned_minutes,
         takingPart: invitation.taking_part,
+        consent: invitation.consent,
+        publicity: invitation.publicity,
       };
     } else if (sessionParam) {
       const me = await requireStaff(["mediator", "station", "adviser", "district_admin", "admin"]);
@@ -236,11 +280,13 @@ const SERVER_REASONS = {
   "the session was moved; open the new invitation link": "reason_session_moved",
   "the account was deactivated": "reason_account_deactivated",
   "the account's password was reset; sign in again": "reason_password_reset",
+  "you withdrew your consent: the mediation has stopped for you": "reason_consent_withdrawn",
 };
 
 function renderEnded() {
   const { code } = page.ended || {};
-  const key = ENDED_TEXT[code] || "ended_other";
+  const withdrawn = SERVER_REASONS[page.ended?.reason] === "reason_consent_withdrawn";
+  const key = withdrawn ? "ended_consent_withdrawn" : ENDED_TEXT[code] || "ended_other";
   // A mediator's own words are shown as written; the server's fixed ones are translated.
   const reason = SERVER_REASONS[page.ended?.reason] ? t(SERVER_REASONS[page.ended.reason]) : page.ended?.reason;
   const showReason = ["refused", "removed"].includes(code) && reason && reason !== code;

@@ -1,12 +1,15 @@
 // The room screen: video tiles with names, roles and the speaker highlighted,
 // the person's own controls (microphone, camera, audio only, leave), the
-// network indicator, chat, the mediator's tools (lobby, mute, remove, caucus,
-// lock, agreement, end) and the agreement confirmation dialog for parties and
-// stations. It draws what the Call reports and sends what people press.
+// network indicator, chat, the mediator's tools (lobby, the parties' consent
+// and identity checks, mute, remove, caucus, lock, agreement, end), the
+// station's parties (present, consent in person, ID card seen) and the
+// agreement confirmation dialog for parties and stations. It draws what the
+// Call reports and sends what people press.
 import { t } from "./i18n.js";
 import { signAgreementAsMediator } from "./agreement-signing.js";
 import { $, fill, h } from "./dom.js";
 import { announce, withErrorAnnounced } from "./frame.js";
+import { attestAtStation, checkOnCamera, consentForm, consentWords, loadNotice, partiesPanel } from "./hearing.js";
 
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
 
@@ -68,6 +71,7 @@ export class RoomScreen {
     this.controls = h("nav", { class: "controls", "aria-label": t("room_controls") });
     this.dialog = h("dialog", { id: "agreement-dialog", "aria-labelledby": "agreement-title" });
     this.endDialog = h("dialog", { id: "end-dialog", "aria-labelledby": "end-title" });
+    this.consentDialog = h("dialog", { id: "consent-dialog", "aria-labelledby": "station-notice-title" });
     fill(this.container,
       h("section", { class: "room", id: "room" },
         h("header", { class: "room-head" },
@@ -79,6 +83,7 @@ export class RoomScreen {
         this.controls,
         this.dialog,
         this.endDialog,
+        this.consentDialog,
       ),
     );
     this.toolsBox = h("div", { class: "tools" });
@@ -334,7 +339,10 @@ export class RoomScreen {
     const room = this.call.room;
     const parts = [];
     if (this.isMediator && room) parts.push(...this.mediatorTools(room));
-    if (this.call.role === "station" && this.context.parties?.length) parts.push(this.presentPanel());
+    if (this.call.role === "station" && room) parts.push(this.stationParties(room));
+    if (this.call.role === "party") {
+      parts.push(h("button", { type: "button", id: "withdraw-consent", class: "danger", onclick: () => this.withdraw() }, t("withdraw_consent")));
+    }
     if (this.agreement && !this.isMediator) {
       parts.push(h("button", { type: "button", id: "show-agreement", class: "primary", onclick: () => this.showAgreement() }, t("show_agreement")));
     }
@@ -370,7 +378,8 @@ export class RoomScreen {
       lobby.length === 0 ? h("p", { class: "hint" }, t("lobby_empty")) : h("ul", { class: "people" },
         ...lobby.map((entry) => h("li", { dataset: { participantId: entry.participant_id } },
           h("span", {}, withRole(entry.display_name, entry.role)),
-          h("button", { type: "button", id: `admit-${entry.participant_id}`, class: "primary small admit", "aria-label": named("admit", entry.display_name), onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
+          this.lobbyConsent(room, entry),
+          h("button", { type: "button", id: `admit-${entry.participant_id}`, class: "primary small admit", "aria-label": named("admit", entry.display_name), disabled: !this.mayAdmit(room, entry), onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
           h("button", { type: "button", id: `refuse-${entry.participant_id}`, class: "small refuse", "aria-label": named("refuse", entry.display_name), onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
         ))),
     );
@@ -422,7 +431,87 @@ export class RoomScreen {
       h("button", { type: "button", id: "push-agreement", class: "primary", onclick: run({ type: "push_agreement" }, t("agreement_pushed_note")) }, t("push_agreement")),
       this.context.caseId ? h("button", { type: "button", id: "sign-agreement", onclick: () => this.signAsMediator() }, t("sign_as_mediator")) : null,
     );
-    return [lobbyPanel, peoplePanel, caucusPanel, agreementPanel, roomPanel];
+    const checkButton = (party) => (party.present_with && !party.identity_checked
+      ? [h("button", { type: "button", class: "small", id: `check-identity-${party.party_id}`, onclick: () => {
+        if (checkOnCamera(party)) run({ type: "check_identity", party_id: party.party_id }, t("identity_checked_note", { name: party.name }))();
+      } }, t("check_identity"))]
+      : []);
+    const partiesBox = room.parties?.length ? partiesPanel(room, this.call.participantId, checkButton) : null;
+    return [lobbyPanel, partiesBox, peoplePanel, caucusPanel, agreementPanel, roomPanel];
+  }
+
+  /** A party's decision beside their lobby entry. */
+  lobbyConsent(room, entry) {
+    if (entry.role !== "party") return null;
+    const party = (room.parties || []).find((p) => p.present_with === entry.participant_id);
+    return h("span", { class: "standing", dataset: { consent: party?.consent || "none" } }, consentWords(party?.consent, party?.publicity));
+  }
+
+  /** Staff are admitted at will; a party on their own device once they consented. */
+  mayAdmit(room, entry) {
+    if (entry.role !== "party") return true;
+    return (room.parties || []).some((p) => p.present_with === entry.participant_id && p.consent === "consent");
+  }
+
+  /** The station's parties: who sits here, their decision given in person, their ID card seen. */
+  stationParties(room) {
+    const me = this.call.participantId;
+    this.partiesPresent = new Set((room.parties || []).filter((p) => p.present_with === me).map((p) => p.party_id));
+    const request = async (message, done) => {
+      try {
+        await this.call.request(message);
+        if (done) announce(done);
+      } catch (error) {
+        announce(roomErrorText(error), "error");
+        this.renderSide();
+      }
+    };
+    const setPresent = (partyId, present) => {
+      const ids = new Set(this.partiesPresent);
+      if (present) ids.add(partyId);
+      else ids.delete(partyId);
+      request({ type: "parties_present", party_ids: [...ids] });
+    };
+    return partiesPanel(room, me, (party) => [
+      h("label", { class: "check big" },
+        h("input", { type: "checkbox", name: "present", id: `present-${party.party_id}`, value: party.party_id, checked: this.partiesPresent.has(party.party_id),
+          disabled: party.consent !== "consent", onchange: (event) => setPresent(party.party_id, event.target.checked) }),
+        t("present_here")),
+      h("button", { type: "button", class: "small", id: `decide-${party.party_id}`, onclick: () => this.decideInPerson(party, request) },
+        party.consent === "consent" ? t("withdraw_in_person") : t("record_consent_for")),
+      party.identity_checked ? null : h("button", { type: "button", class: "small", id: `attest-${party.party_id}`, onclick: () => {
+        if (attestAtStation(party)) request({ type: "check_identity", party_id: party.party_id }, t("identity_checked_note", { name: party.name }));
+      } }, t("identity_attest")),
+    ]);
+  }
+
+  /** The attendant reads the notice to a party and records their answer (or their withdrawal). */
+  async decideInPerson(party, request) {
+    const notice = await loadNotice();
+    if (party.consent === "consent") {
+      if (confirm(t("withdraw_in_person_confirm", { name: party.name }))) {
+        await request({ type: "record_consent", party_id: party.party_id, decision: "withdraw", notice_version: notice.version });
+      }
+      return;
+    }
+    fill(this.consentDialog,
+      consentForm(notice, { idPrefix: "station", forName: party.name, onDecide: async (decision) => {
+        this.consentDialog.close();
+        await request({ type: "record_consent", party_id: party.party_id, ...decision }, t("consent_recorded_note", { name: party.name }));
+      } }),
+      h("button", { type: "button", id: "consent-dialog-close", onclick: () => this.consentDialog.close() }, t("close")));
+    if (!this.consentDialog.open) this.consentDialog.showModal();
+  }
+
+  /** A party on their own device stops the mediation for themself. */
+  async withdraw() {
+    if (!confirm(t("withdraw_confirm"))) return;
+    const notice = await loadNotice();
+    try {
+      await this.call.request({ type: "record_consent", decision: "withdraw", notice_version: notice.version });
+    } catch (error) {
+      announce(roomErrorText(error), "error");
+    }
   }
 
   signAsMediator() {
@@ -430,26 +519,6 @@ export class RoomScreen {
       await signAgreementAsMediator(this.context.caseId);
       announce(t("signed_note"));
     })();
-  }
-
-  presentPanel() {
-    const boxes = this.context.parties.map((party) => h("label", { class: "check big" },
-      h("input", {
-        type: "checkbox", name: "present", id: `present-${party.id}`, value: party.id, checked: this.partiesPresent.has(party.id),
-        onchange: async (event) => {
-          if (event.target.checked) this.partiesPresent.add(party.id);
-          else this.partiesPresent.delete(party.id);
-          try {
-            await this.call.request({ type: "parties_present", party_ids: [...this.partiesPresent] });
-          } catch (error) {
-            announce(roomErrorText(error), "error");
-          }
-        },
-      }), party.name));
-    return h("section", { class: "tool", id: "present-panel", "aria-labelledby": "present-title" },
-      h("h3", { id: "present-title" }, t("present_title")),
-      h("p", { class: "hint" }, t("present_hint")),
-      h("fieldset", {}, h("legend", { class: "visually-hidden" }, t("present_title")), ...boxes));
   }
 
   chatPanel() {

@@ -26,6 +26,8 @@ export const SATISFACTIONS = ["satisfied", "basically_satisfied", "dissatisfied"
 /** Risk flags (Art 25): what a dispute may turn into, and whom it was reported to. */
 export const RISK_KINDS = ["escalation", "public_order", "criminal"];
 export const REPORTED_TO = ["public_security", "justice_office", "governance_centre", "other"];
+/** Public or non-public mediation, as a consenting party is asked (the default first). */
+export const PUBLICITIES = ["non_public", "public"];
 
 /** Session states in which people can still join. */
 export const OPEN_SESSION_STATES = ["planned", "live"];
@@ -59,4 +61,7 @@ export const VOCABULARIES = {
   risk: { schema: "RiskKind", values: RISK_KINDS },
   reported_to: { schema: "ReportedTo", values: REPORTED_TO },
   role: { schema: "Role" },
+  consent_state: { schema: "ConsentDecision" },
+  publicity: { schema: "Publicity", values: PUBLICITIES },
+  identity: { schema: "IdentityMethod" },
 };
