@@ -207,6 +207,20 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         party_id: Option<Uuid>,
     },
+    /// Mediator: show the session's saved transcript (调解笔录) to the parties for confirmation.
+    PushTranscript {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+    },
+    /// Party or station: confirm the pushed transcript, naming its hash.
+    ConfirmTranscript {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+        text_sha256: String,
+        /// Station: which party present in the room confirms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        party_id: Option<Uuid>,
+    },
     /// Subscriber: receive audio only (a weak village link), or video again.
     SetAudioOnly {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,6 +279,8 @@ impl ClientMessage {
             | CheckIdentity { request_id, .. }
             | PushAgreement { request_id, .. }
             | ConfirmAgreement { request_id, .. }
+            | PushTranscript { request_id, .. }
+            | ConfirmTranscript { request_id, .. }
             | SetAudioOnly { request_id, .. }
             | Sdp { request_id, .. }
             | EndSession { request_id, .. }
@@ -430,6 +446,10 @@ pub enum ServerMessage {
     AgreementPushed { case_number: String, version: i32, text: String, text_sha256: String },
     /// A confirmation was recorded; `effective` once all have confirmed and the mediator signed.
     AgreementConfirmed { party_id: Uuid, effective: bool },
+    /// The mediator asks the parties to confirm this exact transcript text.
+    TranscriptPushed { case_number: String, version: i32, text: String, text_sha256: String },
+    /// A party's confirmation of the transcript was recorded.
+    TranscriptConfirmed { party_id: Uuid },
     /// Whether you receive audio only.
     AudioOnly { audio_only: bool },
     /// Media: an SDP answer (publish) or offer (subscribe).
@@ -547,6 +567,8 @@ pub enum ErrorCode {
     /// The party's identity has not been checked in this session: they
     /// cannot confirm anything yet.
     IdentityCheckRequired,
+    /// The transcript changed since it was pushed: push it again.
+    StaleTranscript,
     /// The consent notice changed since the client fetched it: show the
     /// current one (`GET /api/v1/consent-notice`) before deciding.
     NoticeChanged,

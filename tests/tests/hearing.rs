@@ -1,7 +1,9 @@
-//! Before the hearing, over real WebSockets and the REST API: a party's
-//! consent to mediating online (on the invitation page, in the lobby, or in
-//! person at a station), its withdrawal, and the identity check, with what
-//! each allows, what the mediator and the station see, and what is recorded.
+//! The hearing's own records, over real WebSockets and the REST API: a
+//! party's consent to mediating online (on the invitation page, in the
+//! lobby, or in person at a station), its withdrawal, and the identity
+//! check, with what each allows, what the mediator and the station see, and
+//! what is recorded; and the transcript (调解笔录), saved in versions, shown
+//! in the room and confirmed by each party.
 
 use mediation_tests::scene::{Scene, acked, is_error, notice_version, scene, view, waiting_id};
 use mediation_tests::signal::{Ending, SignalClient};
@@ -15,6 +17,7 @@ use uuid::Uuid;
 on_both_databases!(
     a_party_without_consent_waits_and_decides_in_the_lobby,
     stations_record_consent_and_check_identity_in_person,
+    the_transcript_is_saved_in_versions_shown_and_confirmed,
 );
 
 fn standing(room: &RoomView, party_id: Uuid) -> PartyStanding {
@@ -200,4 +203,99 @@ async fn stations_record_consent_and_check_identity_in_person(db: Db) {
     assert_eq!(in_person.len(), 3, "refusal, consent, withdrawal: {}", detail["consents"]);
     assert!(in_person.iter().all(|c| c["method"] == "at_station" && c["recorded_by"].is_string()));
     assert_eq!(detail["identity_checks"][0]["method"], "id_card_at_station");
+}
+
+async fn the_transcript_is_saved_in_versions_shown_and_confirmed(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let file = mediator.get(&format!("/api/v1/cases/{}", scene.session.case_id)).await.body;
+    let applicant: Uuid = file["parties"][0]["id"].as_str().unwrap().parse().unwrap();
+    let own_party: Uuid = scene.session.party_id.parse().unwrap();
+    let path = format!("/api/v1/sessions/{}/transcript", scene.session.session_id);
+    let body = |expected: Value, notes: &str| {
+        json!({ "expected_version": expected,
+                "statements": [{ "party_id": applicant, "statement": "排水沟的水流进我家院子。" },
+                               { "party_id": own_party, "statement": "沟是老辈人挖的，一直这么走。" }],
+                "agreed_facts": "排水沟在两家之间，雨季漫水。", "mediator_notes": notes,
+                "oral_terms": "排水沟改道向东，两家各出一半工钱。" })
+    };
+    // Not before the hearing has begun; only the case's managers.
+    let early = mediator.put(&path, &body(Value::Null, "记录")).await;
+    assert_eq!((early.status, early.body["error"].as_str()), (409, Some("invalid_state")), "{}", early.body);
+    let (mut host, _) = scene.host().await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+    let (mut party, _, _) = scene.admitted("party", &mut host).await;
+    let station_api = scene.server.login("station-dongping").await;
+    assert_eq!(station_api.put(&path, &body(Value::Null, "记录")).await.status, 403);
+    let stranger = json!({ "statements": [{ "party_id": Uuid::new_v4(), "statement": "x" }], "agreed_facts": "", "mediator_notes": "" });
+    assert_eq!(mediator.put(&path, &stranger).await.status, 422, "a statement of someone not a party");
+
+    let first = mediator.put(&path, &body(Value::Null, "双方情绪平稳。")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["version"], 1);
+    let text = first.body["text"].as_str().unwrap();
+    for words in ["人民调解笔录", "申请人王大爷：排水沟的水流进我家院子。", "第二十八条", "排水沟改道向东"]
+    {
+        assert!(text.contains(words), "{words} in {text}");
+    }
+    assert!(first.body["attendees"].as_str().unwrap().contains("东平村说事拉理室"), "attendance names who took part");
+    assert_eq!(first.body["awaiting"].as_array().unwrap().len(), 2);
+
+    // Shown in the room; the party confirms once their ID card was checked.
+    acked(&mut host, ClientMessage::PushTranscript { request_id: Some("push".into()) }).await;
+    let ServerMessage::TranscriptPushed { text_sha256, version, .. } =
+        party.expect("pushed", |m| matches!(m, ServerMessage::TranscriptPushed { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((version, text_sha256.as_str()), (1, first.body["text_sha256"].as_str().unwrap()));
+    let confirm = |hash: &str, party_id| ClientMessage::ConfirmTranscript {
+        request_id: Some("c".into()),
+        text_sha256: hash.to_owned(),
+        party_id,
+    };
+    party.send(&confirm(&text_sha256, None)).await;
+    party.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
+    scene.check_identity(&mut host, own_party).await;
+    acked(&mut party, confirm(&text_sha256, None)).await;
+    host.expect(
+        "confirmed",
+        |m| matches!(m, ServerMessage::TranscriptConfirmed { party_id } if *party_id == own_party),
+    )
+    .await;
+    party.send(&confirm(&text_sha256, None)).await;
+    party.expect("once", is_error(ErrorCode::InvalidField)).await;
+
+    // Edited: a new version; the old confirmation is void and the old hash stale.
+    let stale_edit = mediator.put(&path, &body(Value::Null, "另一份")).await;
+    assert_eq!((stale_edit.status, stale_edit.body["error"].as_str()), (409, Some("stale")));
+    let second = mediator.put(&path, &body(json!(1), "双方情绪平稳，同意改道。")).await;
+    assert_eq!(second.body["version"], 2, "{}", second.body);
+    assert!(second.body["confirmations"][0]["voided_at"].is_string(), "the first version's confirmation is void");
+    party.send(&confirm(&text_sha256, None)).await;
+    party.expect("stale", is_error(ErrorCode::StaleTranscript)).await;
+    acked(&mut host, ClientMessage::PushTranscript { request_id: Some("push".into()) }).await;
+    let ServerMessage::TranscriptPushed { text_sha256, .. } =
+        party.expect("pushed again", |m| matches!(m, ServerMessage::TranscriptPushed { version: 2, .. })).await
+    else {
+        unreachable!()
+    };
+    acked(&mut party, confirm(&text_sha256, None)).await;
+    // The station confirms for the applicant sitting with it.
+    scene.consent_at_station(&mut station, applicant).await;
+    acked(&mut station, ClientMessage::PartiesPresent { request_id: Some("here".into()), party_ids: vec![applicant] })
+        .await;
+    scene.check_identity(&mut station, applicant).await;
+    acked(&mut station, confirm(&text_sha256, Some(applicant))).await;
+
+    let read = mediator.get(&path).await.body;
+    assert_eq!(read["version"], 2);
+    assert_eq!(read["awaiting"], json!([]), "every party confirmed the version in force");
+    let methods: Vec<&str> =
+        read["confirmations"].as_array().unwrap().iter().map(|c| c["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["video_room", "video_room", "village_station"]);
+    assert_eq!(audit_count(&scene, "transcript.save").await, 2);
+    assert_eq!(audit_count(&scene, "transcript.confirm").await, 3);
+    let adviser = scene.server.login("adviser1").await;
+    assert_eq!(adviser.get(&path).await.status, 200, "those on the session read it");
 }

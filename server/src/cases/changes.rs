@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::consent::{Consent, IdentityCheck};
 use super::risk::{RiskFlag, RiskReport};
+use super::transcript::{Transcript, TranscriptConfirmation};
 use super::{
     Agreement, Attendance, Case, CaseState, Confirmation, Consultation, FollowUp, Invitation, JudicialConfirmation,
     Outcome, Participant, Party, Reschedule, Session, SessionState,
@@ -98,6 +99,15 @@ pub enum Change {
     /// A party's identity checked for a session.
     CheckIdentity {
         check: IdentityCheck,
+    },
+    /// A transcript saved: the first version, or the next after
+    /// `transcript.version - 1` (refused as stale if another save came
+    /// first); the live confirmations of earlier versions are voided.
+    SaveTranscript {
+        transcript: Transcript,
+    },
+    ConfirmTranscript {
+        confirmation: TranscriptConfirmation,
     },
     RecordOutcome {
         outcome: Outcome,
@@ -191,7 +201,9 @@ impl Change {
             | Change::Join { .. }
             | Change::Leave { .. }
             | Change::RecordConsent { .. }
-            | Change::CheckIdentity { .. } => return self.session_entry(),
+            | Change::CheckIdentity { .. }
+            | Change::SaveTranscript { .. }
+            | Change::ConfirmTranscript { .. } => return self.session_entry(),
             Change::RecordOutcome { outcome } => {
                 entry("case.outcome", "case", outcome.case_id, json!({ "kind": outcome.kind }))
             }
@@ -318,6 +330,23 @@ impl Change {
                 "session",
                 check.session_id,
                 json!({ "party_id": check.party_id, "method": check.method }),
+            ),
+            Change::SaveTranscript { transcript } => entry(
+                "transcript.save",
+                "session",
+                transcript.session_id,
+                json!({ "version": transcript.version, "text_sha256": transcript.text_sha256 }),
+            ),
+            Change::ConfirmTranscript { confirmation } => entry(
+                "transcript.confirm",
+                "session",
+                confirmation.session_id,
+                json!({
+                    "version": confirmation.version,
+                    "party_id": confirmation.party_id,
+                    "method": confirmation.method,
+                    "text_sha256": confirmation.text_sha256,
+                }),
             ),
             _ => return None,
         })

@@ -11,6 +11,7 @@ pub mod error;
 pub mod id_number;
 pub mod risk;
 pub mod stats;
+pub mod transcript;
 
 use chrono::NaiveDate;
 use serde::{Serialize, Serializer};

@@ -18,6 +18,7 @@ mod session;
 mod sessions;
 mod setup;
 mod stats;
+mod transcripts;
 mod units;
 mod web_client;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .merge(risks::router())
         .merge(agreements::router())
         .merge(sessions::router())
+        .merge(transcripts::router())
         .merge(invitation::router())
         .merge(consultations::router())
         .merge(stats::router())
@@ -127,6 +129,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         risks::Api::openapi(),
         agreements::Api::openapi(),
         sessions::Api::openapi(),
+        transcripts::Api::openapi(),
         invitation::Api::openapi(),
         consultations::Api::openapi(),
         stats::Api::openapi(),

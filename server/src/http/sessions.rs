@@ -84,7 +84,7 @@ struct SessionDetail {
 }
 
 /// A session and the caller's context on its case.
-async fn load_session(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<(Session, CaseInContext)> {
+pub(super) async fn load_session(state: &AppState, user: &AuthUser, id: Uuid) -> AppResult<(Session, CaseInContext)> {
     let session = state.store.session(id).await?.ok_or_else(|| AppError::not_found("session"))?;
     let context = load_case(state, user, session.case_id).await?;
     Ok((session, context))

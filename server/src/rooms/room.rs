@@ -23,7 +23,7 @@ use crate::access::RoomConfirmer;
 use crate::cases::agreement::current_text;
 use crate::cases::changes::{Actor, AuditEntry, Change};
 use crate::cases::confirm::{ConfirmRequest, confirmation_changes};
-use crate::cases::{self, Attendance, CaseState, Participant, Session, SessionState, Signer};
+use crate::cases::{self, Attendance, CaseState, ConfirmMethod, Participant, Session, SessionState, Signer};
 use crate::sfu::MediaRules;
 use crate::store::DynStore;
 use crate::time::Timestamp;
@@ -639,6 +639,10 @@ impl Room {
                 self.check_identity(me, request_id, party_id).await
             }
             ClientMessage::PushAgreement { request_id } => self.push_agreement(me, request_id).await,
+            ClientMessage::PushTranscript { request_id } => self.push_transcript(me, request_id).await,
+            ClientMessage::ConfirmTranscript { request_id, text_sha256, party_id } => {
+                self.confirm_transcript(me, request_id, text_sha256, party_id).await
+            }
             ClientMessage::ConfirmAgreement { request_id, text_sha256, party_id } => {
                 self.confirm_agreement(me, request_id, text_sha256, party_id).await
             }
@@ -850,6 +854,23 @@ impl Room {
         Ok(())
     }
 
+    /// The party a confirmation is for, and how it is given: a party for
+    /// themself, a station for a party it seats. That party must consent and
+    /// have had their identity checked.
+    fn confirming_party(&self, me: Uuid, named: Option<Uuid>) -> Result<(Uuid, ConfirmMethod), Failure> {
+        let member = &self.members[&me];
+        let present: Vec<Uuid> = member.parties_present.iter().map(|(id, _)| *id).collect();
+        let confirmer = match member.role {
+            Role::Party => RoomConfirmer::Party { own_party: member.participant.party_id },
+            Role::Station => RoomConfirmer::Station { present: &present },
+            _ => RoomConfirmer::Other,
+        };
+        let (party_id, method) = confirmer.confirms(named)?;
+        let party_id = party_id.ok_or_else(|| Failure::room(ErrorCode::InvalidField, "name the party (party_id)"))?;
+        self.hearing.require_confirmable(party_id)?;
+        Ok((party_id, method))
+    }
+
     async fn confirm_agreement(
         &mut self,
         me: Uuid,
@@ -858,18 +879,8 @@ impl Room {
         party_id: Option<Uuid>,
     ) -> Handled {
         let actor = self.members[&me].actor.clone();
-        let member = &self.members[&me];
-        let present: Vec<Uuid> = member.parties_present.iter().map(|(id, _)| *id).collect();
-        let confirmer = match member.role {
-            Role::Party => RoomConfirmer::Party { own_party: member.participant.party_id },
-            Role::Station => RoomConfirmer::Station { present: &present },
-            _ => RoomConfirmer::Other,
-        };
-        let (party_id, method) = confirmer.confirms(party_id)?;
-        if let Some(party_id) = party_id {
-            self.hearing.require_confirmable(party_id)?;
-        }
-        let recorded_by = member.participant.account_id;
+        let (party_id, method) = self.confirming_party(me, party_id)?;
+        let recorded_by = self.members[&me].participant.account_id;
         let case_id = self.ctx.session.case_id;
         let store = &self.ctx.store;
         let case = store.case(case_id).await?.ok_or_else(|| Failure::room(ErrorCode::NotFound, "no case"))?;
@@ -881,7 +892,7 @@ impl Room {
         let confirmations = store.confirmations(case_id).await?;
         let request = ConfirmRequest {
             signer: Signer::Party,
-            party_id,
+            party_id: Some(party_id),
             method,
             text_sha256,
             recorded_by,
@@ -895,7 +906,6 @@ impl Room {
             Err(error) => return Err(error.as_second_confirmation().map_or_else(Failure::from, Failure::from)),
         };
         let effective = applied.agreement_effective;
-        let party_id = party_id.expect("checked by confirmation_changes");
         for id in self.space_of(me) {
             self.send(id, ServerMessage::AgreementConfirmed { party_id, effective });
         }

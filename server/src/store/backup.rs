@@ -23,6 +23,8 @@ pub const TABLES: &[(&str, &str)] = &[
     ("attendance", "id"),
     ("consents", "id"),
     ("identity_checks", "id"),
+    ("transcripts", "session_id"),
+    ("transcript_confirmations", "id"),
     ("outcomes", "1"),
     ("agreements", "1"),
     ("agreement_confirmations", "1"),

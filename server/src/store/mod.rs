@@ -154,6 +154,12 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn consents(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::consent::Consent>>;
     /// A session's identity checks, oldest first.
     async fn identity_checks(&self, session_id: Uuid) -> StoreResult<Vec<crate::cases::consent::IdentityCheck>>;
+    async fn transcript(&self, session_id: Uuid) -> StoreResult<Option<crate::cases::transcript::Transcript>>;
+    /// Every confirmation of the session's transcript, voided ones included, oldest first.
+    async fn transcript_confirmations(
+        &self,
+        session_id: Uuid,
+    ) -> StoreResult<Vec<crate::cases::transcript::TranscriptConfirmation>>;
     async fn consultations(&self, filter: &ConsultationFilter) -> StoreResult<Vec<Consultation>>;
     async fn stats_rows(&self, filter: &CaseFilter) -> StoreResult<Vec<StatsRow>>;
     /// Audit events after `after_seq`, in order, at most `limit`.

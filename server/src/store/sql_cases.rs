@@ -170,6 +170,8 @@ macro_rules! impl_case_store {
                     Change::Leave { attendance_id, at, .. } => Self::leave(tx, attendance_id, at).await?,
                     Change::RecordConsent { consent } => Self::record_consent(tx, consent).await?,
                     Change::CheckIdentity { check } => Self::check_identity(tx, check).await?,
+                    Change::SaveTranscript { transcript } => Self::save_transcript(tx, transcript).await?,
+                    Change::ConfirmTranscript { confirmation } => Self::confirm_transcript(tx, confirmation).await?,
                     Change::RecordOutcome { outcome } => Self::record_outcome(tx, outcome).await?,
                     Change::SaveAgreement { agreement, voids } => Self::save_agreement(tx, agreement, voids).await?,
                     Change::AddConfirmation { confirmation } => Self::add_confirmation(tx, confirmation).await?,

@@ -327,6 +327,20 @@ macro_rules! impl_case_reads {
                 self.read_identity_checks(session_id).await
             }
 
+            async fn transcript(
+                &self,
+                session_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<$crate::cases::transcript::Transcript>> {
+                self.read_transcript(session_id).await
+            }
+
+            async fn transcript_confirmations(
+                &self,
+                session_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::cases::transcript::TranscriptConfirmation>> {
+                self.read_transcript_confirmations(session_id).await
+            }
+
             async fn consultations(
                 &self,
                 filter: &$crate::store::filters::ConsultationFilter,

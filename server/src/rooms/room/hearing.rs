@@ -1,15 +1,16 @@
-//! The room's side of consent and identity checks: each party's standing in
-//! this session, read from the records and kept current as decisions and
-//! checks are made; what mediators and stations see of it; and the rules
-//! admission, presence and confirmation follow. A party without consent is
-//! not admitted on their own device, not named present at a station, and
-//! confirms nothing; a party whose identity was not checked confirms nothing.
+//! The room's side of the hearing's own records: each party's consent and
+//! identity check in this session, read from the records and kept current
+//! as decisions and checks are made; what mediators and stations see of
+//! them; the rules admission, presence and confirmation follow (a party
+//! without consent is not admitted on their own device, not named present
+//! at a station, and confirms nothing; a party whose identity was not
+//! checked confirms nothing); and the transcript shown and confirmed.
 
 use std::collections::HashMap;
 
 use signaling_proto::{
     ConsentDecision as WireDecision, ErrorCode, IdentityMethod as WireIdentity, PartyStanding,
-    Publicity as WirePublicity, RequestId, Role,
+    Publicity as WirePublicity, RequestId, Role, ServerMessage,
 };
 use uuid::Uuid;
 
@@ -256,5 +257,71 @@ impl Room {
                 || member.parties_present.iter().any(|(id, _)| *id == party_id)
         };
         self.members.values().find(through).map(|member| member.participant.id)
+    }
+
+    pub(super) async fn push_transcript(&mut self, me: Uuid, request_id: Option<RequestId>) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        let transcript = self
+            .ctx
+            .store
+            .transcript(self.session_id())
+            .await?
+            .ok_or_else(|| Failure::room(ErrorCode::NotFound, "no transcript has been saved for this session"))?;
+        let case_number = match self.ctx.store.case(self.ctx.session.case_id).await? {
+            Some(case) => case.case_number,
+            None => return Err(Failure::room(ErrorCode::NotFound, "no case")),
+        };
+        let message = ServerMessage::TranscriptPushed {
+            case_number,
+            version: transcript.version,
+            text: transcript.text,
+            text_sha256: transcript.text_sha256,
+        };
+        for id in self.space_of(me) {
+            self.send(id, message.clone());
+        }
+        self.note(&actor, "transcript.push", serde_json::json!({ "version": transcript.version }));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    /// A party's confirmation of the transcript, by themself or by the
+    /// station they sit at, under the agreement's rules (consent, identity).
+    pub(super) async fn confirm_transcript(
+        &mut self,
+        me: Uuid,
+        request_id: Option<RequestId>,
+        text_sha256: String,
+        party_id: Option<Uuid>,
+    ) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        let (party_id, method) = self.confirming_party(me, party_id)?;
+        let recorded_by = self.members[&me].participant.account_id;
+        let store = &self.ctx.store;
+        let transcript = store
+            .transcript(self.session_id())
+            .await?
+            .ok_or_else(|| Failure::room(ErrorCode::NotFound, "no transcript has been saved for this session"))?;
+        let confirmations = store.transcript_confirmations(self.session_id()).await?;
+        let stale = |message: String| Failure::room(ErrorCode::StaleTranscript, message);
+        let confirmation = transcript
+            .confirmation(party_id, method, &text_sha256, recorded_by, &confirmations)
+            .map_err(|error| match error {
+                RuleError::Stale(message) => stale(message),
+                other => Failure::from(other),
+            })?;
+        match store.apply(&actor, &[Change::ConfirmTranscript { confirmation }]).await {
+            Ok(_) => {}
+            Err(crate::store::StoreError::Stale(_)) => {
+                return Err(stale("the transcript was saved again after it was shown; show it again".into()));
+            }
+            Err(error) => return Err(error.as_second_confirmation().map_or_else(Failure::from, Failure::from)),
+        }
+        for id in self.space_of(me) {
+            self.send(id, ServerMessage::TranscriptConfirmed { party_id });
+        }
+        self.ack(me, request_id);
+        Ok(())
     }
 }
