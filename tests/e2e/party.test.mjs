@@ -1,9 +1,10 @@
 // A party on their own phone (a phone-sized screen): the invitation link from the session page,
 // the plain-words summary with their name, the consent notice (refused, then
 // agreed to), the device check, the lobby, admission, two-way video and sound
-// with the mediator, the ID card checked on camera, the agreement shown and
-// confirmed by the party themself ("video_room"), and the party stopping the
-// mediation for themself.
+// with the mediator, the ID card checked on camera, the transcript written,
+// shown and confirmed, the agreement shown and confirmed by the party
+// themself ("video_room"), the party stopping the mediation for themself, and
+// the record on the session page.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
@@ -72,6 +73,21 @@ test("a party joins from the invitation link and confirms the agreement", async 
   await mediator.locator(`#check-identity-${party.id}`).click();
   await mediator.locator(`#parties-panel li[data-party-id="${party.id}"] .standing[data-identity=id_card_on_camera]`).waitFor();
 
+  // The mediator writes the transcript as the party speaks, and shows it; the party confirms it.
+  await mediator.locator("#edit-transcript").click();
+  await mediator.locator(`#statement-${party.id}`).fill("羊群把我家麦苗啃了一大片。");
+  await mediator.locator("#transcript-facts").fill("周家羊群进入孙家麦田。");
+  await mediator.locator("#transcript-notes").fill("双方同意按三百元赔偿。");
+  await mediator.locator("#transcript-save").click();
+  await mediator.locator("#status-line", { hasText: "第 1 版" }).waitFor();
+  await mediator.locator("#push-transcript").click();
+  await phone.locator("#transcript-dialog .agreement-text", { hasText: "孙大娘：羊群把我家麦苗啃了一大片" }).waitFor();
+  await phone.locator("#confirm-transcript").click();
+  await phone.locator("#transcript-self-confirmed").waitFor();
+  await mediator.locator("#transcript-dialog #transcript-confirmations", { hasText: "孙大娘" }).waitFor();
+  await mediator.locator("#transcript-close").click();
+  await phone.locator("#transcript-close").click();
+
   await mediator.locator("#push-agreement").click();
   await phone.locator("#agreement-dialog .agreement-text", { hasText: "三百元" }).waitFor();
   await phone.locator("#confirm-agreement").click();
@@ -97,6 +113,11 @@ test("a party joins from the invitation link and confirms the agreement", async 
   await mediator.locator("#agreement-close").click();
   await mediator.locator("#end-session").click();
   await mediator.locator("#end-confirm").click();
+  // The session page keeps the record: decisions and check in order, the transcript and who confirmed it.
+  await mediator.waitForURL(/#case\/.*\/outcome/); // the mediator is taken to the outcome form first
+  await mediator.goto(`/mediator.html#session/${session.id}`);
+  await mediator.locator("#transcript-record", { hasText: "确认无误的当事人：孙大娘" }).waitFor();
+  assert.equal(await mediator.locator("#standing-record tbody tr").count(), 4, "refusal, consent, identity check, withdrawal");
   for (const [who, page] of [["mediator", mediator], ["party", phone]]) {
     assert.deepEqual(page.problems, [], `console errors on the ${who}'s pages`);
   }

@@ -2,13 +2,16 @@
 // the person's own controls (microphone, camera, audio only, leave), the
 // network indicator, chat, the mediator's tools (lobby, the parties' consent
 // and identity checks, mute, remove, caucus, lock, agreement, end), the
-// station's parties (present, consent in person, ID card seen) and the
-// agreement confirmation dialog for parties and stations. It draws what the
-// Call reports and sends what people press.
+// station's parties (present, consent in person, ID card seen), the
+// mediator's transcript, and the agreement and transcript for parties and
+// stations to confirm. It draws what the Call reports and sends what people
+// press.
 import { t } from "./i18n.js";
 import { signAgreementAsMediator } from "./agreement-signing.js";
 import { $, fill, h } from "./dom.js";
 import { announce, withErrorAnnounced } from "./frame.js";
+import { DocumentDialogs } from "./documents.js";
+import { openTranscriptEditor } from "./transcript-editor.js";
 import { attestAtStation, checkOnCamera, consentForm, consentWords, loadNotice, partiesPanel } from "./hearing.js";
 
 const QUALITY_BARS = { good: 3, fair: 2, poor: 1, offline: 0, unknown: 0 };
@@ -37,7 +40,7 @@ export class RoomScreen {
     this.context = context;
     this.tiles = new Map();
     this.partiesPresent = new Set();
-    this.agreement = null;
+    this.documents = new DocumentDialogs(this, roomErrorText);
     this.audioOnly = false;
     const on = (kind) => Boolean(call.localStream?.getTracks().some((track) => track.kind === kind && track.enabled));
     this.devices = { audio: on("audio"), video: on("video") };
@@ -69,7 +72,7 @@ export class RoomScreen {
     this.network = h("span", { class: "network", id: "network", role: "status", "data-quality": "unknown" });
     this.side = h("aside", { class: "side", "aria-label": t("room_tools") });
     this.controls = h("nav", { class: "controls", "aria-label": t("room_controls") });
-    this.dialog = h("dialog", { id: "agreement-dialog", "aria-labelledby": "agreement-title" });
+    this.transcriptEditor = h("dialog", { id: "transcript-editor", "aria-labelledby": "transcript-editor-title" });
     this.endDialog = h("dialog", { id: "end-dialog", "aria-labelledby": "end-title" });
     this.consentDialog = h("dialog", { id: "consent-dialog", "aria-labelledby": "station-notice-title" });
     fill(this.container,
@@ -81,7 +84,8 @@ export class RoomScreen {
         this.banner,
         h("div", { class: "room-body" }, this.tilesBox, this.side),
         this.controls,
-        this.dialog,
+        ...this.documents.elements(),
+        this.transcriptEditor,
         this.endDialog,
         this.consentDialog,
       ),
@@ -343,8 +347,10 @@ export class RoomScreen {
     if (this.call.role === "party") {
       parts.push(h("button", { type: "button", id: "withdraw-consent", class: "danger", onclick: () => this.withdraw() }, t("withdraw_consent")));
     }
-    if (this.agreement && !this.isMediator) {
-      parts.push(h("button", { type: "button", id: "show-agreement", class: "primary", onclick: () => this.showAgreement() }, t("show_agreement")));
+    if (!this.isMediator) {
+      for (const kind of this.documents.kinds()) {
+        parts.push(h("button", { type: "button", id: `show-${kind}`, class: "primary", onclick: () => this.documents.show(kind) }, t(`show_${kind}`)));
+      }
     }
     const focused = document.activeElement?.id;
     fill(this.toolsBox, ...parts);
@@ -431,13 +437,21 @@ export class RoomScreen {
       h("button", { type: "button", id: "push-agreement", class: "primary", onclick: run({ type: "push_agreement" }, t("agreement_pushed_note")) }, t("push_agreement")),
       this.context.caseId ? h("button", { type: "button", id: "sign-agreement", onclick: () => this.signAsMediator() }, t("sign_as_mediator")) : null,
     );
+    const transcriptPanel = h("section", { class: "tool", "aria-labelledby": "transcript-tools-title" },
+      h("h3", { id: "transcript-tools-title" }, t("transcript_title")),
+      h("p", { class: "hint" }, t("transcript_tools_hint")),
+      h("button", { type: "button", id: "edit-transcript", onclick: () => openTranscriptEditor(this.transcriptEditor, {
+        sessionId: this.call.sessionId, parties: room.parties || [],
+      }) }, t("edit_transcript")),
+      h("button", { type: "button", id: "push-transcript", class: "primary", onclick: run({ type: "push_transcript" }, t("transcript_pushed_note")) }, t("push_transcript")),
+    );
     const checkButton = (party) => (party.present_with && !party.identity_checked
       ? [h("button", { type: "button", class: "small", id: `check-identity-${party.party_id}`, onclick: () => {
         if (checkOnCamera(party)) run({ type: "check_identity", party_id: party.party_id }, t("identity_checked_note", { name: party.name }))();
       } }, t("check_identity"))]
       : []);
     const partiesBox = room.parties?.length ? partiesPanel(room, this.call.participantId, checkButton) : null;
-    return [lobbyPanel, partiesBox, peoplePanel, caucusPanel, agreementPanel, roomPanel];
+    return [lobbyPanel, partiesBox, peoplePanel, caucusPanel, agreementPanel, transcriptPanel, roomPanel];
   }
 
   /** A party's decision beside their lobby entry. */
@@ -565,17 +579,17 @@ export class RoomScreen {
         announce(t("caucus_ended"));
         break;
       case "agreement_pushed":
-        this.agreement = { ...message, confirmed: new Set(), selfConfirmed: false };
-        this.showAgreement();
+      case "transcript_pushed":
+        this.documents.pushed(message.type.replace("_pushed", ""), message);
         this.renderSide();
         break;
       case "agreement_confirmed":
-        if (this.agreement) {
-          this.agreement.confirmed.add(message.party_id);
-          this.agreement.effective = message.effective;
-          this.showAgreement();
-        }
+        this.documents.confirmed("agreement", message.party_id, message.effective);
         announce(t(message.effective ? "agreement_effective" : "agreement_confirmed_note", { name: this.partyName(message.party_id) }));
+        break;
+      case "transcript_confirmed":
+        this.documents.confirmed("transcript", message.party_id);
+        announce(t("transcript_confirmed_note", { name: this.partyName(message.party_id) }));
         break;
       case "error":
         if (message.code === "media_ports_exhausted") announce(t("error_media_ports"), "error");
@@ -587,49 +601,8 @@ export class RoomScreen {
   }
 
   partyName(partyId) {
-    return this.context.parties?.find((party) => party.id === partyId)?.name || t("a_party");
-  }
-
-  showAgreement() {
-    const agreement = this.agreement;
-    const role = this.call.role;
-    const confirmButtons = [];
-    const confirm = (partyId) => async () => {
-      try {
-        await this.call.request({ type: "confirm_agreement", text_sha256: agreement.text_sha256, ...(partyId ? { party_id: partyId } : {}) });
-        if (!partyId) {
-          agreement.selfConfirmed = true;
-          this.showAgreement();
-        }
-      } catch (error) {
-        announce(roomErrorText(error), "error");
-      }
-    };
-    if (role === "party" && !agreement.selfConfirmed && !agreement.effective) {
-      confirmButtons.push(h("button", { type: "button", class: "primary big", id: "confirm-agreement", onclick: confirm(null) }, t("confirm_agreement_self")));
-    }
-    if (role === "station") {
-      for (const partyId of this.partiesPresent) {
-        const done = agreement.confirmed.has(partyId);
-        confirmButtons.push(h("button", {
-          type: "button", class: "primary big confirm-for", dataset: { partyId }, disabled: done, onclick: confirm(partyId),
-        }, done ? t("confirmed_for", { name: this.partyName(partyId) }) : t("confirm_for", { name: this.partyName(partyId) })));
-      }
-      if (this.partiesPresent.size === 0) confirmButtons.push(h("p", { class: "device-problem" }, t("present_first")));
-    }
-    const confirmedNames = [...agreement.confirmed].map((id) => this.partyName(id));
-    fill(this.dialog,
-      h("h2", { id: "agreement-title" }, t("agreement_dialog_title", { number: agreement.case_number, version: agreement.version })),
-      h("p", { class: "hint" }, t("agreement_dialog_hint")),
-      h("pre", { class: "agreement-text", tabindex: "0" }, agreement.text),
-      h("p", { class: "hash" }, `SHA-256: ${agreement.text_sha256}`),
-      agreement.selfConfirmed ? h("p", { class: "ok big-text", id: "agreement-self-confirmed" }, t("you_confirmed")) : null,
-      confirmedNames.length ? h("p", { class: "ok", id: "agreement-confirmations" }, t("confirmed_by", { names: confirmedNames.join("、") })) : null,
-      agreement.effective ? h("p", { class: "ok big-text" }, t("agreement_effective")) : null,
-      h("div", { class: "dialog-buttons" }, ...confirmButtons,
-        h("button", { type: "button", id: "agreement-close", onclick: () => this.dialog.close() }, t("close"))),
-    );
-    if (!this.dialog.open) this.dialog.showModal();
+    return this.call.room?.parties?.find((party) => party.party_id === partyId)?.name
+      || this.context.parties?.find((party) => party.id === partyId)?.name || t("a_party");
   }
 }
 
@@ -641,5 +614,5 @@ RoomScreen.prototype.relabel = function relabel() {
   this.chatList.replaceWith(log);
   this.chatList = log;
   this.renderRoom();
-  if (this.agreement && this.dialog) this.showAgreement();
+  this.documents.relabel();
 };

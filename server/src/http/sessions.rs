@@ -80,6 +80,8 @@ struct SessionDetail {
     consents: Vec<crate::cases::consent::Consent>,
     /// The checks of the parties' identity, oldest first.
     identity_checks: Vec<crate::cases::consent::IdentityCheck>,
+    /// The version of the saved transcript (`GET /sessions/{id}/transcript`); absent before the first save.
+    transcript_version: Option<i32>,
     reschedules: Vec<Reschedule>,
 }
 
@@ -121,6 +123,7 @@ async fn detail(state: &AppState, session: Session, context: &CaseInContext) -> 
         attendance: state.store.attendance(session.id).await?,
         consents: state.store.consents(session.id).await?,
         identity_checks: state.store.identity_checks(session.id).await?,
+        transcript_version: state.store.transcript(session.id).await?.map(|transcript| transcript.version),
         reschedules: state.store.reschedules(session.id).await?,
         session,
     })

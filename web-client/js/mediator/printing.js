@@ -1,6 +1,6 @@
 // Printing from the mediator's workspace through a hidden frame: the written
-// agreement as the server lays it out, and a party's invitation letter with
-// its link and QR code.
+// agreement as the server lays it out, a party's invitation letter with its
+// link and QR code, and the transcript of a hearing.
 import { t } from "../i18n.js";
 import { api } from "../api.js";
 import { h } from "../dom.js";
@@ -38,4 +38,13 @@ export function printInvitation(detail, participant) {
 <div style="width:70mm">${participant.invitation.qr_svg}</div>
 <p style="word-break:break-all;font-size:10pt">${escapeHtml(link)}</p>
 <p>${escapeHtml(t("invitation_print_note"))}</p></body></html>`);
+}
+
+/** The transcript of a hearing as its text reads, with who confirmed it. */
+export function printTranscript(transcript, confirmedBy) {
+  printHtml(`<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>${escapeHtml(t("transcript_title"))}</title>
+<body style="font-family:sans-serif;font-size:13pt;max-width:170mm;margin:20mm auto">
+<pre style="white-space:pre-wrap;font-family:inherit">${escapeHtml(transcript.text)}</pre>
+<p>${escapeHtml(t("transcript_confirmed_by_print", { names: confirmedBy.join("、") || "—" }))}</p>
+<p style="font-size:9pt">SHA-256: ${escapeHtml(transcript.text_sha256)}</p></body></html>`);
 }

@@ -1,6 +1,6 @@
 // Sessions in the mediator's workspace: the list from a week ago on, and the
 // session page (invitation links to copy, print or withdraw, staff links,
-// attendance, moving and cancelling).
+// attendance, the record of the hearing, moving and cancelling).
 import { t } from "../i18n.js";
 import { api } from "../api.js";
 import { fill, h } from "../dom.js";
@@ -10,6 +10,7 @@ import { announce, withErrorAnnounced } from "../frame.js";
 import { facts, tableHead } from "../views.js";
 import { sessionIsOpen } from "../vocabularies.js";
 import { printInvitation } from "./printing.js";
+import { hearingRecord } from "./hearing-record.js";
 
 async function copy(text) {
   try {
@@ -46,7 +47,9 @@ function howToJoin(detail, p, staffLink, reload) {
 
 export async function sessionPage(view, id) {
   const detail = await api(`/sessions/${id}`);
+  const caseFile = await api(`/cases/${detail.case.id}`);
   const reload = () => sessionPage(view, id);
+  const record = await hearingRecord(detail, caseFile.parties, reload);
   const staffLink = `${location.origin}/join.html?session=${detail.id}`;
   const open = sessionIsOpen(detail);
   const people = detail.participants.map((p) => h("tr", { dataset: { participantId: p.id } },
@@ -94,6 +97,7 @@ export async function sessionPage(view, id) {
     h("section", { class: "panel", "aria-labelledby": "attendance-title" },
       h("h2", { id: "attendance-title" }, t("attendance")),
       attendance.length ? h("ul", { class: "plain" }, ...attendance) : h("p", { class: "hint" }, t("attendance_none"))),
+    ...record,
     reschedule, cancel,
   );
 }
