@@ -220,7 +220,7 @@ pub fn may_take_part(account: &Account, kind: ParticipantKind, case: &Case) -> b
         ParticipantKind::Mediator => (Role::Mediator, account.town_id == Some(case.town_id)),
         ParticipantKind::Station => (Role::Station, account.town_id == Some(case.town_id)),
         ParticipantKind::Adviser => (Role::Adviser, account.district_id == Some(case.district_id)),
-        ParticipantKind::Party => return false,
+        ParticipantKind::Party | ParticipantKind::Observer => return false,
     };
     account.role == role && account.may_sign_in() && serves
 }

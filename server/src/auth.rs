@@ -357,7 +357,7 @@ pub struct InvitedParty {
 
 impl InvitedParty {
     pub fn actor(&self, client_addr: Option<String>) -> Actor {
-        Actor::party(&self.participant.display_name, client_addr)
+        Actor::invited(&self.participant, client_addr)
     }
 }
 

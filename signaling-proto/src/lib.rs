@@ -34,6 +34,11 @@ pub enum Role {
     Adviser,
     /// A party on their own device, with an invitation link.
     Party,
+    /// Someone a mediator invited by link (a relative, a village elder, an
+    /// interpreter): sees and hears the joint session; is neither seen nor
+    /// heard until the mediator lets them speak; never in a private session;
+    /// confirms nothing.
+    Observer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -169,6 +174,13 @@ pub enum ClientMessage {
         request_id: Option<RequestId>,
         party_ids: Vec<Uuid>,
     },
+    /// Mediator: let an observer speak (be seen and heard), or not.
+    AllowSpeaking {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+        participant_id: Uuid,
+        allowed: bool,
+    },
     /// A party's decision on mediating online, after reading the notice
     /// whose version it names (`GET /api/v1/consent-notice`). A party on their
     /// own device decides for themself (also from the lobby; `party_id`
@@ -275,6 +287,7 @@ impl ClientMessage {
             | CloseCaucus { request_id, .. }
             | Chat { request_id, .. }
             | PartiesPresent { request_id, .. }
+            | AllowSpeaking { request_id, .. }
             | RecordConsent { request_id, .. }
             | CheckIdentity { request_id, .. }
             | PushAgreement { request_id, .. }
@@ -331,6 +344,12 @@ pub struct ParticipantInfo {
     /// Station: names of the parties present in the station room.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties_present: Vec<String>,
+    /// Observer: their relation to the dispute (亲属, 村老, 翻译, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    /// Observer: whether the mediator lets them speak (be seen and heard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_speak: Option<bool>,
 }
 
 /// A party of the case as mediators and stations see them in this session:

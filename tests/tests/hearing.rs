@@ -10,7 +10,8 @@ use mediation_tests::signal::{Ending, SignalClient};
 use mediation_tests::{Db, on_both_databases};
 use serde_json::{Value, json};
 use signaling_proto::{
-    ClientMessage, ConsentDecision, ErrorCode, IdentityMethod, PartyStanding, Publicity, RoomView, ServerMessage,
+    ClientMessage, ConsentDecision, ErrorCode, IdentityMethod, MediaKind, PartyStanding, Publicity, RoomView,
+    ServerMessage,
 };
 use uuid::Uuid;
 
@@ -18,6 +19,7 @@ on_both_databases!(
     a_party_without_consent_waits_and_decides_in_the_lobby,
     stations_record_consent_and_check_identity_in_person,
     the_transcript_is_saved_in_versions_shown_and_confirmed,
+    observers_watch_and_listen_until_let_speak,
 );
 
 fn standing(room: &RoomView, party_id: Uuid) -> PartyStanding {
@@ -298,4 +300,73 @@ async fn the_transcript_is_saved_in_versions_shown_and_confirmed(db: Db) {
     assert_eq!(audit_count(&scene, "transcript.confirm").await, 3);
     let adviser = scene.server.login("adviser1").await;
     assert_eq!(adviser.get(&path).await.status, 200, "those on the session read it");
+}
+
+async fn observers_watch_and_listen_until_let_speak(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let path = format!("/api/v1/sessions/{}/observers", scene.session.session_id);
+    let station_api = scene.server.login("station-dongping").await;
+    assert_eq!(station_api.post(&path, &json!({ "name": "王村长", "relation": "村老" })).await.status, 403);
+    assert_eq!(mediator.post(&path, &json!({ "name": "王村长", "relation": " " })).await.status, 422);
+    let invited = mediator.post(&path, &json!({ "name": "王村长", "relation": "村老" })).await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let observer =
+        invited.body["participants"].as_array().unwrap().iter().find(|p| p["kind"] == "observer").unwrap().clone();
+    assert_eq!(observer["relation"], "村老");
+    let token = observer["invitation"]["link"].as_str().unwrap().split("#t=").nth(1).unwrap().to_owned();
+    let invitation = scene.server.anonymous().with_token(&token);
+    assert_eq!(invitation.get("/api/v1/invitation").await.body["your_part"], "observer");
+    let decided = invitation
+        .post("/api/v1/invitation/consent", &json!({ "decision": "consent", "publicity": "public", "notice_version": notice_version(&scene.server).await }))
+        .await;
+    assert_eq!(decided.status, 403, "an observer has no decision to make");
+
+    // Admitted without a decision; seen by the parties with their relation, but silent.
+    let (mut host, host_id) = scene.host().await;
+    let mut watcher = SignalClient::connect(&scene.server.base_url, &token).await;
+    watcher.join(scene.session_id, None).await;
+    let observer_id = waiting_id(&mut watcher).await;
+    acked(&mut host, ClientMessage::Admit { request_id: Some("in".into()), participant_id: observer_id }).await;
+    let joined = view(watcher.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await);
+    assert!(joined.parties.is_empty(), "an observer sees nothing of the parties' standing");
+    let room = view(
+        host.expect(
+            "the observer in the room",
+            |m| matches!(m, ServerMessage::Room { room } if room.participants.len() == 2),
+        )
+        .await,
+    );
+    let info = room.participants.iter().find(|p| p.participant_id == observer_id).unwrap();
+    assert_eq!((info.relation.as_deref(), info.may_speak, info.audio_enabled), (Some("村老"), Some(false), false));
+    let rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
+    assert!(!rules.borrow().may_flow(observer_id, host_id, MediaKind::Audio), "nobody hears the observer");
+    assert!(rules.borrow().may_flow(host_id, observer_id, MediaKind::Video), "the observer sees the room");
+
+    // Nothing to confirm or decide, no private session, no chat until let speak.
+    watcher.send(&ClientMessage::Chat { request_id: None, to: None, text: "我说两句".into() }).await;
+    watcher.expect("silent", is_error(ErrorCode::Forbidden)).await;
+    watcher
+        .send(&ClientMessage::ConfirmAgreement { request_id: None, text_sha256: "0".repeat(64), party_id: None })
+        .await;
+    watcher.expect("no confirmation", is_error(ErrorCode::Forbidden)).await;
+    host.send(&ClientMessage::OpenCaucus { request_id: None, participant_ids: vec![observer_id] }).await;
+    host.expect("no private session", is_error(ErrorCode::InvalidField)).await;
+
+    // The mediator lets them speak: seen and heard.
+    acked(
+        &mut host,
+        ClientMessage::AllowSpeaking { request_id: Some("speak".into()), participant_id: observer_id, allowed: true },
+    )
+    .await;
+    host.expect(
+        "may speak",
+        |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.may_speak == Some(true))),
+    )
+    .await;
+    assert!(rules.borrow().may_flow(observer_id, host_id, MediaKind::Audio), "the observer is heard");
+    acked(&mut watcher, ClientMessage::Chat { request_id: Some("said".into()), to: None, text: "我说两句".into() })
+        .await;
+    assert_eq!(audit_count(&scene, "session.observer_invite").await, 1);
+    assert_eq!(audit_count(&scene, "session.observer_speak").await, 1);
 }

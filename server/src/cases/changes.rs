@@ -80,6 +80,11 @@ pub enum Change {
         invitation_id: Uuid,
         at: Timestamp,
     },
+    /// Someone invited to a session as an observer (Art 20), with their invitation.
+    InviteObserver {
+        participant: Participant,
+        invitation: Invitation,
+    },
     OpenInvitation {
         invitation_id: Uuid,
         at: Timestamp,
@@ -197,6 +202,7 @@ impl Change {
             | Change::RescheduleSession { .. }
             | Change::SetSessionState { .. }
             | Change::RevokeInvitation { .. }
+            | Change::InviteObserver { .. }
             | Change::OpenInvitation { .. }
             | Change::Join { .. }
             | Change::Leave { .. }
@@ -301,6 +307,12 @@ impl Change {
             Change::RevokeInvitation { invitation_id, .. } => {
                 entry("invitation.revoke", "invitation", *invitation_id, json!({}))
             }
+            Change::InviteObserver { participant, .. } => entry(
+                "session.observer_invite",
+                "session",
+                participant.session_id,
+                json!({ "participant_id": participant.id, "relation": participant.relation }),
+            ),
             Change::OpenInvitation { invitation_id, .. } => {
                 entry("invitation.open", "invitation", *invitation_id, json!({}))
             }
@@ -387,9 +399,14 @@ impl Actor {
         }
     }
 
-    /// A party on their own device, by the name on their invitation.
-    pub fn party(name: &str, client_addr: Option<String>) -> Self {
-        Actor { account_id: None, role: "party".into(), name: name.to_owned(), client_addr }
+    /// Someone invited by link (a party, an observer), by the name and part on their invitation.
+    pub fn invited(participant: &Participant, client_addr: Option<String>) -> Self {
+        Actor {
+            account_id: None,
+            role: participant.kind.to_string(),
+            name: participant.display_name.clone(),
+            client_addr,
+        }
     }
 }
 

@@ -127,6 +127,9 @@ crate::text_enum! {
         Adviser = "adviser",
         /// A party joining from their own device with an invitation link.
         Party = "party",
+        /// Someone a mediator invites by link (People's Mediation Law Art 20):
+        /// a relative, a neighbour, a village elder, an interpreter.
+        Observer = "observer",
     }
 }
 
@@ -369,6 +372,9 @@ pub struct Participant {
     pub account_id: Option<Uuid>,
     pub party_id: Option<Uuid>,
     pub display_name: String,
+    /// An observer's relation to the dispute (亲属, 村老, 翻译, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -129,13 +129,14 @@ pub fn attendees(participants: &[Participant], attendance: &[Attendance]) -> Str
         }
         seen.push(participant.id);
         let part = match participant.kind {
-            ParticipantKind::Mediator => "调解员",
-            ParticipantKind::Station => "村调解室",
-            ParticipantKind::Adviser => "法律顾问",
-            ParticipantKind::Party => "当事人",
+            ParticipantKind::Mediator => "调解员".to_owned(),
+            ParticipantKind::Station => "村调解室".to_owned(),
+            ParticipantKind::Adviser => "法律顾问".to_owned(),
+            ParticipantKind::Party => "当事人".to_owned(),
+            ParticipantKind::Observer => format!("{}，旁听", participant.relation.as_deref().unwrap_or("受邀")),
         };
         let name = &participant.display_name;
-        names.push(if name.contains(part) { name.clone() } else { format!("{name}（{part}）") });
+        names.push(if name.contains(&part) { name.clone() } else { format!("{name}（{part}）") });
     }
     names.join("、")
 }
@@ -234,6 +235,7 @@ mod tests {
             account_id: None,
             party_id: None,
             display_name: name.into(),
+            relation: None,
         }
     }
 
@@ -255,10 +257,14 @@ mod tests {
             participant(2, ParticipantKind::Station, "东平村说事拉理室"),
             participant(3, ParticipantKind::Adviser, "李律师"),
             participant(4, ParticipantKind::Party, "李婶"),
+            Participant { relation: Some("村老".into()), ..participant(5, ParticipantKind::Observer, "王村长") },
         ];
         // The station dropped and came back; the adviser never joined.
-        let attendance = [joined(1, 1), joined(2, 2), joined(3, 4), joined(4, 2)];
-        assert_eq!(attendees(&people, &attendance), "张敏（调解员）、东平村说事拉理室（村调解室）、李婶（当事人）");
+        let attendance = [joined(1, 1), joined(2, 2), joined(3, 4), joined(4, 2), joined(5, 5)];
+        assert_eq!(
+            attendees(&people, &attendance),
+            "张敏（调解员）、东平村说事拉理室（村调解室）、李婶（当事人）、王村长（村老，旁听）"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::cases::changes::Change;
 use crate::cases::consent::{
     Consent, ConsentDecision, ConsentMethod, NOTICE_EN, NOTICE_VERSION, NOTICE_ZH, Notice, Publicity, Standing,
 };
-use crate::cases::{Category, SessionMode, SessionState};
+use crate::cases::{Category, ParticipantKind, SessionMode, SessionState};
 use crate::error::{AppError, AppResult};
 use crate::throttle::WindowCounter;
 use crate::time::Timestamp;
@@ -65,6 +65,8 @@ struct InvitationSummary {
     session_id: Uuid,
     participant_id: Uuid,
     your_name: String,
+    /// `party`, or `observer` (invited to watch and listen; no decision to make).
+    your_part: ParticipantKind,
     case_number: String,
     category: Category,
     village_name: String,
@@ -143,7 +145,8 @@ async fn open(
         invitation_id: party.invitation.id,
         session_id: party.session.id,
         participant_id: party.participant.id,
-        your_name: party.participant.display_name,
+        your_name: party.participant.display_name.clone(),
+        your_part: party.participant.kind,
         case_number: case.case_number,
         category: case.category,
         village_name: case.village_name,
@@ -173,7 +176,7 @@ async fn invited(state: &AppState, address: &ClientAddr, headers: &HeaderMap) ->
 
 /// The invited party's consent and identity check in their session.
 async fn standing_of(state: &AppState, party: &InvitedParty) -> AppResult<Standing> {
-    let party_id = party.participant.party_id.ok_or_else(|| AppError::not_found("party"))?;
+    let Some(party_id) = party.participant.party_id else { return Ok(Standing::default()) };
     let consents = state.store.consents(party.session.id).await?;
     let checks = state.store.identity_checks(party.session.id).await?;
     Ok(Standing::of_session(&consents, &checks).remove(&party_id).unwrap_or_default())
@@ -206,7 +209,10 @@ async fn decide(
     Json(body): Json<DecisionBody>,
 ) -> AppResult<(StatusCode, Json<Consent>)> {
     let party = invited(&state, &address, &headers).await?;
-    let party_id = party.participant.party_id.ok_or_else(|| AppError::not_found("party"))?;
+    let party_id = party
+        .participant
+        .party_id
+        .ok_or_else(|| AppError::Forbidden("an observer is invited; only a party decides on mediation".into()))?;
     let consent = Consent {
         id: Uuid::new_v4(),
         session_id: party.session.id,

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/start", post(start))
         .route("/sessions/{id}/end", post(end))
         .route("/invitations/{id}/revoke", post(revoke))
+        .route("/sessions/{id}/observers", post(invite_observer))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -222,6 +223,7 @@ async fn staff_participants(
                 account_id: Some(account.id),
                 party_id: None,
                 display_name: account.display_name,
+                relation: None,
             });
         }
     }
@@ -281,6 +283,7 @@ async fn schedule(
             account_id: None,
             party_id: Some(party.id),
             display_name: party.name.clone(),
+            relation: None,
         };
         invitations.push(new_invitation(&session, participant.id, now));
         participants.push(participant);
@@ -535,7 +538,58 @@ async fn revoke(
     Ok(Json(detail(&state, session, &context).await?))
 }
 
+/// Someone a mediator invites to watch and listen (People's Mediation Law Art 20).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ObserverBody {
+    /// Their name, as the parties will see it.
+    #[schema(min_length = 1, max_length = 100)]
+    name: String,
+    /// Their relation to the dispute: 亲属, 邻居, 村老, 翻译, ...
+    #[schema(min_length = 1, max_length = 40)]
+    relation: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/observers",
+    tag = "sessions",
+    summary = "Invite an observer (a relative, a village elder, an interpreter) by link",
+    request_body = ObserverBody,
+    params(("id" = Uuid, Path, description = "the session")),
+    responses((status = 201, body = SessionDetail), (status = "4XX", description = "the API error", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn invite_observer(
+    State(state): State<AppState>,
+    user: AuthUser,
+    address: ClientAddr,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ObserverBody>,
+) -> AppResult<(StatusCode, Json<SessionDetail>)> {
+    let (session, context) = load_session(&state, &user, id).await?;
+    context.require_manage()?;
+    if !matches!(session.state, SessionState::Planned | SessionState::Live) {
+        return Err(AppError::InvalidState(format!(
+            "observers are invited to a planned or live session; this one is {}",
+            session.state
+        )));
+    }
+    let participant = Participant {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        kind: ParticipantKind::Observer,
+        account_id: None,
+        party_id: None,
+        display_name: validate::required_text("name", &body.name, 100)?,
+        relation: Some(validate::required_text("relation", &body.relation, 40)?),
+    };
+    let invitation = new_invitation(&session, participant.id, Timestamp::now());
+    state.store.apply(&staff_actor(&user, address), &[Change::InviteObserver { participant, invitation }]).await?;
+    Ok((StatusCode::CREATED, Json(detail(&state, session, &context).await?)))
+}
+
 /// The OpenAPI description of this module's endpoints.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(schedule, list, read, reschedule, cancel, start, end, revoke))]
+#[openapi(paths(schedule, list, read, reschedule, cancel, start, end, revoke, invite_observer))]
 pub(super) struct Api;

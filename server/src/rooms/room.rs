@@ -58,6 +58,8 @@ struct Member {
     audio_enabled: bool,
     video_enabled: bool,
     audio_only: bool,
+    /// Observer: the mediator lets them be seen and heard.
+    may_speak: bool,
     caucus: Option<Uuid>,
     /// Station: the case's parties sitting in its room (id, name).
     parties_present: Vec<(Uuid, String)>,
@@ -76,15 +78,23 @@ impl Member {
         self.status == Status::Admitted
     }
 
+    /// An observer the mediator has not let speak: seen and heard by nobody.
+    fn silenced(&self) -> bool {
+        self.role == Role::Observer && !self.may_speak
+    }
+
     fn info(&self) -> ParticipantInfo {
+        let observer = self.role == Role::Observer;
         ParticipantInfo {
             participant_id: self.participant.id,
             display_name: self.participant.display_name.clone(),
             role: self.role,
-            audio_enabled: self.audio_enabled,
-            video_enabled: self.video_enabled,
+            audio_enabled: self.audio_enabled && !self.silenced(),
+            video_enabled: self.video_enabled && !self.silenced(),
             reconnecting: self.connection.is_none(),
             parties_present: self.parties_present.iter().map(|(_, name)| name.clone()).collect(),
+            relation: self.participant.relation.clone(),
+            may_speak: observer.then_some(self.may_speak),
         }
     }
 }
@@ -300,6 +310,7 @@ impl Room {
             audio_enabled: true,
             video_enabled: true,
             audio_only: false,
+            may_speak: false,
             caucus: None,
             parties_present: Vec::new(),
             attendance_id: None,
@@ -519,10 +530,10 @@ impl Room {
         for member in self.members.values().filter(|m| m.admitted() && m.connection.is_some()) {
             let id = member.participant.id;
             rules.spaces.insert(id, member.caucus);
-            if !member.audio_enabled {
+            if !member.audio_enabled || member.silenced() {
                 rules.audio_off.insert(id);
             }
-            if !member.video_enabled {
+            if !member.video_enabled || member.silenced() {
                 rules.video_off.insert(id);
             }
             if member.audio_only {
@@ -606,6 +617,9 @@ impl Room {
                 self.remove(me, request_id, participant_id, reason)
             }
             ClientMessage::Mute { request_id, participant_id, kind } => self.mute(me, request_id, participant_id, kind),
+            ClientMessage::AllowSpeaking { request_id, participant_id, allowed } => {
+                self.allow_speaking(me, request_id, participant_id, allowed)
+            }
             ClientMessage::SetMedia { request_id, kind, enabled } => self.set_media(me, request_id, kind, enabled),
             ClientMessage::Lock { request_id, locked } => {
                 self.require_host(me)?;
@@ -754,6 +768,19 @@ impl Room {
         Ok(())
     }
 
+    fn allow_speaking(&mut self, me: Uuid, request_id: Option<RequestId>, target: Uuid, allowed: bool) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        let member = self.target(me, target)?;
+        if member.role != Role::Observer || !member.admitted() {
+            return Err(Failure::room(ErrorCode::InvalidField, "only an observer in the room is let speak"));
+        }
+        self.members.get_mut(&target).expect("target present").may_speak = allowed;
+        self.note(&actor, "session.observer_speak", json!({ "participant_id": target, "allowed": allowed }));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
     fn open_caucus(&mut self, me: Uuid, request_id: Option<RequestId>, participant_ids: Vec<Uuid>) -> Handled {
         let actor = self.members[&me].actor.clone();
         self.require_host(me)?;
@@ -765,6 +792,9 @@ impl Room {
             let member = self.target(me, id)?;
             if !member.admitted() {
                 return Err(Failure::room(ErrorCode::InvalidField, "admit them before a caucus"));
+            }
+            if member.role == Role::Observer {
+                return Err(Failure::room(ErrorCode::InvalidField, "observers never enter a private session"));
             }
             inside.insert(id);
         }
@@ -786,6 +816,9 @@ impl Room {
     }
 
     fn chat(&mut self, me: Uuid, request_id: Option<RequestId>, to: Option<Uuid>, text: String) -> Handled {
+        if self.members[&me].silenced() {
+            return Err(Failure::room(ErrorCode::Forbidden, "an observer speaks once the mediator lets them"));
+        }
         let text = text.trim().to_owned();
         if text.is_empty() || text.chars().count() > signaling_proto::MAX_CHAT_CHARS {
             return Err(Failure::room(ErrorCode::InvalidField, "chat text must be 1 to 2000 characters"));

@@ -182,6 +182,7 @@ fn role_of(kind: ParticipantKind) -> Role {
         ParticipantKind::Station => Role::Station,
         ParticipantKind::Adviser => Role::Adviser,
         ParticipantKind::Party => Role::Party,
+        ParticipantKind::Observer => Role::Observer,
     }
 }
 

@@ -163,6 +163,10 @@ macro_rules! impl_case_store {
                     Change::RevokeInvitation { invitation_id, at } => {
                         Self::revoke_invitation(tx, invitation_id, at).await?
                     }
+                    Change::InviteObserver { participant, invitation } => {
+                        Self::add_participants(tx, std::slice::from_ref(participant), std::slice::from_ref(invitation))
+                            .await?
+                    }
                     Change::OpenInvitation { invitation_id, at } => {
                         Self::open_invitation(tx, invitation_id, at).await?
                     }

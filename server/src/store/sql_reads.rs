@@ -164,7 +164,7 @@ macro_rules! impl_case_reads {
                 session_id: uuid::Uuid,
             ) -> $crate::store::StoreResult<Vec<$crate::cases::Participant>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, session_id, kind, account_id, party_id, display_name FROM session_participants \
+                    "SELECT id, session_id, kind, account_id, party_id, display_name, relation FROM session_participants \
                      WHERE session_id = $1 ORDER BY kind, display_name, id",
                 )
                 .bind(session_id)

@@ -25,10 +25,19 @@ macro_rules! impl_session_writes {
                 .bind(session.created_at)
                 .execute(&mut **tx)
                 .await?;
+                Self::add_participants(tx, participants, invitations).await
+            }
+
+            /// Participants of a session, with the invitations of those who join by link.
+            async fn add_participants(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                participants: &[$crate::cases::Participant],
+                invitations: &[$crate::cases::Invitation],
+            ) -> $crate::store::StoreResult<()> {
                 for participant in participants {
                     sqlx::query(
                         "INSERT INTO session_participants (id, session_id, kind, account_id, party_id, \
-                         display_name) VALUES ($1, $2, $3, $4, $5, $6)",
+                         display_name, relation) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(participant.id)
                     .bind(participant.session_id)
@@ -36,6 +45,7 @@ macro_rules! impl_session_writes {
                     .bind(participant.account_id)
                     .bind(participant.party_id)
                     .bind(&participant.display_name)
+                    .bind(&participant.relation)
                     .execute(&mut **tx)
                     .await?;
                 }

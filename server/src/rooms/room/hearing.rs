@@ -148,7 +148,7 @@ impl Room {
         let (method, recorded_by) = match member.role {
             Role::Party => (ConsentMethod::OwnDevice, None),
             Role::Station => (ConsentMethod::AtStation, member.participant.account_id),
-            Role::Mediator | Role::Adviser => {
+            Role::Mediator | Role::Adviser | Role::Observer => {
                 return Err(Failure::room(
                     ErrorCode::Forbidden,
                     "only the party decides, on their device or at a station",
@@ -188,7 +188,7 @@ impl Room {
         let method = match member.role {
             Role::Mediator => IdentityMethod::IdCardOnCamera,
             Role::Station => IdentityMethod::IdCardAtStation,
-            Role::Party | Role::Adviser => {
+            Role::Party | Role::Adviser | Role::Observer => {
                 return Err(Failure::room(ErrorCode::Forbidden, "the mediator or the station checks identity"));
             }
         };
