@@ -712,6 +712,8 @@ mod tests {
                 video_enabled: false,
                 reconnecting: false,
                 parties_present: vec![],
+                relation: None,
+                may_speak: None,
             }],
             private_session_underway: true,
             lobby: vec![],

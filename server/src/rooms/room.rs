@@ -621,13 +621,7 @@ impl Room {
                 self.allow_speaking(me, request_id, participant_id, allowed)
             }
             ClientMessage::SetMedia { request_id, kind, enabled } => self.set_media(me, request_id, kind, enabled),
-            ClientMessage::Lock { request_id, locked } => {
-                self.require_host(me)?;
-                self.locked = locked;
-                self.note(&actor, if locked { "session.lock" } else { "session.unlock" }, json!({}));
-                self.ack(me, request_id);
-                Ok(())
-            }
+            ClientMessage::Lock { request_id, locked } => self.lock(me, request_id, locked),
             ClientMessage::OpenCaucus { request_id, participant_ids } => {
                 self.open_caucus(me, request_id, participant_ids)
             }
@@ -764,6 +758,15 @@ impl Room {
         }
         self.send(participant_id, ServerMessage::MutedBy { kind, by });
         self.note(&actor, "session.mute", json!({ "participant_id": participant_id, "kind": kind }));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    fn lock(&mut self, me: Uuid, request_id: Option<RequestId>, locked: bool) -> Handled {
+        let actor = self.members[&me].actor.clone();
+        self.require_host(me)?;
+        self.locked = locked;
+        self.note(&actor, if locked { "session.lock" } else { "session.unlock" }, json!({}));
         self.ack(me, request_id);
         Ok(())
     }
