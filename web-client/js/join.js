@@ -124,7 +124,7 @@ async function decide(decision) {
 
 function renderSummary() {
   const s = page.summary;
-  if (s.isParty && s.consent !== "consent") {
+  if (s.decides && s.consent !== "consent") {
     fill(main(), summarySection(), decisionPanel());
     return;
   }
@@ -132,7 +132,7 @@ function renderSummary() {
   const fresh = !page.deviceBox;
   page.deviceBox ??= h("div", { id: "device-box" });
   const deviceBox = page.deviceBox;
-  fill(main(), summarySection(), s.isParty ? decisionPanel() : null, deviceBox);
+  fill(main(), summarySection(), s.decides ? decisionPanel() : null, deviceBox);
   if (!fresh) return;
   if (hasStoredPlace(s.sessionId)) {
     // The page was reloaded during the session (F5 at a station): the
@@ -148,7 +148,7 @@ function summarySection() {
   const s = page.summary;
   return h("section", { class: "panel summary", "aria-labelledby": "summary-title" },
     h("h1", { id: "summary-title" }, t("hello_name", { name: s.name })),
-    h("p", { class: "big-text" }, s.isParty ? t("party_invited", { office: s.office }) : t("staff_invited")),
+    h("p", { class: "big-text" }, s.role === "observer" ? t("observer_invited", { office: s.office }) : s.isParty ? t("party_invited", { office: s.office }) : t("staff_invited")),
     h("dl", { class: "facts" }, ...summaryLines().flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
     s.isParty ? h("p", { class: "hint" }, t("party_privacy_note")) : null,
   );
@@ -161,7 +161,8 @@ async function load() {
       page.notice = notice;
       page.summary = {
         isParty: true,
-        role: "party",
+        role: invitation.your_part,
+        decides: invitation.your_part === "party",
         token: invitationToken,
         sessionId: invitation.session_id,
         name: invitation.your_name,

@@ -184,10 +184,12 @@ export class RoomScreen {
     if (me) {
       this.ownTile.querySelector(".tile-name").textContent = `${me.display_name}（${t("room_you")}）`;
       this.ownTile.dataset.role = me.role;
-      // A mediator's mute is shown on the own buttons.
+      // A mediator's mute is shown on the own buttons. An observer not yet
+      // let speak keeps sending: the server forwards it to nobody until then.
       const before = `${this.devices.audio}${this.devices.video}`;
-      if (!me.audio_enabled && this.devices.audio) this.devices.audio = false;
-      if (!me.video_enabled && this.devices.video) this.devices.video = false;
+      const silenced = me.role === "observer" && !me.may_speak;
+      if (!me.audio_enabled && this.devices.audio && !silenced) this.devices.audio = false;
+      if (!me.video_enabled && this.devices.video && !silenced) this.devices.video = false;
       if (before !== `${this.devices.audio}${this.devices.video}`) this.renderControls();
     }
     const seen = new Set();
@@ -207,6 +209,7 @@ export class RoomScreen {
       if (!person.audio_enabled) flags.push(t("flag_mic_off"));
       if (!person.video_enabled) flags.push(t("flag_camera_off"));
       if (person.parties_present?.length) flags.push(t("flag_present", { names: person.parties_present.join("、") }));
+      if (person.role === "observer") flags.push(t(person.may_speak ? "flag_observer_speaking" : "flag_observer", { relation: person.relation || "" }));
       tile.flags.textContent = flags.join(" · ");
       tile.element.classList.toggle("reconnecting", person.reconnecting);
       tile.state.reconnecting = person.reconnecting;
@@ -220,7 +223,8 @@ export class RoomScreen {
       }
     }
     this.tilesBox.dataset.count = String(others.length + 1);
-    const bannerText = room.caucus_id ? t("banner_in_caucus") : room.private_session_underway ? t("banner_private_underway") : "";
+    const observing = me?.role === "observer" ? t(me.may_speak ? "banner_observer_speaking" : "banner_observer") : "";
+    const bannerText = room.caucus_id ? t("banner_in_caucus") : room.private_session_underway ? t("banner_private_underway") : observing;
     this.banner.textContent = bannerText;
     this.banner.hidden = !bannerText;
     this.banner.classList.toggle("caucus", Boolean(room.caucus_id));
@@ -399,6 +403,8 @@ export class RoomScreen {
             h("button", { type: "button", id: `mute-audio-${person.participant_id}`, class: "small", "aria-label": named("mute_audio", person.display_name), disabled: !person.audio_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "audio" }) }, t("mute_audio")),
             h("button", { type: "button", id: `mute-video-${person.participant_id}`, class: "small", "aria-label": named("mute_video", person.display_name), disabled: !person.video_enabled, onclick: run({ type: "mute", participant_id: person.participant_id, kind: "video" }) }, t("mute_video")),
             h("button", { type: "button", id: `audio-only-${person.participant_id}`, class: "small", "aria-label": named("audio_only_for", person.display_name), onclick: () => this.setAudioOnly(true, person.participant_id) }, t("audio_only_for")),
+            person.role === "observer" ? h("button", { type: "button", id: `allow-speak-${person.participant_id}`, class: "small", "aria-pressed": String(Boolean(person.may_speak)),
+              onclick: run({ type: "allow_speaking", participant_id: person.participant_id, allowed: !person.may_speak }) }, t(person.may_speak ? "stop_speaking" : "let_speak")) : null,
             person.role === "mediator" ? null : h("button", { type: "button", id: `remove-${person.participant_id}`, class: "small danger", "aria-label": named("remove", person.display_name), onclick: () => {
               if (confirm(t("remove_confirm", { name: person.display_name }))) run({ type: "remove", participant_id: person.participant_id })();
             } }, t("remove")),

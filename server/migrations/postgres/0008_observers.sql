@@ -12,4 +12,4 @@ ALTER TABLE session_participants
     ADD CONSTRAINT session_participants_party_check CHECK ((kind = 'party') = (party_id IS NOT NULL)),
     ADD CONSTRAINT session_participants_account_check
         CHECK ((kind IN ('party', 'observer')) = (account_id IS NULL)),
-    ADD CONSTRAINT session_participants_relation_check CHECK ((kind = 'observer') = (relation IS NOT NULL));
+    ADD CONSTRAINT session_participants_observer_check CHECK ((kind = 'observer') = (relation IS NOT NULL));

@@ -23,7 +23,7 @@ async function copy(text) {
 
 /** How one participant joins: a party's invitation (link, QR code), or the staff link. */
 function howToJoin(detail, p, staffLink, reload) {
-  if (p.kind !== "party") {
+  if (!["party", "observer"].includes(p.kind)) {
     return h("div", { class: "invitation" },
       h("input", { readonly: true, value: staffLink, class: "link-field staff-link", dataset: { participantKind: p.kind }, "aria-label": t("staff_link_for", { name: p.display_name }) }),
       h("button", { type: "button", class: "small", onclick: () => copy(staffLink) }, t("copy_link")),
@@ -53,7 +53,18 @@ export async function sessionPage(view, id) {
   const staffLink = `${location.origin}/join.html?session=${detail.id}`;
   const open = sessionIsOpen(detail);
   const people = detail.participants.map((p) => h("tr", { dataset: { participantId: p.id } },
-    h("td", {}, p.display_name), h("td", {}, label("kind", p.kind)), h("td", {}, howToJoin(detail, p, staffLink, reload))));
+    h("td", {}, p.relation ? `${p.display_name}（${p.relation}）` : p.display_name), h("td", {}, label("kind", p.kind)), h("td", {}, howToJoin(detail, p, staffLink, reload))));
+  const inviteObserver = open ? actionForm({ id: "observer-form", class: "subpanel" }, [
+    h("h3", {}, t("invite_observer")),
+    h("p", { class: "hint" }, t("invite_observer_hint")),
+    field("observer_name", { name: "name", required: true, maxlength: 100 }),
+    field("observer_relation", { name: "relation", required: true, maxlength: 40, list: "relations" }),
+    h("datalist", { id: "relations" }, ...["亲属", "邻居", "村老", "村干部", "翻译"].map((value) => h("option", { value }))),
+  ], "invite_observer", async (element) => {
+    await api(`/sessions/${id}/observers`, { method: "POST", body: { name: valueOf(element, "name"), relation: valueOf(element, "relation") } });
+    announce(t("observer_invited_note"));
+    reload();
+  }) : null;
   const attendance = detail.attendance.map((a) => {
     const who = detail.participants.find((p) => p.id === a.participant_id)?.display_name || "—";
     return h("li", {}, `${who}：${formatDateTime(a.joined_at)} – ${a.left_at ? formatDateTime(a.left_at) : t("still_in_room")}`);
@@ -93,7 +104,8 @@ export async function sessionPage(view, id) {
       h("h2", { id: "participants-title" }, t("participants_and_links")),
       h("table", { class: "grid", id: "participants" },
         tableHead(["name", "kind", "how_to_join"]),
-        h("tbody", {}, ...people))),
+        h("tbody", {}, ...people)),
+      inviteObserver),
     h("section", { class: "panel", "aria-labelledby": "attendance-title" },
       h("h2", { id: "attendance-title" }, t("attendance")),
       attendance.length ? h("ul", { class: "plain" }, ...attendance) : h("p", { class: "hint" }, t("attendance_none"))),
