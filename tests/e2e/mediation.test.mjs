@@ -308,6 +308,28 @@ async function wholeMediation(base, mediator, station, adviser) {
   }
   await mediator.locator("#parties-panel .standing[data-identity=id_card_at_station]").nth(1).waitFor();
   await screenshot(mediator, "parties-standing");
+
+  // The mediator records the hearing as it goes (调解笔录) and shows it; the
+  // station confirms it for both parties, who read it on the screen.
+  await mediator.locator("#edit-transcript").click();
+  const statements = mediator.locator("#transcript-form textarea[id^=statement-]");
+  await statements.nth(0).fill("东家檐水常年滴到西家院里，墙根泡坏了。");
+  await statements.nth(1).fill("檐口是老房子留下的，愿意加个接水檐。");
+  await mediator.locator("#transcript-facts").fill("东家屋檐滴水落入西家院内。");
+  await mediator.locator("#transcript-notes").fill("双方同意由东家加装接水檐。");
+  await mediator.locator("#transcript-save").click();
+  await mediator.locator("#status-line", { hasText: "第 1 版" }).waitFor();
+  await mediator.locator("#push-transcript").click();
+  const transcript = station.locator("#transcript-dialog");
+  await transcript.locator(".agreement-text", { hasText: "双方认可的事实" }).waitFor();
+  await screenshot(station, "transcript-in-room");
+  for (let confirmed = 0; confirmed < 2; confirmed += 1) {
+    await transcript.locator("button.confirm-for:not([disabled])").first().click();
+    await eventually(`${confirmed + 1} transcript confirmation(s) at the station`, async () => (await transcript.locator("button.confirm-for[disabled]").count()) === confirmed + 1);
+  }
+  await transcript.locator("#transcript-close").click();
+  await mediator.locator("#transcript-dialog #transcript-confirmations", { hasText: "、" }).waitFor();
+  await mediator.locator("#transcript-close").click();
   await mediator.locator("#sign-agreement").click();
   await mediator.locator("#status-line", { hasText: "已签署" }).waitFor();
   await mediator.locator("#push-agreement").click();

@@ -45,6 +45,8 @@ test("a party joins from the invitation link and confirms the agreement", async 
   // The notice first: voluntary, what is done with their data. They say no,
   // change their mind, and agree to public mediation.
   await phone.locator("#party-notice", { hasText: "自愿" }).waitFor();
+  await phone.locator("#party-notice").evaluate((notice) => notice.scrollIntoView({ block: "start" }));
+  await screenshot(phone, "party-consent", { keepScroll: true });
   assert.equal(await phone.locator("#device-join").count(), 0, "no device check before the decision");
   await phone.locator("#party-refuse").click();
   await phone.locator("#consent-refused").waitFor();

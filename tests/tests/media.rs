@@ -47,7 +47,13 @@ async fn call_with(args: &[&str], count: usize) -> Call {
 /// Mediator, station and adviser (as many as `transports` has), each
 /// reaching the server the way given.
 async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
-    let count = transports.len();
+    let who = ["mediator1", "station-dongping", "adviser1"];
+    call_of(args, &who[..transports.len()], transports).await
+}
+
+/// `who` (account names, or `observer` for someone the mediator invites by
+/// link), the first the mediator, each reaching the server the way given.
+async fn call_of(args: &[&str], who: &[&str], transports: &[Transport]) -> Call {
     let mut all_args = vec!["--ws-heartbeat-ms", "1000"];
     all_args.extend_from_slice(args);
     let server = TestServer::start(Db::Sqlite, &all_args).await;
@@ -57,8 +63,15 @@ async fn call_over(args: &[&str], transports: &[Transport]) -> Call {
     let session_id: Uuid = session.session_id.parse().unwrap();
     let mut clients = Vec::new();
     let mut resume_tokens = Vec::new();
-    for who in ["mediator1", "station-dongping", "adviser1"].into_iter().take(count) {
-        let token = server.login(who).await.token().unwrap().to_owned();
+    for who in who {
+        let token = if *who == "observer" {
+            let path = format!("/api/v1/sessions/{session_id}/observers");
+            let invited = mediator.post(&path, &serde_json::json!({ "name": "孙村长", "relation": "村老" })).await;
+            let observer = invited.body["participants"].as_array().unwrap().iter().find(|p| p["kind"] == "observer");
+            observer.unwrap()["invitation"]["link"].as_str().unwrap().split("#t=").nth(1).unwrap().to_owned()
+        } else {
+            server.login(who).await.token().unwrap().to_owned()
+        };
         let mut client = SignalClient::connect(&server.base_url, &token).await;
         client.join(session_id, None).await;
         let (id, resume_token) = joined_with_token(&mut client).await;
@@ -237,6 +250,35 @@ async fn caucus_and_mute_stop_forwarding_and_it_resumes() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(call.packets(adviser, station, MediaKind::Audio), audio, "muted audio is not forwarded");
     assert!(call.packets(adviser, station, MediaKind::Video) >= video + 15, "video goes on");
+    call.stop().await;
+}
+
+/// An observer (Art 20) receives the room but is forwarded to nobody until
+/// the mediator lets them speak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_is_heard_and_seen_only_once_let_speak() {
+    let call = call_of(&[], &["mediator1", "station-dongping", "observer"], &vec![Transport::Udp; 3]).await;
+    let (host, station, observer) = (0, 1, 2);
+    call.wait_for(observer, host, 30, 10).await;
+    call.wait_for(observer, station, 30, 10).await;
+    call.wait_for(station, host, 30, 10).await;
+    // The observer has been publishing all along (the others' media reached
+    // it for as long): none of it was forwarded.
+    for at in [host, station] {
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            assert_eq!(
+                call.packets(at, observer, kind),
+                0,
+                "{kind:?} from the silent observer reached participant {at}"
+            );
+        }
+    }
+    call.people[host]
+        .1
+        .send(ClientMessage::AllowSpeaking { request_id: None, participant_id: call.id(observer), allowed: true })
+        .await;
+    call.wait_for(host, observer, 30, 10).await;
+    call.wait_for(station, observer, 30, 10).await;
     call.stop().await;
 }
 
