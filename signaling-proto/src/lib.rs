@@ -174,6 +174,14 @@ pub enum ClientMessage {
         request_id: Option<RequestId>,
         party_ids: Vec<Uuid>,
     },
+    /// Mediator: see (and hear) a party waiting in the lobby through their
+    /// camera, to compare the ID card they hold up; or stop.
+    ViewCamera {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
+        participant_id: Uuid,
+        viewing: bool,
+    },
     /// Mediator: let an observer speak (be seen and heard), or not.
     AllowSpeaking {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -288,6 +296,7 @@ impl ClientMessage {
             | Chat { request_id, .. }
             | PartiesPresent { request_id, .. }
             | AllowSpeaking { request_id, .. }
+            | ViewCamera { request_id, .. }
             | RecordConsent { request_id, .. }
             | CheckIdentity { request_id, .. }
             | PushAgreement { request_id, .. }
@@ -465,6 +474,16 @@ pub enum ServerMessage {
     AgreementPushed { case_number: String, version: i32, text: String, text_sha256: String },
     /// A confirmation was recorded; `effective` once all have confirmed and the mediator signed.
     AgreementConfirmed { party_id: Uuid, effective: bool },
+    /// To a party in the lobby: a mediator (`by`) now sees your camera, to
+    /// check the ID card you hold up (`viewing`), or no longer. While viewed,
+    /// publish your camera and microphone (`sdp` from the lobby), through
+    /// `ice_servers`.
+    CameraViewed {
+        viewing: bool,
+        by: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
+    },
     /// The mediator asks the parties to confirm this exact transcript text.
     TranscriptPushed { case_number: String, version: i32, text: String, text_sha256: String },
     /// A party's confirmation of the transcript was recorded.

@@ -7,7 +7,7 @@
 // the record on the session page.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
+import { eventually, personPage, registerCase, restAs, screenshot, seesAndHears, serverAndBrowserForFile, signInThroughPage } from "./harness.mjs";
 
 // Over HTTPS, as a party's phone opens the invitation link: the phone trusts the
 // town authority through its certificate store.
@@ -63,17 +63,27 @@ test("a party joins from the invitation link and confirms the agreement", async 
   await waiting.first().waitFor();
   assert.ok((await waiting.first().textContent()).includes("孙大娘"));
   assert.ok((await waiting.first().textContent()).includes("已同意在线调解（公开调解）"), "the mediator sees the party's decision");
-  await waiting.first().locator("button.admit").click();
+  assert.equal(await waiting.first().locator("button.admit").isDisabled(), true, "not admitted before the ID card is checked");
+
+  // In the lobby the mediator views the party's camera; the party is told to
+  // hold up their ID card; the mediator compares it with the registered name
+  // and masked number, records the check, and admits them.
+  const entryId = await waiting.first().getAttribute("data-participant-id");
+  await mediator.locator(`#view-camera-${entryId}`).click();
+  await phone.locator("#lobby-id-check", { hasText: "正在查看您的摄像头" }).waitFor();
+  await eventually("the party's camera in the mediator's lobby", () => mediator.evaluate((id) => {
+    const video = document.getElementById(`lobby-video-${id}`);
+    return (video?.getVideoPlaybackQuality().totalVideoFrames || 0) > 3;
+  }, entryId), 20_000);
+  await screenshot(mediator, "lobby-id-check");
+  mediator.on("dialog", (question) => question.accept());
+  await mediator.locator(`#lobby-check-${party.id}`).click();
+  await mediator.locator(`#parties-panel li[data-party-id="${party.id}"] .standing[data-identity=id_card_on_camera]`).waitFor();
+  await waiting.first().locator("button.admit:not([disabled])").click();
 
   await seesAndHears(phone, ["mediator"], "the party");
   await seesAndHears(mediator, ["party"], "the mediator");
   await screenshot(phone, "party-phone");
-
-  // The party holds their ID card to the camera; the mediator compares it
-  // with the registered name and says it matches.
-  mediator.on("dialog", (question) => question.accept());
-  await mediator.locator(`#check-identity-${party.id}`).click();
-  await mediator.locator(`#parties-panel li[data-party-id="${party.id}"] .standing[data-identity=id_card_on_camera]`).waitFor();
 
   // The mediator writes the transcript as the party speaks, and shows it; the party confirms it.
   await mediator.locator("#edit-transcript").click();

@@ -119,11 +119,24 @@ impl Scene {
         (host, participant_id)
     }
 
-    /// Someone who waits in the lobby and is admitted by `host`.
+    /// Someone who waits in the lobby and is admitted by `host`; the party
+    /// once the mediator has checked their ID card (as through their camera).
     pub async fn admitted(&self, who: &str, host: &mut SignalClient) -> (SignalClient, Uuid, String) {
         let mut client = self.connect(who).await;
         let waiting = client.expect("waiting", |m| matches!(m, ServerMessage::Waiting { .. })).await;
         let ServerMessage::Waiting { participant_id, resume_token, .. } = waiting else { unreachable!() };
+        if who == "party" {
+            // Checked once per session: a party coming back is already checked.
+            let party_id = self.session.party_id.parse().unwrap();
+            host.send(&ClientMessage::CheckIdentity { request_id: Some("check-before-admit".into()), party_id }).await;
+            host.expect("the check recorded (or made before)", |m| match m {
+                ServerMessage::Ack { request_id } | ServerMessage::Error { request_id, .. } => {
+                    request_id.as_deref() == Some("check-before-admit")
+                }
+                _ => false,
+            })
+            .await;
+        }
         host.send(&ClientMessage::Admit { request_id: Some(format!("admit-{who}")), participant_id }).await;
         host.expect(
             "ack of admit",

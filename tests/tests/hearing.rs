@@ -80,7 +80,7 @@ async fn a_party_without_consent_waits_and_decides_in_the_lobby(db: Db) {
     );
 
     // In the lobby the mediator sees that they have not consented, and cannot admit them.
-    let (mut host, _) = scene.host().await;
+    let (mut host, host_id) = scene.host().await;
     let mut party = scene.connect("party").await;
     let participant_id = waiting_id(&mut party).await;
     let room = standing_seen(&mut host, party_id, |p| p.present_with == Some(participant_id)).await;
@@ -98,18 +98,28 @@ async fn a_party_without_consent_waits_and_decides_in_the_lobby(db: Db) {
     party.expect("ack", |m| matches!(m, ServerMessage::Ack { request_id: Some(id) } if id == "yes")).await;
     let room = standing_seen(&mut host, party_id, |p| p.consent == Some(ConsentDecision::Consent)).await;
     assert_eq!(standing(&room, party_id).publicity, Some(Publicity::Public));
-    acked(&mut host, ClientMessage::Admit { request_id: Some("in".into()), participant_id }).await;
-    party.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
-
     // Nobody decides for the party but the party (or a station, in person).
     host.send(&consent("for", ConsentDecision::Withdraw, None, &notice)).await;
     host.expect("forbidden", is_error(ErrorCode::Forbidden)).await;
-    // The mediator compares the ID card held to the camera, once.
+
+    // Not admitted before their ID card is checked: the mediator views their
+    // camera in the lobby (the party is told, and may publish), compares the
+    // card, records the check (once), and admits them.
+    host.send(&ClientMessage::Admit { request_id: None, participant_id }).await;
+    host.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
+    acked(&mut host, ClientMessage::ViewCamera { request_id: Some("view".into()), participant_id, viewing: true })
+        .await;
+    party.expect("told they are viewed", |m| matches!(m, ServerMessage::CameraViewed { viewing: true, .. })).await;
+    let rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
+    assert!(rules.borrow().may_publish(participant_id), "a waiting party publishes for the check");
+    assert!(rules.borrow().may_flow(participant_id, host_id, MediaKind::Video), "the mediator sees them");
     scene.check_identity(&mut host, party_id).await;
     let room = standing_seen(&mut host, party_id, |p| p.identity_checked.is_some()).await;
     assert_eq!(standing(&room, party_id).identity_checked, Some(IdentityMethod::IdCardOnCamera));
     host.send(&ClientMessage::CheckIdentity { request_id: None, party_id }).await;
     host.expect("checked already", is_error(ErrorCode::InvalidField)).await;
+    acked(&mut host, ClientMessage::Admit { request_id: Some("in".into()), participant_id }).await;
+    party.expect("joined", |m| matches!(m, ServerMessage::Joined { .. })).await;
 
     // Withdrawing in the room stops the mediation for them: they are sent out.
     party.send(&consent("stop", ConsentDecision::Withdraw, None, &notice)).await;
@@ -256,9 +266,7 @@ async fn the_transcript_is_saved_in_versions_shown_and_confirmed(db: Db) {
         text_sha256: hash.to_owned(),
         party_id,
     };
-    party.send(&confirm(&text_sha256, None)).await;
-    party.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
-    scene.check_identity(&mut host, own_party).await;
+    // (The party's ID card was checked before admission.)
     acked(&mut party, confirm(&text_sha256, None)).await;
     host.expect(
         "confirmed",

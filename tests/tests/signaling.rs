@@ -570,12 +570,7 @@ async fn agreement_pushed_to_the_room_and_confirmed_there(db: Db) {
     assert_eq!((text_sha256.as_str(), version), (hash.as_str(), 1));
     station.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
 
-    // Nobody confirms before their ID card was checked; the mediator checks
-    // the party's on camera.
-    let own_party: Uuid = scene.session.party_id.parse().unwrap();
-    party.send(&ClientMessage::ConfirmAgreement { request_id: None, text_sha256: hash.clone(), party_id: None }).await;
-    party.expect("not checked", is_error(ErrorCode::IdentityCheckRequired)).await;
-    scene.check_identity(&mut host, own_party).await;
+    // The party's ID card was checked before admission (scene.admitted).
     // A stale hash is refused; the party confirms the real one in the room.
     party
         .send(&ClientMessage::ConfirmAgreement {
@@ -658,7 +653,6 @@ async fn a_party_corrected_after_the_push_makes_room_confirmations_stale(db: Db)
 
     let (mut host, _) = scene.host().await;
     let (mut party, _, _) = scene.admitted("party", &mut host).await;
-    scene.check_identity(&mut host, scene.session.party_id.parse().unwrap()).await;
     host.send(&ClientMessage::PushAgreement { request_id: Some("push".into()) }).await;
     party.expect("agreement pushed", |m| matches!(m, ServerMessage::AgreementPushed { .. })).await;
 

@@ -276,6 +276,13 @@ export class Call extends EventTarget {
         this.links = new Map(message.links.map((link) => [link.participant_id, link]));
         this.emit("links", this.links);
         break;
+      case "camera_viewed":
+        // A mediator checks our ID card through the camera: publish from the lobby.
+        if (message.viewing && this.state === "lobby") {
+          if (message.ice_servers?.length) this.iceServers = message.ice_servers;
+          this.ensurePublishing();
+        }
+        break;
       case "publish_target":
         this.publishTarget = { active: message.video_active, maxKbps: message.video_max_kbps ?? null };
         this.applyPublishTarget();

@@ -217,6 +217,11 @@ function startCall(stream) {
   const call = new Call({ token: page.summary.token, sessionId: page.summary.sessionId, localStream: stream });
   page.call = call;
   window.mediationCall = call;
+  call.addEventListener("message", (event) => {
+    if (event.detail.type !== "camera_viewed") return;
+    page.viewedBy = event.detail.viewing ? event.detail.by : null;
+    if (page.view === "lobby") renderLobby();
+  });
   call.addEventListener("state", (event) => {
     const { state } = event.detail;
     if (state === "lobby") {
@@ -254,6 +259,8 @@ function renderLobby() {
     h("section", { class: "panel lobby", id: "lobby", "aria-live": "polite" },
       h("h1", {}, t("lobby_wait_title")),
       h("p", { class: "big-text" }, reconnecting ? t("banner_reconnecting") : t("lobby_wait_text")),
+      page.summary.decides ? h("p", { class: page.viewedBy ? "ok big-text" : "hint", id: "lobby-id-check", role: "status" },
+        page.viewedBy ? t("lobby_camera_viewed", { name: page.viewedBy }) : t("lobby_id_card_ready")) : null,
       preview,
       h("button", { type: "button", onclick: () => page.call.leave() }, t("leave_lobby")),
     ),

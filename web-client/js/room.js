@@ -40,6 +40,9 @@ export class RoomScreen {
     this.context = context;
     this.tiles = new Map();
     this.partiesPresent = new Set();
+    /** Parties in the lobby whose camera this mediator views (ID check), and their videos. */
+    this.viewing = new Set();
+    this.lobbyVideos = new Map();
     this.documents = new DocumentDialogs(this, roomErrorText);
     this.audioOnly = false;
     const on = (kind) => Boolean(call.localStream?.getTracks().some((track) => track.kind === kind && track.enabled));
@@ -293,6 +296,7 @@ export class RoomScreen {
   }
 
   attachMedia(participantId) {
+    if (this.viewing.has(participantId)) this.lobbyVideo(participantId);
     const tile = this.tiles.get(participantId);
     const stream = this.call.remoteStreams.get(participantId);
     if (!tile || !stream) return;
@@ -389,6 +393,9 @@ export class RoomScreen {
         ...lobby.map((entry) => h("li", { dataset: { participantId: entry.participant_id } },
           h("span", {}, withRole(entry.display_name, entry.role)),
           this.lobbyConsent(room, entry),
+          entry.role === "party" ? this.viewCameraButton(entry) : null,
+          this.viewing.has(entry.participant_id) ? this.lobbyVideo(entry.participant_id) : null,
+          this.viewing.has(entry.participant_id) ? this.lobbyCheckButton(room, entry, run) : null,
           h("button", { type: "button", id: `admit-${entry.participant_id}`, class: "primary small admit", "aria-label": named("admit", entry.display_name), disabled: !this.mayAdmit(room, entry), onclick: run({ type: "admit", participant_id: entry.participant_id }) }, t("admit")),
           h("button", { type: "button", id: `refuse-${entry.participant_id}`, class: "small refuse", "aria-label": named("refuse", entry.display_name), onclick: run({ type: "refuse", participant_id: entry.participant_id, reason: t("refuse_reason_default") }) }, t("refuse")),
         ))),
@@ -467,10 +474,50 @@ export class RoomScreen {
     return h("span", { class: "standing", dataset: { consent: party?.consent || "none" } }, consentWords(party?.consent, party?.publicity));
   }
 
-  /** Staff are admitted at will; a party on their own device once they consented. */
+  /** Staff are admitted at will; a party on their own device once they consented and their ID card was checked. */
   mayAdmit(room, entry) {
     if (entry.role !== "party") return true;
-    return (room.parties || []).some((p) => p.present_with === entry.participant_id && p.consent === "consent");
+    return (room.parties || []).some((p) => p.present_with === entry.participant_id && p.consent === "consent" && p.identity_checked);
+  }
+
+  /** Views a waiting party's camera, for them to hold their ID card up to; or stops. */
+  viewCameraButton(entry) {
+    const id = entry.participant_id;
+    const viewing = this.viewing.has(id);
+    return h("button", { type: "button", class: "small", id: `view-camera-${id}`, "aria-pressed": String(viewing), onclick: async () => {
+      try {
+        await this.call.request({ type: "view_camera", participant_id: id, viewing: !viewing });
+        if (viewing) this.viewing.delete(id);
+        else this.viewing.add(id);
+        this.renderSide();
+      } catch (error) {
+        announce(roomErrorText(error), "error");
+      }
+    } }, t(viewing ? "stop_viewing_camera" : "view_camera"));
+  }
+
+  /** Beside the camera: the card matches the registered name and masked number. */
+  lobbyCheckButton(room, entry, run) {
+    const party = (room.parties || []).find((p) => p.present_with === entry.participant_id);
+    if (!party || party.identity_checked) return null;
+    return h("button", { type: "button", class: "small primary", id: `lobby-check-${party.party_id}`, onclick: () => {
+      if (checkOnCamera(party)) run({ type: "check_identity", party_id: party.party_id }, t("identity_checked_note", { name: party.name }))();
+    } }, t("id_card_matches"));
+  }
+
+  /** The video of a waiting party's camera (kept across redraws, so it does not flicker). */
+  lobbyVideo(participantId) {
+    let video = this.lobbyVideos.get(participantId);
+    if (!video) {
+      video = h("video", { class: "lobby-preview", id: `lobby-video-${participantId}`, autoplay: true, muted: true, playsinline: true, "aria-label": t("lobby_camera") });
+      this.lobbyVideos.set(participantId, video);
+    }
+    const track = this.call.remoteStreams.get(participantId)?.getVideoTracks()[0];
+    if (track && video.srcObject?.getTracks()[0] !== track) {
+      video.srcObject = new MediaStream([track]);
+      video.play().catch(() => {});
+    }
+    return video;
   }
 
   /** The station's parties: who sits here, their decision given in person, their ID card seen. */

@@ -60,6 +60,8 @@ struct Member {
     audio_only: bool,
     /// Observer: the mediator lets them be seen and heard.
     may_speak: bool,
+    /// A party in the lobby: the mediators viewing their camera (ID check).
+    viewed_by: BTreeSet<Uuid>,
     caucus: Option<Uuid>,
     /// Station: the case's parties sitting in its room (id, name).
     parties_present: Vec<(Uuid, String)>,
@@ -311,6 +313,7 @@ impl Room {
             video_enabled: true,
             audio_only: false,
             may_speak: false,
+            viewed_by: BTreeSet::new(),
             caucus: None,
             parties_present: Vec::new(),
             attendance_id: None,
@@ -360,6 +363,7 @@ impl Room {
         let session_id = self.session_id();
         let Some(member) = self.members.get_mut(&participant_id) else { return };
         member.status = Status::Admitted;
+        member.viewed_by.clear();
         let attendance = Attendance { id: Uuid::new_v4(), session_id, participant_id, joined_at: now, left_at: None };
         member.attendance_id = Some(attendance.id);
         let actor = member.actor.clone();
@@ -543,6 +547,11 @@ impl Room {
                 rules.mediators.insert(id);
             }
         }
+        for member in self.members.values().filter(|m| !m.admitted() && m.role == Role::Party && m.connection.is_some())
+        {
+            let viewers = member.viewed_by.iter().filter(|id| rules.mediators.contains(id)).copied().collect();
+            rules.lobby.insert(member.participant.id, viewers);
+        }
         self.ctx.rules.send_if_modified(|current| {
             let changed = *current != rules;
             *current = rules;
@@ -587,8 +596,13 @@ impl Room {
 
     async fn on_message(&mut self, me: Uuid, message: ClientMessage) -> Handled {
         let admitted = self.members[&me].admitted();
+        // A party decides, and shows their ID card to the camera, from the lobby.
+        let party_may = matches!(
+            message,
+            ClientMessage::RecordConsent { .. } | ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }
+        );
         let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. })
-            || (self.members[&me].role == Role::Party && matches!(message, ClientMessage::RecordConsent { .. }));
+            || (self.members[&me].role == Role::Party && party_may);
         if !admitted && !allowed_in_lobby {
             return Err(Failure::room(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
         }
@@ -619,6 +633,9 @@ impl Room {
             ClientMessage::Mute { request_id, participant_id, kind } => self.mute(me, request_id, participant_id, kind),
             ClientMessage::AllowSpeaking { request_id, participant_id, allowed } => {
                 self.allow_speaking(me, request_id, participant_id, allowed)
+            }
+            ClientMessage::ViewCamera { request_id, participant_id, viewing } => {
+                self.view_camera(me, request_id, participant_id, viewing)
             }
             ClientMessage::SetMedia { request_id, kind, enabled } => self.set_media(me, request_id, kind, enabled),
             ClientMessage::Lock { request_id, locked } => self.lock(me, request_id, locked),
@@ -690,8 +707,9 @@ impl Room {
             return Err(Failure::room(ErrorCode::InvalidField, "that participant is not in the lobby"));
         }
         if target.role == Role::Party {
+            // No admission without consent and an identity check (seen through view_camera).
             let party_id = target.participant.party_id.expect("an invited party names their party");
-            self.hearing.require_consent(party_id)?;
+            self.hearing.require_confirmable(party_id)?;
         }
         self.admit(participant_id);
         self.note(&actor, "session.admit", json!({ "participant_id": participant_id }));
@@ -767,6 +785,27 @@ impl Room {
         self.require_host(me)?;
         self.locked = locked;
         self.note(&actor, if locked { "session.lock" } else { "session.unlock" }, json!({}));
+        self.ack(me, request_id);
+        Ok(())
+    }
+
+    /// A mediator sees a waiting party's camera (to compare the ID card they
+    /// hold up), or stops; the party is told, with what they need to publish.
+    fn view_camera(&mut self, me: Uuid, request_id: Option<RequestId>, target: Uuid, viewing: bool) -> Handled {
+        self.require_host(me)?;
+        let member = self.target(me, target)?;
+        if member.role != Role::Party || member.admitted() {
+            return Err(Failure::room(ErrorCode::InvalidField, "only a party waiting in the lobby is viewed"));
+        }
+        let by = self.members[&me].participant.display_name.clone();
+        let member = self.members.get_mut(&target).expect("target present");
+        if viewing {
+            member.viewed_by.insert(me);
+        } else {
+            member.viewed_by.remove(&me);
+        }
+        let ice_servers = if viewing { self.ctx.settings.ice_servers_for(target) } else { Vec::new() };
+        self.send(target, ServerMessage::CameraViewed { viewing, by, ice_servers });
         self.ack(me, request_id);
         Ok(())
     }

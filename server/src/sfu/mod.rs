@@ -192,7 +192,7 @@ impl Sfu {
                 room.signal = sink.clone();
             }
             // The room may have let them go (or ended) since the offer was sent.
-            let present = room.rules.has_changed().is_ok() && room.rules.borrow().spaces.contains_key(&participant_id);
+            let present = room.rules.has_changed().is_ok() && room.rules.borrow().may_publish(participant_id);
             if !present {
                 return Err(MediaError::Protocol("you are not in the room".into()));
             }

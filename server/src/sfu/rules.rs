@@ -20,15 +20,27 @@ pub struct MediaRules {
     pub audio_only: BTreeSet<Uuid>,
     /// Who runs the room: their video goes first on a thin link.
     pub mediators: BTreeSet<Uuid>,
+    /// Parties waiting in the lobby who may publish, each with the
+    /// mediators who view their camera (to check their ID card): their
+    /// media flows to those mediators only.
+    pub lobby: BTreeMap<Uuid, BTreeSet<Uuid>>,
 }
 
 impl MediaRules {
     /// Whether `kind` media may flow from `from` to `to`: both admitted and
     /// in the same space, the sender's device on, and for video the
     /// receiver not in audio-only mode.
+    /// Whether `participant` may publish: admitted, or waiting in the lobby as a party.
+    pub fn may_publish(&self, participant: Uuid) -> bool {
+        self.spaces.contains_key(&participant) || self.lobby.contains_key(&participant)
+    }
+
     pub fn may_flow(&self, from: Uuid, to: Uuid, kind: MediaKind) -> bool {
         if from == to {
             return false;
+        }
+        if let Some(viewers) = self.lobby.get(&from) {
+            return viewers.contains(&to) && (kind == MediaKind::Audio || !self.audio_only.contains(&to));
         }
         let (Some(from_space), Some(to_space)) = (self.spaces.get(&from), self.spaces.get(&to)) else {
             return false;
@@ -60,5 +72,20 @@ mod tests {
         rules.audio_only.insert(b);
         assert!(!rules.may_flow(a, b, MediaKind::Video));
         assert!(rules.may_flow(b, a, MediaKind::Video), "audio-only limits what b receives, not what b sends");
+    }
+
+    #[test]
+    fn a_waiting_party_reaches_only_the_mediators_viewing_their_camera() {
+        let (mediator, other, waiting) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let mut rules = MediaRules::default();
+        rules.spaces.extend([(mediator, None), (other, None)]);
+        rules.lobby.insert(waiting, BTreeSet::new());
+        assert!(rules.may_publish(waiting) && !rules.may_flow(waiting, mediator, MediaKind::Video));
+        rules.lobby.insert(waiting, BTreeSet::from([mediator]));
+        assert!(
+            rules.may_flow(waiting, mediator, MediaKind::Video) && rules.may_flow(waiting, mediator, MediaKind::Audio)
+        );
+        assert!(!rules.may_flow(waiting, other, MediaKind::Video), "nobody else sees them");
+        assert!(!rules.may_flow(mediator, waiting, MediaKind::Audio), "nothing of the room reaches the lobby");
     }
 }

@@ -606,4 +606,10 @@ export default {
   observer_name: "Name",
   observer_relation: "Relation to the dispute",
   observer_invited_note: "Invited: send them the link.",
+  view_camera: "View camera to check ID card",
+  stop_viewing_camera: "Stop viewing",
+  lobby_camera: "The waiting person's camera",
+  lobby_id_card_ready: "Have your ID card ready: the mediator will ask you to hold it to the camera and check it before letting you in.",
+  lobby_camera_viewed: "{name} is viewing your camera: hold the front of your ID card to it for a few seconds.",
+  id_card_matches: "The card matches",
 };

@@ -614,4 +614,10 @@ export default {
   observer_name: "姓名",
   observer_relation: "与纠纷的关系",
   observer_invited_note: "已邀请，请把链接发给对方。",
+  view_camera: "查看摄像头核验身份证",
+  stop_viewing_camera: "停止查看",
+  lobby_camera: "等候者的摄像头画面",
+  lobby_id_card_ready: "请准备好身份证：调解员会请您把身份证对准摄像头，核对您的身份后再请您进入。",
+  lobby_camera_viewed: "{name}正在查看您的摄像头：请把身份证正面对准摄像头，停留几秒钟。",
+  id_card_matches: "证件与登记一致",
 };

@@ -195,8 +195,8 @@ impl Room {
         let actor = member.actor.clone();
         let checked_by = member.participant.account_id.expect("staff have accounts");
         let party_id = self.party_for(me, Some(party_id))?;
-        if method == IdentityMethod::IdCardOnCamera && self.where_is(party_id, true).is_none() {
-            return Err(Failure::room(ErrorCode::NotFound, "that party is not in the room to show their ID card"));
+        if method == IdentityMethod::IdCardOnCamera && self.where_is(party_id, false).is_none() {
+            return Err(Failure::room(ErrorCode::NotFound, "that party is not here to show their ID card"));
         }
         if self.hearing.standing(party_id).identity.is_some() {
             return Err(Failure::room(ErrorCode::InvalidField, "this party's identity is already checked"));
