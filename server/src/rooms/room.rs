@@ -594,16 +594,19 @@ impl Room {
         self.send(participant_id, ServerMessage::Ack { request_id });
     }
 
-    async fn on_message(&mut self, me: Uuid, message: ClientMessage) -> Handled {
-        let admitted = self.members[&me].admitted();
-        // A party decides, and shows their ID card to the camera, from the lobby.
+    /// What someone waiting may send: leave and ping; a party also their
+    /// decision, and the media messages that show their ID card to the camera.
+    fn allowed_in_lobby(&self, me: Uuid, message: &ClientMessage) -> bool {
         let party_may = matches!(
             message,
             ClientMessage::RecordConsent { .. } | ClientMessage::Sdp { .. } | ClientMessage::IceCandidate { .. }
         );
-        let allowed_in_lobby = matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. })
-            || (self.members[&me].role == Role::Party && party_may);
-        if !admitted && !allowed_in_lobby {
+        matches!(message, ClientMessage::Leave { .. } | ClientMessage::Ping { .. })
+            || (self.members[&me].role == Role::Party && party_may)
+    }
+
+    async fn on_message(&mut self, me: Uuid, message: ClientMessage) -> Handled {
+        if !self.members[&me].admitted() && !self.allowed_in_lobby(me, &message) {
             return Err(Failure::room(ErrorCode::NotAdmitted, "wait until a mediator admits you"));
         }
         let actor = self.members[&me].actor.clone();
