@@ -38,6 +38,7 @@ pub(super) struct Api;
 struct TranscriptBody {
     /// The version this edit started from (absent for the first save): a
     /// save by someone else meanwhile makes the request 409 `stale`.
+    #[serde(default, deserialize_with = "validate::optional_whole_number")]
     expected_version: Option<i32>,
     /// Who took part, when the attendance does not say it (an in-person or
     /// phone hearing); absent: from the session's attendance.
