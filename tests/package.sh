@@ -29,7 +29,8 @@ rm -rf /var/lib/mediation
 # shellcheck disable=SC2086 # the flags, split
 package="$(deploy/build-deb.sh ${PACKAGE_BUILD_FLAGS:-} | tail -n 1)"
 [ -f "$package" ] || fail "no package built"
-dpkg-deb --info "$package" | grep -q "Depends: libc6" || fail "the package declares no dependencies"
+# grep reads all of it: with pipefail, `grep -q` quitting early can fail the pipe (SIGPIPE).
+dpkg-deb --info "$package" | grep "Depends: libc6" >/dev/null || fail "the package declares no dependencies"
 dpkg -i "$package" >/dev/null || fail "dpkg -i failed"
 for path in /usr/bin/mediation-server /lib/systemd/system/mediation-server.service /etc/mediation/mediation.toml; do
     [ -e "$path" ] || fail "$path not installed"

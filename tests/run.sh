@@ -127,7 +127,7 @@ fi
 # Browser tests need Chromium (Debian's, never a downloaded one), a font with
 # Chinese glyphs for the screenshots, Node and the playwright-core package.
 command -v chromium >/dev/null || apt_install chromium
-fc-list :lang=zh 2>/dev/null | grep -q . || apt_install fonts-wqy-zenhei
+fc-list :lang=zh 2>/dev/null | grep . >/dev/null || apt_install fonts-wqy-zenhei
 command -v npm >/dev/null || apt_install nodejs npm
 # The walk-through runs over HTTPS: the town authority goes into the test
 # browser's NSS certificate store with certutil.

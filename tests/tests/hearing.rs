@@ -110,9 +110,15 @@ async fn a_party_without_consent_waits_and_decides_in_the_lobby(db: Db) {
     acked(&mut host, ClientMessage::ViewCamera { request_id: Some("view".into()), participant_id, viewing: true })
         .await;
     party.expect("told they are viewed", |m| matches!(m, ServerMessage::CameraViewed { viewing: true, .. })).await;
-    let rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
-    assert!(rules.borrow().may_publish(participant_id), "a waiting party publishes for the check");
-    assert!(rules.borrow().may_flow(participant_id, host_id, MediaKind::Video), "the mediator sees them");
+    let mut rules = scene.server.state.rooms.media_rules(scene.session_id).unwrap();
+    // The ack comes before the room publishes its new rules: wait for them.
+    let viewed = |r: &mediation_server::sfu::MediaRules| {
+        r.may_publish(participant_id) && r.may_flow(participant_id, host_id, MediaKind::Video)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), rules.wait_for(viewed))
+        .await
+        .expect("the mediator sees them")
+        .unwrap();
     scene.check_identity(&mut host, party_id).await;
     let room = standing_seen(&mut host, party_id, |p| p.identity_checked.is_some()).await;
     assert_eq!(standing(&room, party_id).identity_checked, Some(IdentityMethod::IdCardOnCamera));
@@ -372,6 +378,7 @@ async fn observers_watch_and_listen_until_let_speak(db: Db) {
         |m| matches!(m, ServerMessage::Room { room } if room.participants.iter().any(|p| p.may_speak == Some(true))),
     )
     .await;
+    // The view and the rules are published together (rules first).
     assert!(rules.borrow().may_flow(observer_id, host_id, MediaKind::Audio), "the observer is heard");
     acked(&mut watcher, ClientMessage::Chat { request_id: Some("said".into()), to: None, text: "我说两句".into() })
         .await;

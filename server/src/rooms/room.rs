@@ -521,15 +521,7 @@ impl Room {
     /// Sends each admitted participant their view if it changed, and
     /// publishes the media rules.
     fn refresh(&mut self) {
-        let ids: Vec<Uuid> = self.members.values().filter(|m| m.admitted()).map(|m| m.participant.id).collect();
-        for id in ids {
-            let view = self.view_for(id);
-            let member = self.members.get_mut(&id).expect("member present");
-            if member.last_view.as_ref() != Some(&view) && member.connection.is_some() {
-                member.last_view = Some(view.clone());
-                self.send(id, ServerMessage::Room { room: view });
-            }
-        }
+        // The rules first: whoever is told of a change finds it in force.
         let mut rules = MediaRules::default();
         for member in self.members.values().filter(|m| m.admitted() && m.connection.is_some()) {
             let id = member.participant.id;
@@ -557,6 +549,15 @@ impl Room {
             *current = rules;
             changed
         });
+        let ids: Vec<Uuid> = self.members.values().filter(|m| m.admitted()).map(|m| m.participant.id).collect();
+        for id in ids {
+            let view = self.view_for(id);
+            let member = self.members.get_mut(&id).expect("member present");
+            if member.last_view.as_ref() != Some(&view) && member.connection.is_some() {
+                member.last_view = Some(view.clone());
+                self.send(id, ServerMessage::Room { room: view });
+            }
+        }
     }
 
     fn require_host(&self, participant_id: Uuid) -> Handled {
