@@ -75,6 +75,9 @@ case "$DATABASE_URL" in
     *) echo "DATABASE_URL must point at PostgreSQL for the test run" >&2; exit 1 ;;
 esac
 
+# A clean build of everything below takes several gigabytes.
+log "free disk space where the build goes: $(df -h --output=avail . | tail -n 1 | tr -d ' ')"
+
 log "cargo fmt --check"
 cargo fmt --all --check
 
