@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::{AuthError, InvitationError, InvitationRefusal};
+use crate::cases::consent::Unconfirmable;
 use crate::cases::error::RuleError;
 use crate::store::StoreError;
 use crate::validate::FieldError;
@@ -49,6 +50,10 @@ pub enum AppError {
     /// The set-up code is too old or was mistyped too often.
     #[error("the set-up code has expired or was mistyped too often; restart the server to print a new one")]
     SetupCodeExpired,
+    /// A party confirming by video or at a station before they consented
+    /// to mediating online and had their identity checked in a session.
+    #[error("{}", unconfirmable_message(*.0))]
+    Unconfirmable(Unconfirmable),
     /// An invitation link that does not admit, with its own code.
     #[error("{}", .0.message())]
     Invitation(InvitationRefusal),
@@ -85,7 +90,9 @@ impl AppError {
             AppError::Forbidden(_) | AppError::SetupCodeInvalid => StatusCode::FORBIDDEN,
             AppError::SetupCodeExpired => StatusCode::GONE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::InvalidState(_) | AppError::Stale(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::InvalidState(_) | AppError::Stale(_) | AppError::Unconfirmable(_) => {
+                StatusCode::CONFLICT
+            }
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -114,6 +121,8 @@ impl AppError {
             AppError::Unavailable { .. } => "unavailable",
             AppError::SetupCodeInvalid => "setup_code_invalid",
             AppError::SetupCodeExpired => "setup_code_expired",
+            AppError::Unconfirmable(Unconfirmable::NoConsent) => "consent_required",
+            AppError::Unconfirmable(Unconfirmable::NotChecked) => "identity_check_required",
             AppError::Invitation(refusal) => match refusal {
                 InvitationRefusal::NotYetValid => "invitation_not_yet_valid",
                 InvitationRefusal::Expired => "invitation_expired",
@@ -122,6 +131,19 @@ impl AppError {
                 InvitationRefusal::SessionClosed => "session_closed",
             },
             AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+fn unconfirmable_message(reason: Unconfirmable) -> &'static str {
+    match reason {
+        Unconfirmable::NoConsent => {
+            "this party has not consented to mediating online in any session of the case: \
+             record their consent first, or record a signed paper (paper_scan)"
+        }
+        Unconfirmable::NotChecked => {
+            "this party's identity was not checked in a session they consented in: \
+             check their ID card first, or record a signed paper (paper_scan)"
         }
     }
 }
@@ -215,7 +237,8 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct ErrorBody {
     /// A stable code: bad_request, invalid_json, validation_failed, unauthorized,
     /// forbidden, not_found, conflict, invalid_state, stale, payload_too_large,
-    /// unsupported_media_type, too_many_requests, unavailable, internal, or an
+    /// unsupported_media_type, too_many_requests, unavailable, internal,
+    /// consent_required, identity_check_required, or an
     /// invitation code (invitation_not_yet_valid, invitation_expired,
     /// invitation_revoked, invitation_invalid, session_closed).
     pub error: String,

@@ -228,9 +228,18 @@ async fn every_case_endpoint_by_every_role(db: Db) {
         Row {
             method: M::POST,
             path: "/api/v1/cases/{C}/agreement/confirmations",
+            body: Some(r#"{"signer":"party","party_id":"{P}","method":"paper_scan","text_sha256":"{HASH}"}"#),
+            fresh: true,
+            expect: [201, 201, 201, 403, 403, 403, 403, 403, 401],
+        },
+        // Allowed to record, but the party has not consented in any session
+        // yet: 409 consent_required (tests/tests/hearing.rs goes on to 201).
+        Row {
+            method: M::POST,
+            path: "/api/v1/cases/{C}/agreement/confirmations",
             body: Some(r#"{"signer":"party","party_id":"{P}","method":"village_station","text_sha256":"{HASH}"}"#),
             fresh: true,
-            expect: [201, 201, 201, 403, 201, 403, 403, 403, 401],
+            expect: [409, 409, 409, 403, 409, 403, 403, 403, 401],
         },
         Row {
             method: M::POST,

@@ -30,7 +30,7 @@ async fn settle_written(api: &Api, case_id: &str, parties: &[String]) {
     assert_eq!(saved.status, 200, "{}", saved.body);
     let hash = saved.body["text_sha256"].as_str().unwrap().to_owned();
     for party in parties {
-        let body = json!({ "signer": "party", "party_id": party, "method": "video_room", "text_sha256": hash });
+        let body = json!({ "signer": "party", "party_id": party, "method": "paper_scan", "text_sha256": hash });
         assert_eq!(api.post(&format!("/api/v1/cases/{case_id}/agreement/confirmations"), &body).await.status, 201);
     }
     let body = json!({ "signer": "mediator", "method": "video_room", "text_sha256": hash });

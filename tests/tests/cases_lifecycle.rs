@@ -81,18 +81,22 @@ async fn written_agreement_confirmed_edited_and_confirmed_again(db: Db) {
     let a = confirm(
         &mediator,
         &case_id,
-        json!({ "signer": "party", "party_id": party_a, "method": "video_room", "text_sha256": hash_v1 }),
+        json!({ "signer": "party", "party_id": party_a, "method": "paper_scan", "text_sha256": hash_v1 }),
     )
     .await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.body["state"], "signing");
+    // A station records only confirmations given at the station (and only
+    // after the party's consent and identity check: tests/tests/hearing.rs).
+    let by_station = json!({ "signer": "party", "party_id": party_b, "method": "paper_scan", "text_sha256": hash_v1 });
+    confirm(&station, &case_id, by_station).await.assert_error(403, "forbidden");
     let b = confirm(
-        &station,
+        &mediator,
         &case_id,
-        json!({ "signer": "party", "party_id": party_b, "method": "village_station", "text_sha256": hash_v1 }),
+        json!({ "signer": "party", "party_id": party_b, "method": "paper_scan", "text_sha256": hash_v1 }),
     )
     .await;
-    assert_eq!(b.status, 201, "the station records a confirmation given in its room: {}", b.body);
+    assert_eq!(b.status, 201, "the signed paper of the other party: {}", b.body);
     assert_eq!(b.body["awaiting"].as_array().unwrap().len(), 1, "only the mediator's signature is missing");
 
     let mut edited = draft.clone();
@@ -110,24 +114,21 @@ async fn written_agreement_confirmed_edited_and_confirmed_again(db: Db) {
     let stale = confirm(
         &mediator,
         &case_id,
-        json!({ "signer": "party", "party_id": party_a, "method": "video_room", "text_sha256": hash_v1 }),
+        json!({ "signer": "party", "party_id": party_a, "method": "paper_scan", "text_sha256": hash_v1 }),
     )
     .await;
     stale.assert_error(409, "stale");
 
     for (api, body) in [
         (&mediator, json!({ "signer": "party", "party_id": party_a, "method": "paper_scan", "text_sha256": hash_v2 })),
-        (
-            &station,
-            json!({ "signer": "party", "party_id": party_b, "method": "village_station", "text_sha256": hash_v2 }),
-        ),
+        (&mediator, json!({ "signer": "party", "party_id": party_b, "method": "paper_scan", "text_sha256": hash_v2 })),
     ] {
         assert_eq!(confirm(api, &case_id, body).await.status, 201);
     }
     let twice = confirm(
         &mediator,
         &case_id,
-        json!({ "signer": "party", "party_id": party_a, "method": "video_room", "text_sha256": hash_v2 }),
+        json!({ "signer": "party", "party_id": party_a, "method": "paper_scan", "text_sha256": hash_v2 }),
     )
     .await;
     twice.assert_error(409, "conflict");
@@ -488,7 +489,7 @@ async fn racing_last_confirmations_still_settle_the_case(db: Db) {
             )
             .await;
         let hash = saved.body["text_sha256"].as_str().unwrap().to_owned();
-        let first = json!({ "signer": "party", "party_id": parties[0], "method": "video_room", "text_sha256": hash });
+        let first = json!({ "signer": "party", "party_id": parties[0], "method": "paper_scan", "text_sha256": hash });
         assert_eq!(confirm(&mediator, &case_id, first).await.status, 201);
         // The last party and the mediator confirm at the same moment, and the
         // same party twice.
@@ -558,7 +559,7 @@ async fn a_party_is_corrected_before_the_outcome(db: Db) {
     confirm(
         &mediator,
         &case_id,
-        json!({ "signer": "party", "party_id": party, "method": "video_room", "text_sha256": old_hash }),
+        json!({ "signer": "party", "party_id": party, "method": "paper_scan", "text_sha256": old_hash }),
     )
     .await
     .assert_error(409, "stale");

@@ -20,6 +20,7 @@ on_both_databases!(
     stations_record_consent_and_check_identity_in_person,
     the_transcript_is_saved_in_versions_shown_and_confirmed,
     observers_watch_and_listen_until_let_speak,
+    confirmations_recorded_later_need_consent_and_a_check,
 );
 
 fn standing(room: &RoomView, party_id: Uuid) -> PartyStanding {
@@ -384,4 +385,60 @@ async fn observers_watch_and_listen_until_let_speak(db: Db) {
         .await;
     assert_eq!(audit_count(&scene, "session.observer_invite").await, 1);
     assert_eq!(audit_count(&scene, "session.observer_speak").await, 1);
+}
+
+/// A mediator or station recording a party's confirmation through the API
+/// (after the video, or at the station) needs what the room needs: the
+/// party's consent and an identity check in a session of the case.
+async fn confirmations_recorded_later_need_consent_and_a_check(db: Db) {
+    let scene = scene(db, &[]).await;
+    let mediator = scene.server.login("mediator1").await;
+    let station_api = scene.server.login("station-dongping").await;
+    let case_path = format!("/api/v1/cases/{}", scene.session.case_id);
+    let file = mediator.get(&case_path).await.body;
+    let applicant: Uuid = file["parties"][0]["id"].as_str().unwrap().parse().unwrap();
+    let own_party: Uuid = scene.session.party_id.parse().unwrap();
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
+    let agreement = mediator
+        .put(
+            &format!("{case_path}/agreement"),
+            &json!({ "facts": "排水沟漫水", "responsibilities": "两家共担", "terms": "排水沟改道向东",
+                     "performance_manner": "两家各出一半工钱", "performance_deadline": deadline }),
+        )
+        .await;
+    assert_eq!(agreement.status, 200, "{}", agreement.body);
+    let hash = agreement.body["text_sha256"].as_str().unwrap().to_owned();
+    let path = format!("{case_path}/agreement/confirmations");
+    let confirmation = |party_id: Uuid, method: &str| json!({ "signer": "party", "party_id": party_id, "method": method, "text_sha256": hash });
+    let refused = |reply: &mediation_tests::api::Reply, code: &str| {
+        assert_eq!((reply.status, reply.body["error"].as_str()), (409, Some(code)), "{}", reply.body);
+    };
+
+    // The applicant has decided nothing; the respondent consented on the
+    // invitation page but nobody has checked their ID card.
+    refused(&station_api.post(&path, &confirmation(applicant, "village_station")).await, "consent_required");
+    refused(&mediator.post(&path, &confirmation(applicant, "video_room")).await, "consent_required");
+    refused(&mediator.post(&path, &confirmation(own_party, "video_room")).await, "identity_check_required");
+    let read = mediator.get(&format!("{case_path}/agreement")).await.body;
+    assert_eq!(read["confirmations"], json!([]), "nothing recorded by a refusal");
+
+    // In the hearing: the station records the applicant's consent and
+    // checks their card; the mediator checks the respondent's before admitting them.
+    let (mut host, _) = scene.host().await;
+    let (mut station, _, _) = scene.admitted("station-dongping", &mut host).await;
+    scene.consent_at_station(&mut station, applicant).await;
+    refused(&station_api.post(&path, &confirmation(applicant, "village_station")).await, "identity_check_required");
+    scene.check_identity(&mut station, applicant).await;
+    let _party = scene.admitted("party", &mut host).await;
+
+    let at_station = station_api.post(&path, &confirmation(applicant, "village_station")).await;
+    assert_eq!(at_station.status, 201, "{}", at_station.body);
+    let by_video = mediator.post(&path, &confirmation(own_party, "video_room")).await;
+    assert_eq!(by_video.status, 201, "{}", by_video.body);
+    let methods: Vec<&str> =
+        by_video.body["confirmations"].as_array().unwrap().iter().map(|c| c["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["village_station", "video_room"]);
+    let awaiting: Vec<&str> =
+        by_video.body["awaiting"].as_array().unwrap().iter().map(|a| a["signer"].as_str().unwrap()).collect();
+    assert_eq!(awaiting, ["mediator"], "only the mediator's signature is missing");
 }

@@ -166,6 +166,18 @@ impl Standing {
         self.consent == Some(ConsentDecision::Consent)
     }
 
+    /// Whether the party may confirm an agreement reached in this session's
+    /// hearing (by video or at a station): consented, and identity checked.
+    pub fn confirmable(&self) -> Result<(), Unconfirmable> {
+        if !self.consented() {
+            Err(Unconfirmable::NoConsent)
+        } else if self.identity.is_none() {
+            Err(Unconfirmable::NotChecked)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Each party's standing from a session's records (oldest first).
     pub fn of_session(consents: &[Consent], checks: &[IdentityCheck]) -> HashMap<Uuid, Standing> {
         let mut standings: HashMap<Uuid, Standing> = HashMap::new();
@@ -179,6 +191,32 @@ impl Standing {
             standings.entry(check.party_id).or_default().identity = Some(check.method);
         }
         standings
+    }
+}
+
+/// Why a party may not confirm in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unconfirmable {
+    /// No consent to mediating online, or it was refused or withdrawn.
+    NoConsent,
+    /// Consented, but their identity was not checked.
+    NotChecked,
+}
+
+impl Unconfirmable {
+    /// Whether a party may confirm by video or at a station, from their
+    /// standing in each session of the case: they may once some session
+    /// holds both their consent and their identity check.
+    pub fn in_any_session(standings: impl IntoIterator<Item = Standing>) -> Result<(), Unconfirmable> {
+        let mut closest = Unconfirmable::NoConsent;
+        for standing in standings {
+            match standing.confirmable() {
+                Ok(()) => return Ok(()),
+                Err(Unconfirmable::NotChecked) => closest = Unconfirmable::NotChecked,
+                Err(Unconfirmable::NoConsent) => {}
+            }
+        }
+        Err(closest)
     }
 }
 
@@ -299,5 +337,22 @@ mod tests {
         let standings = Standing::of_session(&[consent, withdrawn], &[check]);
         assert!(!standings[&party].consented());
         assert_eq!(standings[&party].publicity, None);
+    }
+
+    #[test]
+    fn a_party_confirms_after_consent_and_a_check_in_one_session() {
+        let checked = Some(IdentityMethod::IdCardAtStation);
+        let consented = standing(Some(ConsentDecision::Consent));
+        assert_eq!(Standing::default().confirmable(), Err(Unconfirmable::NoConsent));
+        assert_eq!(consented.confirmable(), Err(Unconfirmable::NotChecked));
+        assert_eq!(Standing { identity: checked, ..consented }.confirmable(), Ok(()));
+        // Checked but withdrawn: no consent.
+        let withdrawn = Standing { identity: checked, ..standing(Some(ConsentDecision::Withdraw)) };
+        assert_eq!(withdrawn.confirmable(), Err(Unconfirmable::NoConsent));
+
+        assert_eq!(Unconfirmable::in_any_session([]), Err(Unconfirmable::NoConsent));
+        assert_eq!(Unconfirmable::in_any_session([withdrawn, consented]), Err(Unconfirmable::NotChecked));
+        let ready = Standing { identity: checked, ..consented };
+        assert_eq!(Unconfirmable::in_any_session([withdrawn, ready, consented]), Ok(()));
     }
 }

@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::cases::agreement::{AgreementParts, render, sha256_hex};
 use crate::cases::changes::Change;
 use crate::cases::confirm::{ConfirmRequest, awaiting, confirmation_changes, live_confirmations};
+use crate::cases::consent::{Standing, Unconfirmable};
 use crate::cases::{Agreement, AgreementState, CaseState, ConfirmMethod, Confirmation, Party, Signer};
 use crate::error::{AppError, AppResult};
 use crate::time::Timestamp;
@@ -171,7 +172,10 @@ struct Confirm {
 
 /// Records one party's confirmation or the mediator's signature. When the
 /// last one needed arrives, the agreement takes effect and the case is
-/// settled by written agreement, in the same transaction.
+/// settled by written agreement, in the same transaction. A party's
+/// confirmation by video or at a station needs their consent and an
+/// identity check in one session of the case (409 `consent_required`,
+/// `identity_check_required`); a signed paper (`paper_scan`) does not.
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/agreement/confirmations",
@@ -203,11 +207,27 @@ async fn confirm(
         signer_account_id: (body.signer == Signer::Mediator).then_some(user.account.id),
     };
     let changes = confirmation_changes(&context.case, &agreement, &parties, &confirmations, request)?;
+    if let (Some(party_id), ConfirmMethod::VideoRoom | ConfirmMethod::VillageStation) = (body.party_id, body.method) {
+        require_confirmable(&state, id, party_id).await?;
+    }
     if let Err(error) = state.store.apply(&staff_actor(&user, address), &changes).await {
         return Err(error.as_second_confirmation().map_or_else(AppError::from, AppError::from));
     }
     let context = load_case(&state, &user, id).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &context).await?)))
+}
+
+/// A party confirming by video or at a station must have consented to
+/// mediating online, and had their identity checked, in a session of the
+/// case; a signed paper (`paper_scan`) stands on its own.
+async fn require_confirmable(state: &AppState, case_id: Uuid, party_id: Uuid) -> AppResult<()> {
+    let mut standings = Vec::new();
+    for session in state.store.sessions_of_case(case_id).await? {
+        let consents = state.store.consents(session.id).await?;
+        let checks = state.store.identity_checks(session.id).await?;
+        standings.push(Standing::of_session(&consents, &checks).remove(&party_id).unwrap_or_default());
+    }
+    Unconfirmable::in_any_session(standings).map_err(AppError::Unconfirmable)
 }
 
 /// The agreement as a printable A4 page with signature lines.

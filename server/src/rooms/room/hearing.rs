@@ -18,7 +18,7 @@ use super::{Failure, Handled, Member, Room};
 use crate::cases::Party;
 use crate::cases::changes::Change;
 use crate::cases::consent::{
-    Consent, ConsentDecision, ConsentMethod, IdentityCheck, IdentityMethod, Publicity, Standing,
+    Consent, ConsentDecision, ConsentMethod, IdentityCheck, IdentityMethod, Publicity, Standing, Unconfirmable,
 };
 use crate::cases::error::RuleError;
 use crate::store::{DynStore, StoreResult};
@@ -46,25 +46,28 @@ impl Hearing {
         self.standings.get(&party_id).copied().unwrap_or_default()
     }
 
+    fn name_of(&self, party_id: Uuid) -> &str {
+        self.parties.iter().find(|p| p.id == party_id).map_or("this party", |p| p.name.as_str())
+    }
+
     /// Refuses a party who has not consented (or withdrew).
     pub(super) fn require_consent(&self, party_id: Uuid) -> Handled {
         if self.standing(party_id).consented() {
             return Ok(());
         }
-        let name = self.parties.iter().find(|p| p.id == party_id).map_or("this party", |p| p.name.as_str());
-        Err(Failure::room(ErrorCode::ConsentRequired, format!("{name} has not consented to mediating online")))
+        Err(no_consent(self.name_of(party_id)))
     }
 
     /// Refuses a party who may not confirm yet: no consent, or not checked.
     pub(super) fn require_confirmable(&self, party_id: Uuid) -> Handled {
-        self.require_consent(party_id)?;
-        if self.standing(party_id).identity.is_none() {
-            return Err(Failure::room(
+        match self.standing(party_id).confirmable() {
+            Ok(()) => Ok(()),
+            Err(Unconfirmable::NoConsent) => Err(no_consent(self.name_of(party_id))),
+            Err(Unconfirmable::NotChecked) => Err(Failure::room(
                 ErrorCode::IdentityCheckRequired,
                 "check this party's ID card before they confirm (check_identity)",
-            ));
+            )),
         }
-        Ok(())
     }
 
     /// Each party as a mediator or station sees them; `where_is` names the
@@ -92,6 +95,10 @@ impl Hearing {
             })
             .collect()
     }
+}
+
+fn no_consent(name: &str) -> Failure {
+    Failure::room(ErrorCode::ConsentRequired, format!("{name} has not consented to mediating online"))
 }
 
 fn wire_decision(decision: ConsentDecision) -> WireDecision {
