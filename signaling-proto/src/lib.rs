@@ -509,6 +509,15 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         video_max_kbps: Option<u32>,
     },
+    /// Who is speaking in your space (the joint session or your caucus),
+    /// from the level of each microphone; sent when it changes. The last
+    /// speaker stays the speaker through silence; absent when nobody in
+    /// your space has spoken yet, or the speaker left it. Their video goes
+    /// first on a narrow link.
+    Speaker {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant_id: Option<Uuid>,
+    },
     /// The mediator ended the session (or it stayed empty); the connection closes.
     SessionEnded { reason: String },
     /// A request succeeded.
@@ -795,6 +804,12 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ServerMessage::PublishTarget { video_active: false, video_max_kbps: None }).unwrap(),
             json!({ "type": "publish_target", "video_active": false })
+        );
+        let speaker = ServerMessage::Speaker { participant_id: Some(id(2)) };
+        assert_eq!(serde_json::to_value(&speaker).unwrap(), json!({ "type": "speaker", "participant_id": id(2) }));
+        assert_eq!(
+            serde_json::from_value::<ServerMessage>(json!({ "type": "speaker" })).unwrap(),
+            ServerMessage::Speaker { participant_id: None }
         );
     }
 

@@ -118,7 +118,9 @@ export class VillageLink {
       }
       if (lossPercent > 0) {
         nft("add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }");
-        nft("add", "rule", "inet", table, "in", "iifname", device, "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", String(lossPercent), "drop");
+        // All of it (a line that carries no media) is a plain drop: numgen's range ends at 99.
+        const sample = lossPercent >= 100 ? [] : ["numgen", "random", "mod", "100", "<", String(lossPercent)];
+        nft("add", "rule", "inet", table, "in", "iifname", device, "meta", "l4proto", "udp", ...sample, "drop");
       }
     }
   }

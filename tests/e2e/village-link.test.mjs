@@ -178,13 +178,16 @@ async function watchStation(seconds) {
   return result;
 }
 
-/** Audio concealed at the mediator from the station over `seconds` (the uplink). */
-async function mediatorHearsStation(seconds) {
+/**
+ * Watches the station for `seconds` (watchStation) and, over the same
+ * window, the audio concealed at the mediator from the station (the uplink).
+ */
+async function watchBothWays(seconds) {
   const start = (await receivedAt(mediator))[ids.station];
-  await sleep(seconds * 1000);
+  const watched = await watchStation(seconds);
   const end = (await receivedAt(mediator))[ids.station];
   const samples = end.samples - start.samples;
-  return samples > 0 ? (100 * (end.concealed - start.concealed)) / samples : 100;
+  return { watched, uplink: samples > 0 ? (100 * (end.concealed - start.concealed)) / samples : 100 };
 }
 
 function record(condition, watched, extra = {}) {
@@ -241,10 +244,9 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
   await sleep(10_000);
   const offered = link.bytesOffered();
   const resent = await metric("mediation_subscriber_resent_packets_total");
-  const watched = await watchStation(WINDOW_S);
+  const { watched, uplink } = await watchBothWays(WINDOW_S);
   const kbit = ((link.bytesOffered() - offered) * 8) / 1000 / WINDOW_S;
   const resentNow = (await metric("mediation_subscriber_resent_packets_total")) - resent;
-  const uplink = await mediatorHearsStation(5);
   record("512 kbit/s both ways, 2% loss, 150 ms", watched, {
     "offered kbit/s": kbit.toFixed(0), "packets resent": resentNow, "station heard at the mediator, concealed %": uplink.toFixed(1),
   });
@@ -262,11 +264,12 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
   for (const name of ["mediator", "adviser"]) {
     assert.ok(watched.audio[name].concealedPercent < AUDIO_GATE, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
   }
-  // Issue 12 asks for one video at 10 fps or more with no freeze over 2 s.
-  // Runs of this build gave 6 to 18 fps, longest stalls 1.6-9.5 s (a line
-  // estimated low right after it narrows can pause the mediator's video
-  // too), so the frame rate is reported above, not gated; what is gated is
-  // that a paused picture is shown as paused.
+  // One video at 10 fps or more with no freeze over 2 s (issue 12). Until
+  // the second video's return needed room for both, each try of it on this
+  // line stalled the first for 2-4 s.
+  const steady = ["mediator", "adviser"].filter((name) => watched.video[name].fps >= 10 && watched.video[name].longestStallMs <= 2000);
+  assert.ok(steady.length >= 1, `no video at 10 fps without a freeze over 2 s: ${JSON.stringify(watched.video)}`);
+  // A picture paused for the line is shown as paused.
   const shown = await station.evaluate(() => {
     const call = window.mediationCall;
     const paused = call.links.get(call.participantId)?.paused_video_from || [];
@@ -332,8 +335,7 @@ test("256 kbit/s with 2% loss: the station joins, video pauses by itself, audio 
   console.log(`256 kbit/s: the station's page reloaded and rejoined in ${Date.now() - reloading} ms`);
   await eventually("the server pausing video for the station", async () => ((await stationLink())?.paused.length || 0) >= 1, 30_000);
   await sleep(5000);
-  const watched = await watchStation(WINDOW_S);
-  const uplink = await mediatorHearsStation(5);
+  const { watched, uplink } = await watchBothWays(WINDOW_S);
   record("256 kbit/s both ways, 2% loss, 150 ms", watched, { "station heard at the mediator, concealed %": uplink.toFixed(1) });
   const note = await station.locator("#network").textContent();
   const mediatorSees = await mediator.locator(`#link-${ids.station}`).textContent();
@@ -394,6 +396,31 @@ test("with 5% loss on a wide link the station decodes nearly every frame, repair
   assert.ok(rtx > 0, "retransmissions arrived as RTX");
 });
 
+test("media lost for longer than a connection lasts comes back by itself when the line does", { skip }, async () => {
+  // Every UDP packet dropped both ways while the signaling (TCP) holds: the
+  // station's consent checks go unanswered until its browser gives the
+  // connections up (about 30 s); they are made anew, and media returns once
+  // the line carries it again, with no reload.
+  await station.evaluate(() => { window.connectionsBeforeOutage = window.mediationCall.publishPc; });
+  await link.shape({ rateKbit: null, lossPercent: 100 });
+  const down = Date.now();
+  await eventually("the station's connections made anew", () => station.evaluate(() => {
+    const call = window.mediationCall;
+    return call.publishPc !== null && call.publishPc !== window.connectionsBeforeOutage;
+  }), 90_000, 250);
+  console.log(`media down: the station made new connections after ${Date.now() - down} ms`);
+  const heardBefore = (await receivedAt(mediator))[ids.station]?.samples || 0;
+  await link.shape({});
+  const back = Date.now();
+  await eventually("the station decoding the mediator's video and hearing the adviser", async () => {
+    const from = await receivedAt(station);
+    return from[ids.mediator]?.framesDecoded > 10 && from[ids.adviser]?.samples > 48_000;
+  }, 60_000);
+  await eventually("the mediator hearing the station again", async () => ((await receivedAt(mediator))[ids.station]?.samples || 0) > heardBefore + 48_000, 30_000);
+  console.log(`media back both ways ${Date.now() - back} ms after the line returned`);
+  assert.equal(await station.evaluate(() => window.mediationCall.state), "joined", "the station kept its place");
+});
+
 // Two more rows of issue 12's table, for the benchmark only (tests/bench-village-link.sh
 // sets LINK_RESULTS): a narrow line with no loss, and a line narrow one way only.
 const benchOnly = skip || (RESULTS ? false : "benchmark rows (tests/bench-village-link.sh)");
@@ -404,8 +431,7 @@ for (const [condition, shape] of [
   test(`${condition}: sound holds at the station`, { skip: benchOnly }, async () => {
     await link.shape(shape);
     await sleep(10_000);
-    const watched = await watchStation(WINDOW_S);
-    const uplink = await mediatorHearsStation(5);
+    const { watched, uplink } = await watchBothWays(WINDOW_S);
     record(condition, watched, { "station heard at the mediator, concealed %": uplink.toFixed(1) });
     if (cpuBound(watched)) return;
     for (const name of ["mediator", "adviser"]) {

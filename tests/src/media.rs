@@ -4,7 +4,7 @@
 //! It negotiates through the real signaling (`MediaDriver`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,10 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{NackPair, TransportLayerNack};
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
 use signaling_proto::{ClientMessage, MediaKind, PeerTarget, ServerMessage, SessionDescription};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -230,6 +233,9 @@ async fn connection(
 ) -> (Arc<dyn PeerConnection>, mpsc::Receiver<()>) {
     let mut media_engine = MediaEngine::default();
     media_engine.register_default_codecs().unwrap();
+    // Each audio packet carries the microphone's level, as browsers send it.
+    let level = RTCRtpHeaderExtensionCapability { uri: mediation_server::sfu::speech::AUDIO_LEVEL_URI.into() };
+    media_engine.register_header_extension(level, RtpCodecKind::Audio, None).unwrap();
     // The publisher learns of keyframe requests the way the server does.
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .unwrap()
@@ -343,6 +349,8 @@ pub struct MediaPeer {
     pub sent: Arc<std::sync::atomic::AtomicU64>,
     /// Keyframe requests (PLI/FIR) that reached this publisher.
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
+    /// The level each audio packet carries, in -dBov (127, silence, until set).
+    pub voice_level: Arc<AtomicU8>,
     pub tracks: RemoteTracks,
     /// Send descriptions without candidates and trickle them after.
     pub trickle: bool,
@@ -377,6 +385,7 @@ impl MediaPeer {
             sizes: (0, 0),
             sent: Arc::default(),
             keyframe_requests: Arc::default(),
+            voice_level: Arc::new(AtomicU8::new(127)),
             tracks,
             trickle: false,
             transport,
@@ -470,6 +479,7 @@ impl MediaPeer {
             let interval = if kind == MediaKind::Audio { 20 } else { 33 };
             let size = if kind == MediaKind::Audio { self.sizes.1 } else { self.sizes.0 };
             let sent = self.sent.clone();
+            let voice_level = self.voice_level.clone();
             self.senders.push(tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(Duration::from_millis(interval));
                 for seq in 1u32.. {
@@ -485,7 +495,12 @@ impl MediaPeer {
                         duration: Duration::from_millis(interval),
                         ..Sample::new(Instant::now())
                     };
-                    if track.sample_writer(ssrc, payload_type).write_sample(&sample).await.is_err() {
+                    let mut writer = track.sample_writer(ssrc, payload_type);
+                    if kind == MediaKind::Audio {
+                        let level = voice_level.load(Ordering::Relaxed);
+                        writer = writer.with_audio_level(AudioLevelExtension { level, voice: level < 127 });
+                    }
+                    if writer.write_sample(&sample).await.is_err() {
                         break;
                     }
                     sent.fetch_add(1, Ordering::Relaxed);
@@ -521,6 +536,8 @@ pub struct MediaDriver {
     pub delays: Delays,
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
     pub tracks: RemoteTracks,
+    /// The level this participant's audio packets carry (`MediaPeer::voice_level`).
+    pub voice_level: Arc<AtomicU8>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -534,6 +551,7 @@ impl MediaDriver {
         let delays = peer.delays.clone();
         let keyframe_requests = peer.keyframe_requests.clone();
         let tracks = peer.tracks.clone();
+        let voice_level = peer.voice_level.clone();
         for message in peer.offer().await {
             client.send(&message).await;
         }
@@ -559,7 +577,7 @@ impl MediaDriver {
             }
             peer.close().await;
         });
-        MediaDriver { commands, events, received, paused, delays, keyframe_requests, tracks, task }
+        MediaDriver { commands, events, received, paused, delays, keyframe_requests, tracks, voice_level, task }
     }
 
     pub fn flow(&self, sender: Uuid, kind: MediaKind) -> Flow {

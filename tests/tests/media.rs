@@ -2,6 +2,7 @@
 //! synthetic Opus and VP8 through the real signaling to the server's SFU on
 //! loopback, and count what they receive from whom.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mediation_tests::fixtures::{Demo, video_session};
@@ -200,6 +201,58 @@ async fn three_participants_receive_each_others_audio_and_video_in_order() {
         assert!(series("mediation_subscriber_nacks_total").is_some(), "a NACK series per subscriber");
     }
     assert_eq!(value("mediation_live_rooms "), 1);
+    call.stop().await;
+}
+
+/// Waits until participant `at` is told that participant `speaker` speaks.
+async fn speaker_told(call: &mut Call, at: usize, speaker: usize) {
+    let speaker = call.id(speaker);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let event = tokio::time::timeout_at(deadline, call.people[at].1.events.recv()).await;
+        match event {
+            Ok(Some(ServerMessage::Speaker { participant_id })) if participant_id == Some(speaker) => return,
+            Ok(Some(_)) => {}
+            _ => panic!("participant {at} was not told that {speaker} speaks"),
+        }
+    }
+}
+
+/// The speaker is whoever's microphone is loud (the level each audio packet
+/// carries), told to everyone in their space; a caucus has its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyone_is_told_who_speaks_in_their_space() {
+    let mut call = call().await;
+    call.everyone_hears_everyone().await;
+    let (host, station, adviser) = (0, 1, 2);
+    let speak = |call: &Call, who: usize, level: u8| call.people[who].1.voice_level.store(level, Ordering::Relaxed);
+    speak(&call, station, 30);
+    for at in [host, station, adviser] {
+        speaker_told(&mut call, at, station).await;
+    }
+    // The station falls silent and the adviser talks: the adviser takes over.
+    speak(&call, station, 127);
+    speak(&call, adviser, 35);
+    for at in [host, station, adviser] {
+        speaker_told(&mut call, at, adviser).await;
+    }
+    // In a caucus with the mediator, the station speaks: the two hear it as
+    // their speaker, while the adviser outside still hears themself.
+    call.people[host]
+        .1
+        .send(ClientMessage::OpenCaucus { request_id: None, participant_ids: vec![call.id(station)] })
+        .await;
+    speak(&call, station, 30);
+    for at in [host, station] {
+        speaker_told(&mut call, at, station).await;
+    }
+    let told_outside: Vec<Option<Uuid>> = std::iter::from_fn(|| call.people[adviser].1.events.try_recv().ok())
+        .filter_map(|m| match m {
+            ServerMessage::Speaker { participant_id } => Some(participant_id),
+            _ => None,
+        })
+        .collect();
+    assert!(told_outside.iter().all(|s| *s == Some(call.id(adviser))), "outside the caucus: {told_outside:?}");
     call.stop().await;
 }
 

@@ -36,6 +36,7 @@ function publisherOf(trackIdentifier) {
  * - `media`: { participantId } when a remote stream gained or lost a track
  * - `stats`: { quality, remote: { [participantId]: {...} }, speaking }
  * - `links`: Map participantId -> { quality, down_kbps?, paused_video_from? } (protocol: link_quality)
+ * The room's speaker, as the server hears it (protocol: speaker), is `call.speaker`.
  */
 /** Where a session's resume token is kept, so that a reloaded page (F5 at a
  * village station) takes its place back instead of waiting in the lobby. */
@@ -74,6 +75,8 @@ export class Call extends EventTarget {
     this.remoteStats = {};
     /** The server's view of each link in our space (link_quality). */
     this.links = new Map();
+    /** Who the server hears speaking in our space (speaker); their video goes first on a weak link. */
+    this.speaker = null;
     /** What the server asks of our camera (publish_target). */
     this.publishTarget = null;
     this.closedByUs = false;
@@ -107,8 +110,10 @@ export class Call extends EventTarget {
       clearTimeout(connectTimer);
       const join = { type: "join", request_id: "join", protocol_version: PROTOCOL_VERSION, session_id: this.sessionId };
       if (this.resumeToken) join.resume_token = this.resumeToken;
-      // Resuming without peer connections (the page was reloaded): the
-      // server replaces its side instead of resending the old offer.
+      // Connections that failed while the socket was down are made anew.
+      if ([this.publishPc, this.subscribePc].some((pc) => pc?.connectionState === "failed")) this.dropPeers();
+      // Resuming without peer connections (the page was reloaded, or they
+      // failed): the server replaces its side instead of resending the old offer.
       if (this.resumeToken && !this.publishPc && !this.subscribePc) join.new_peer_connections = true;
       ws.send(JSON.stringify(join));
     });
@@ -283,6 +288,9 @@ export class Call extends EventTarget {
           this.ensurePublishing();
         }
         break;
+      case "speaker":
+        this.speaker = message.participant_id ?? null;
+        break;
       case "publish_target":
         this.publishTarget = { active: message.video_active, maxKbps: message.video_max_kbps ?? null };
         this.applyPublishTarget();
@@ -370,12 +378,26 @@ export class Call extends EventTarget {
         : pc.addTransceiver(kind, { direction: "sendonly" });
       if (kind === "audio") preferRedundantAudio(transceiver);
     }
-    // The server keeps its side of the connection: a failed one is restarted
-    // (new ICE credentials on the same DTLS session), not replaced.
-    pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "failed" && this.state === "joined" && pc === this.publishPc) this.restartPublishIce(pc);
-    });
+    this.renewWhenFailed(pc);
     return pc;
+  }
+
+  /**
+   * A connection that failed (its consent checks unanswered for about 30 s:
+   * the line was down) is not coming back: both are made anew, as after a
+   * reload, and the server recognises them by their new DTLS fingerprint.
+   * Both, because the subscribe side, offered by the server, cannot be
+   * restarted from here; and one path, so that an ICE restart's answer in
+   * flight is never applied to a new connection.
+   */
+  renewWhenFailed(pc) {
+    pc.addEventListener("connectionstatechange", async () => {
+      if (pc.connectionState !== "failed" || this.state !== "joined") return;
+      if (pc !== this.publishPc && pc !== this.subscribePc) return;
+      this.dropPeers();
+      await this.publishing?.catch(() => {});
+      if (this.state === "joined") this.ensurePublishing();
+    });
   }
 
   /** Sends the connection's candidates as they are found (trickle ICE). */
@@ -385,16 +407,6 @@ export class Call extends EventTarget {
       const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
       this.send({ type: "ice_candidate", target, candidate: { candidate, sdp_mid: sdpMid, sdp_m_line_index: sdpMLineIndex } });
     });
-  }
-
-  async restartPublishIce(pc) {
-    try {
-      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
-      if (pc !== this.publishPc) return;
-      await this.request({ type: "sdp", target: "publish", description: { type: "offer", sdp: pc.localDescription.sdp } });
-    } catch (error) {
-      this.emit("message", { type: "media_error", message: String(error) });
-    }
   }
 
   async onDescription(message) {
@@ -417,6 +429,7 @@ export class Call extends EventTarget {
       const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
       pc.addEventListener("track", (event) => this.onRemoteTrack(event));
       this.trickle(pc, "subscribe");
+      this.renewWhenFailed(pc);
       this.subscribePc = pc;
     }
     const pc = this.subscribePc;

@@ -232,7 +232,13 @@ export class RoomScreen {
     this.banner.hidden = !bannerText;
     this.banner.classList.toggle("caucus", Boolean(room.caucus_id));
     this.renderLinks();
+    this.renderSpeaker();
     this.renderSide();
+  }
+
+  /** Marks the tile of the room's speaker (the server's, steady through pauses). */
+  renderSpeaker() {
+    for (const [participantId, tile] of this.tiles) tile.element.classList.toggle("speaker", participantId === this.call.speaker);
   }
 
   /** What covers a tile's picture: reconnecting, camera off, or paused for this link (the last picture stays). */
@@ -618,6 +624,9 @@ export class RoomScreen {
         this.devices[message.kind] = false;
         this.renderControls();
         announce(t(message.kind === "audio" ? "muted_audio_by" : "muted_video_by", { name: message.by }), "error");
+        break;
+      case "speaker":
+        this.renderSpeaker();
         break;
       case "audio_only":
         this.audioOnly = message.audio_only;

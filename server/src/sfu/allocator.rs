@@ -10,8 +10,8 @@
 //! publisher does not follow what it is asked). A video that has
 //! not fitted for `PAUSE_AFTER` pauses for this subscriber only (the lowest
 //! priority one first, one at a time). A paused video comes back when the
-//! budget carries it with a margin for `hold`, a hold that doubles each
-//! time a video relapses soon after coming back.
+//! budget carries it and the others with a margin for `hold`, a hold that
+//! doubles each time a video relapses soon after coming back.
 //!
 //! Each forwarded video gets an equal share of what is left after audio and
 //! resends: the room asks each publisher for no more than the smallest
@@ -39,7 +39,8 @@ pub const COMFORTABLE_VIDEO_BPS: f64 = 300_000.0;
 /// How long a video may not fit before it pauses: long enough for its
 /// publisher to come down to a new target.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(2);
-/// A paused video comes back when the budget carries it this much over.
+/// A paused video comes back when the budget carries it and the videos
+/// already going this much over.
 pub const RESUME_MARGIN: f64 = 1.3;
 /// How long the budget must carry a paused video before it comes back.
 pub const RESUME_HOLD: Duration = Duration::from_secs(2);
@@ -355,19 +356,39 @@ impl Allocator {
     /// Paused videos come back, highest priority first, one at a time (none
     /// while another is still a probe or waiting for its publisher), when
     /// what is left carries them with the margin for their hold, and once
-    /// their publisher sends no more than the floor (`RESUME_RATE`).
+    /// their publisher sends no more than the floor (`RESUME_RATE`). A
+    /// paused video that outranks forwarded ones (the speaker's, when
+    /// someone else starts speaking) takes their place when it fits in
+    /// what they use: they pause as it comes back.
     fn resume_what_fits(&mut self, now: Instant, videos: &[&Offered], budget: f64, used: &mut f64) {
         let mut resumed_one = self
             .videos
             .values()
             .any(|state| (!state.paused && state.probing(now)) || state.coming_back_since.is_some());
         for video in videos {
-            let state = self.videos.get_mut(&video.from).expect("state made above");
-            if !state.paused {
+            if !self.videos[&video.from].paused {
                 continue;
             }
-            let cost = state.cost(video, now);
-            if *used + cost * RESUME_MARGIN > budget {
+            let cost = self.videos[&video.from].cost(video, now);
+            // The margin covers every video that would go, not the new one
+            // alone: on a 512 kbit/s line two videos at the floor fitted by
+            // a hair, and each probe of the second stalled the first.
+            let fits = |used: f64| (used + cost) * RESUME_MARGIN <= budget;
+            let mut yielding = Vec::new();
+            let mut left = *used;
+            // Those it outranks give way, the lowest first, until it fits.
+            for lower in videos.iter().rev().filter(|v| v.priority < video.priority) {
+                if fits(left) {
+                    break;
+                }
+                let state = &self.videos[&lower.from];
+                if !state.paused {
+                    left -= state.cost(lower, now);
+                    yielding.push(lower.from);
+                }
+            }
+            let state = self.videos.get_mut(&video.from).expect("state made above");
+            if !fits(left) {
                 state.fits_since = None;
                 state.coming_back_since = None;
                 continue;
@@ -382,6 +403,13 @@ impl Allocator {
                     state.fits_since = None;
                     state.coming_back_since = None;
                     state.resumed_at = Some(now);
+                    for from in &yielding {
+                        let lower = self.videos.get_mut(from).expect("state made above");
+                        lower.paused = true;
+                        lower.short_since = None;
+                        lower.hold = RESUME_HOLD;
+                    }
+                    *used = left;
                 }
                 *used += cost;
                 resumed_one = true;
@@ -674,6 +702,25 @@ mod tests {
     }
 
     #[test]
+    fn a_line_with_room_for_one_video_is_not_probed_for_two() {
+        // 512 kbit/s with 2% loss: room for the mediator's video and the
+        // sound, not for a second video even at the floor. Once settled, the
+        // adviser's video stays paused (no probe that would stall the
+        // mediator's), and the mediator's is never paused.
+        let mut room = Room::new(3_000_000.0);
+        room.run(15.0);
+        room.link.capacity_bps = 512_000.0;
+        room.link.loss = 0.02;
+        let settling = room.run(20.0);
+        assert!(first_pause(&settling, ADVISER).is_some(), "{settling:?}");
+        room.reset_audio_counts();
+        let settled = room.run(60.0);
+        assert!(settled.iter().all(|(_, paused)| *paused == vec![ADVISER]), "{settled:?}");
+        let loss = room.audio_loss_since_reset();
+        assert!(loss < 0.03, "audio lost {:.1}% on a settled link", loss * 100.0);
+    }
+
+    #[test]
     fn a_link_too_thin_for_any_video_keeps_audio_and_recovers() {
         let mut room = Room::new(3_000_000.0);
         room.run(10.0);
@@ -793,6 +840,36 @@ mod tests {
         // A link that stays too thin for it pauses it after all.
         let thin: Vec<Vec<Uuid>> = (0..16).map(|_| step(150_000.0, true)).collect();
         assert!(thin.last().is_some_and(|paused| paused.contains(&MEDIATOR)), "{thin:?}");
+    }
+
+    #[test]
+    fn the_speakers_video_takes_the_place_of_one_it_outranks() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let mut step = |estimate: f64, congested: bool, adviser_priority: u8| {
+            at += Duration::from_millis(500);
+            let offered = [(MEDIATOR, 2), (ADVISER, adviser_priority)].map(|(from, priority)| Offered {
+                from,
+                kind: MediaKind::Video,
+                priority,
+                bits_per_second: VIDEO_FLOOR_BPS,
+            });
+            let link = Link { bits_per_second: estimate, loss: None, congested };
+            allocator.allocate(at, Some(link), 0.0, &offered).paused
+        };
+        // Room for one video: the adviser's pauses, the mediator's goes.
+        (0..10).for_each(|_| assert!(step(2_000_000.0, false, 1).is_empty()));
+        let paused = (0..12).map(|_| step(300_000.0, true, 1)).last().expect("rounds");
+        assert_eq!(paused, vec![ADVISER]);
+        // The adviser speaks: their video takes the mediator's place, and the
+        // two do not flap.
+        let rounds: Vec<Vec<Uuid>> = (0..20).map(|_| step(300_000.0, false, 3)).collect();
+        let swapped = rounds.iter().position(|paused| *paused == vec![MEDIATOR]).expect("swapped");
+        assert!(swapped <= RESUME_HOLD.as_secs() as usize * 2 + 1, "{rounds:?}");
+        assert!(rounds[swapped..].iter().all(|paused| *paused == vec![MEDIATOR]), "{rounds:?}");
+        // The mediator speaks again: back the other way.
+        let rounds: Vec<Vec<Uuid>> = (0..20).map(|_| step(300_000.0, false, 1)).collect();
+        assert_eq!(rounds.last(), Some(&vec![ADVISER]), "{rounds:?}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::allocator::{Allocation, Allocator, Link, Offered, Quality, VIDEO_FLOOR_BPS};
 use super::peer::{Peer, Publication};
+use super::speech::Speakers;
 use super::{MediaRules, SharedRoom, SignalSink};
 
 /// How often the loop runs when nothing changes.
@@ -32,7 +33,8 @@ const FIGURES_INTERVAL: Duration = Duration::from_secs(5);
 const FIGURE_CHANGE: f64 = 0.2;
 /// A publisher on a congested line sends video at most this share of it.
 const OWN_LINE_SHARE: f64 = 0.5;
-/// Priorities: the mediator's video goes first.
+/// Priorities: the speaker's video goes first, then the mediator's.
+const SPEAKER_PRIORITY: u8 = 3;
 const MEDIATOR_PRIORITY: u8 = 2;
 const OTHERS_PRIORITY: u8 = 1;
 
@@ -87,6 +89,11 @@ struct RoomLinks {
     targets: HashMap<Uuid, (Target, Instant)>,
     unreceived_since: HashMap<Uuid, Instant>,
     reported: HashMap<Uuid, (Vec<ParticipantLink>, Instant)>,
+    /// The speaker of each space (the joint session, each caucus).
+    speakers: HashMap<Option<Uuid>, Speakers>,
+    /// The speaker each participant was last told of, with the connection
+    /// told (a reloaded page is told again).
+    told_speaker: HashMap<Uuid, (usize, Option<Uuid>)>,
 }
 
 /// Runs until the room closes.
@@ -141,6 +148,7 @@ impl RoomLinks {
             rates.insert(key, self.streams.entry(key).or_default().update(now, total));
         }
         self.streams.retain(|key, _| rates.contains_key(key));
+        self.find_speakers(now, rules, publications);
 
         let mut receivers: HashMap<Uuid, Receivers> = HashMap::new();
         let mut links = Vec::with_capacity(peers.len());
@@ -153,7 +161,7 @@ impl RoomLinks {
                 .map(|stream| Offered {
                     from: stream.from,
                     kind: stream.kind,
-                    priority: if rules.mediators.contains(&stream.from) { MEDIATOR_PRIORITY } else { OTHERS_PRIORITY },
+                    priority: self.priority(rules, stream.from),
                     bits_per_second: rates.get(&(stream.from, stream.kind)).copied().unwrap_or(0.0),
                 })
                 .collect();
@@ -212,6 +220,52 @@ impl RoomLinks {
         self.targets.retain(|from, _| publications.iter().any(|p| p.from == *from && p.kind == MediaKind::Video));
 
         self.report(now, rules, signal, peers, &links).await;
+        self.tell_speakers(rules, signal, peers).await;
+    }
+
+    /// Each space's speaker, from the microphone levels since the last round.
+    fn find_speakers(&mut self, now: Instant, rules: &MediaRules, publications: &[Arc<Publication>]) {
+        let mut counts: HashMap<Option<Uuid>, Vec<(Uuid, u32, u32)>> = HashMap::new();
+        for publication in publications.iter().filter(|p| p.kind == MediaKind::Audio) {
+            let (heard, loud) = publication.levels.take();
+            if let Some(space) = rules.spaces.get(&publication.from) {
+                counts.entry(*space).or_default().push((publication.from, heard, loud));
+            }
+        }
+        self.speakers.retain(|space, _| counts.contains_key(space));
+        for (space, counts) in counts {
+            self.speakers.entry(space).or_default().update(now, &counts);
+        }
+    }
+
+    fn speaker_of(&self, rules: &MediaRules, participant: Uuid) -> Option<Uuid> {
+        let space = rules.spaces.get(&participant)?;
+        self.speakers.get(space)?.current()
+    }
+
+    fn priority(&self, rules: &MediaRules, from: Uuid) -> u8 {
+        if self.speaker_of(rules, from) == Some(from) {
+            SPEAKER_PRIORITY
+        } else if rules.mediators.contains(&from) {
+            MEDIATOR_PRIORITY
+        } else {
+            OTHERS_PRIORITY
+        }
+    }
+
+    /// Tells each participant the speaker of their space when it changed.
+    async fn tell_speakers(&mut self, rules: &MediaRules, signal: &SignalSink, peers: &[Arc<Peer>]) {
+        for peer in peers {
+            let id = peer.participant_id;
+            let connection = Arc::as_ptr(peer) as usize;
+            let speaker = self.speaker_of(rules, id);
+            let told = self.told_speaker.get(&id).copied().unwrap_or((connection, None));
+            if told != (connection, speaker) {
+                self.told_speaker.insert(id, (connection, speaker));
+                let _ = signal.send((id, ServerMessage::Speaker { participant_id: speaker })).await;
+            }
+        }
+        self.told_speaker.retain(|id, _| peers.iter().any(|peer| peer.participant_id == *id));
     }
 
     /// The target to send `from` now, if it changed enough.

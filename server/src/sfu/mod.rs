@@ -22,6 +22,7 @@ pub mod ports;
 pub mod retransmit;
 mod rules;
 pub mod sdp;
+pub mod speech;
 pub mod turn;
 
 use std::collections::HashMap;

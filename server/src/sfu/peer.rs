@@ -24,8 +24,8 @@ use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEs
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters, RtpCodecKind,
-    TYPE_RTCP_FB_GOOG_REMB,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RTCRtpRtxParameters, RtpCodecKind, TYPE_RTCP_FB_GOOG_REMB,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
@@ -49,6 +49,7 @@ use super::fec::{DownstreamLoss, ReportWorstLoss};
 use super::keyframes;
 use super::ports::PortPool;
 use super::retransmit::{ResendCounters, Retransmitter};
+use super::speech::{AUDIO_LEVEL_URI, LevelCounter, audio_level_id};
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,8 @@ pub struct Publication {
     pub(super) received_bytes: AtomicU64,
     /// The loss its subscribers report, told to an audio publisher (fec.rs).
     downstream_loss: Arc<DownstreamLoss>,
+    /// A microphone's packets and the loud ones (speech.rs).
+    pub(super) levels: LevelCounter,
 }
 
 /// What a packet costs on the wire beyond its payload: IP, UDP, RTP with
@@ -246,6 +249,9 @@ pub struct Peer {
     resends: Arc<ResendCounters>,
     /// What this participant's downlink carries (the subscribe connection's estimate).
     pub(super) estimate: Arc<LinkEstimate>,
+    /// The audio level extension's id on the publish connection (0: not
+    /// negotiated), read by the microphone track's reader.
+    audio_level_id: Arc<AtomicU8>,
     /// The media ports this participant holds, returned on close.
     ports: [u16; 2],
 }
@@ -286,6 +292,7 @@ struct PublishHandler {
     /// A std Mutex, never held across an await.
     kinds_published: std::sync::Mutex<Vec<MediaKind>>,
     downstream_loss: Arc<DownstreamLoss>,
+    audio_level_id: Arc<AtomicU8>,
 }
 
 #[async_trait::async_trait]
@@ -327,6 +334,7 @@ impl PeerConnectionEventHandler for PublishHandler {
             keyframe_clock: std::sync::Mutex::default(),
             received_bytes: AtomicU64::new(0),
             downstream_loss: self.downstream_loss.clone(),
+            levels: LevelCounter::default(),
         });
         if let Some(sfu) = self.sfu.upgrade() {
             let session_id = self.session_id;
@@ -335,10 +343,16 @@ impl PeerConnectionEventHandler for PublishHandler {
         }
         // The one reader of this track: never waits for a subscriber.
         let counted = publication.clone();
+        let audio_level_id = (kind == MediaKind::Audio).then(|| self.audio_level_id.clone());
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(mut packet) => {
+                        let level_id = audio_level_id.as_ref().map_or(0, |id| id.load(Ordering::Relaxed));
+                        if let Some(level) = packet.header.extensions.iter().find(|e| level_id != 0 && e.id == level_id)
+                        {
+                            counted.levels.hear(&level.payload);
+                        }
                         // Header extension ids differ per connection: strip them
                         // once here, so no subscriber copies them.
                         // (The padding goes too: an extension the subscribe
@@ -390,6 +404,12 @@ async fn build_connection(
             .with(Slot::from(keyframes::SLOT), keyframes::KeyframeRequests::default());
         if let Side::Publish { downstream_loss } = side {
             registry = registry.with(Slot::from(super::fec::SLOT), ReportWorstLoss::new(downstream_loss.clone()));
+            // Each microphone's level on its packets, to find the speaker.
+            media_engine.register_header_extension(
+                RTCRtpHeaderExtensionCapability { uri: AUDIO_LEVEL_URI.into() },
+                RtpCodecKind::Audio,
+                None,
+            )?;
         }
         if let Side::Subscribe { resends, estimate } = side {
             // The subscribe side answers NACKs with a budget (retransmit.rs),
@@ -481,6 +501,7 @@ impl Peer {
         let (subscribe_tx, subscribe_rx) = mpsc::channel(1);
         let weak = Arc::downgrade(&sfu);
         let downstream_loss = Arc::new(DownstreamLoss::default());
+        let audio_level_id = Arc::new(AtomicU8::new(0));
         let publish_handler = Arc::new(PublishHandler {
             gathered: publish_tx,
             participant_id,
@@ -488,6 +509,7 @@ impl Peer {
             sfu: weak.clone(),
             kinds_published: std::sync::Mutex::default(),
             downstream_loss: downstream_loss.clone(),
+            audio_level_id: audio_level_id.clone(),
         });
         let ice_tcp = sfu.ice_tcp.is_some();
         let (publish, publish_port) =
@@ -524,6 +546,7 @@ impl Peer {
             forwarded: Arc::default(),
             resends,
             estimate,
+            audio_level_id,
             ports: [publish_port, subscribe_port],
         }))
     }
@@ -632,6 +655,7 @@ impl Peer {
         self.publish.set_local_description(answer).await?;
         gathered(&self.publish_gathered).await;
         let local = self.publish.local_description().await.ok_or(MediaError::Gone)?;
+        self.audio_level_id.store(audio_level_id(&local.sdp).unwrap_or(0), Ordering::Relaxed);
         Ok(local.sdp)
     }
 
