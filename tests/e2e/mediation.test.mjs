@@ -47,13 +47,13 @@ function inboundFrom(page, participantId) {
  * The bound on "video decodes again at once" after a pause, from the click
  * (the request, the keyframe asked of the publisher, its encoding, the
  * forwarding and the decoding). Measured 250-650 ms on an idle machine and
- * up to 1.45 s with two CPU hogs beside three browsers, where the
- * publisher's software encoder waits for a core; the figure is printed on
- * every run. Without the keyframe request the receiver waits for the
- * publisher's next keyframe, which Chromium sends only when asked, so
- * the bound still separates working from broken.
+ * 1.45 s, then 4.7 s (a full run of the suite), with two CPU hogs beside
+ * three browsers, where the publisher's software encoder waits for a core;
+ * the figure is printed on every run. Without the keyframe request the
+ * receiver waits for the publisher's next keyframe, which Chromium sends
+ * only when asked, so the bound still separates working from broken.
  */
-const DECODED_AGAIN_MS = 3000;
+const DECODED_AGAIN_MS = 8000;
 
 async function lostFrom(page, participantId) {
   return (await inboundFrom(page, participantId)).lost;

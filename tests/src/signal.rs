@@ -12,7 +12,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits for a message before failing. Only a failure waits
+/// this long (negative checks wait for a pong, not a time); with two CPU
+/// hogs beside the suite a room's write to PostgreSQL and its ack once took
+/// more than 5 s.
+const WAIT: Duration = Duration::from_secs(20);
 
 pub struct SignalClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,

@@ -5,6 +5,8 @@
 // socket (with the resume token, keeping the peer connections) and reports
 // everything as events; it draws nothing.
 
+/** A peer connection still connecting after this long is made anew (see `renewWhenFailed`). */
+const CONNECTING_GIVE_UP_MS = 15_000;
 const PROTOCOL_VERSION = 1;
 /** Close codes after which reconnecting would be wrong (protocol section 7). */
 const FINAL_CLOSE_CODES = new Set([1000, 1008, 1011, 4000, 4401, 4403, 4409, 4410]);
@@ -384,19 +386,29 @@ export class Call extends EventTarget {
 
   /**
    * A connection that failed (its consent checks unanswered for about 30 s:
-   * the line was down) is not coming back: both are made anew, as after a
-   * reload, and the server recognises them by their new DTLS fingerprint.
-   * Both, because the subscribe side, offered by the server, cannot be
-   * restarted from here; and one path, so that an ICE restart's answer in
-   * flight is never applied to a new connection.
+   * the line was down), or that has been connecting for longer than
+   * CONNECTING_GIVE_UP_MS (a DTLS handshake whose packets a full village
+   * line kept losing waits out ever longer retransmission timers, and the
+   * browser never calls it failed), is not coming back: both are made anew,
+   * as after a reload, and the server recognises them by their new DTLS
+   * fingerprint. Both, because the subscribe side, offered by the server,
+   * cannot be restarted from here; and one path, so that an ICE restart's
+   * answer in flight is never applied to a new connection.
    */
   renewWhenFailed(pc) {
-    pc.addEventListener("connectionstatechange", async () => {
-      if (pc.connectionState !== "failed" || this.state !== "joined") return;
-      if (pc !== this.publishPc && pc !== this.subscribePc) return;
+    let connectingTimer = null;
+    const renew = async () => {
+      if (this.state !== "joined" || (pc !== this.publishPc && pc !== this.subscribePc)) return;
       this.dropPeers();
       await this.publishing?.catch(() => {});
       if (this.state === "joined") this.ensurePublishing();
+    };
+    pc.addEventListener("connectionstatechange", () => {
+      clearTimeout(connectingTimer);
+      if (pc.connectionState === "failed") renew();
+      if (pc.connectionState === "connecting") {
+        connectingTimer = setTimeout(() => pc.connectionState === "connecting" && renew(), CONNECTING_GIVE_UP_MS);
+      }
     });
   }
 

@@ -77,7 +77,8 @@ pub const PAUSE_RECOVERY: Duration = Duration::from_secs(3);
 /// at 1 Mbit/s filled it for the second its publisher took to follow)...
 pub const RESUME_RATE: f64 = 1.3;
 /// ...waiting at most this long (a publisher that does not follow comes
-/// back anyway, and is then judged as one that does not follow).
+/// back anyway, and is then judged as one that does not follow). It is
+/// asked this long before the hold ends, so the two overlap.
 pub const RESUME_WAIT: Duration = Duration::from_secs(3);
 /// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
@@ -395,10 +396,14 @@ impl Allocator {
             }
             let since = *state.fits_since.get_or_insert(now);
             let waiting = state.coming_back_since.is_some();
-            if (waiting || !resumed_one) && now - since >= state.hold {
+            let held = now - since;
+            // Its publisher is asked for the floor `RESUME_WAIT` before the
+            // hold ends, so that it is down by then (coming down took 1-3 s
+            // more after the hold on the way back from a 256 kbit/s line).
+            if (waiting || !resumed_one) && held + RESUME_WAIT >= state.hold {
                 let asked_since = *state.coming_back_since.get_or_insert(now);
                 let down = video.bits_per_second <= VIDEO_FLOOR_BPS * RESUME_RATE;
-                if down || now - asked_since >= RESUME_WAIT {
+                if held >= state.hold && (down || now - asked_since >= RESUME_WAIT) {
                     state.paused = false;
                     state.fits_since = None;
                     state.coming_back_since = None;
@@ -870,6 +875,54 @@ mod tests {
         // The mediator speaks again: back the other way.
         let rounds: Vec<Vec<Uuid>> = (0..20).map(|_| step(300_000.0, false, 1)).collect();
         assert_eq!(rounds.last(), Some(&vec![ADVISER]), "{rounds:?}");
+    }
+
+    #[test]
+    fn the_publisher_comes_down_during_the_hold_not_after_it() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let mut sending = 1_000_000.0;
+        let mut asked_at: Option<usize> = None;
+        let mut step = |estimate: f64, congested: bool, sending: f64| {
+            at += Duration::from_millis(500);
+            let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
+            let link = Link { bits_per_second: estimate, loss: None, congested };
+            allocator.allocate(at, Some(link), 0.0, &video)
+        };
+        (0..10).for_each(|_| drop(step(2_000_000.0, false, sending)));
+        (0..10).for_each(|_| drop(step(120_000.0, true, sending)));
+        // A relapse doubles the hold: back once, then paused again at once.
+        let back = (0..20).position(|_| step(2_000_000.0, false, 160_000.0).paused.is_empty());
+        assert!(back.is_some());
+        let again = (0..10).map(|_| step(120_000.0, true, 1_000_000.0)).last().expect("rounds");
+        assert_eq!(again.paused, vec![ADVISER]);
+        // The line is wide again; the publisher, sending 1 Mbit/s to others,
+        // follows what it is asked a second later, as a browser does.
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds < 40, "never came back");
+            let allocation = step(2_000_000.0, false, sending);
+            if allocation.paused.is_empty() {
+                break;
+            }
+            if allocation.shares == vec![(ADVISER, Some(VIDEO_FLOOR_BPS))] {
+                let asked = *asked_at.get_or_insert(rounds);
+                if rounds >= asked + 2 {
+                    sending = 160_000.0;
+                }
+            }
+        }
+        // It fits once the thin line's estimates have left the window the
+        // allocator plans on; it is back when the doubled hold ends after
+        // that, not the second or more its publisher takes to come down
+        // (asked only after the hold, it was back after 20 rounds).
+        let window_rounds = ESTIMATE_WINDOW.as_millis() as usize / 500;
+        let hold_rounds = (RESUME_HOLD * 2).as_millis() as usize / 500;
+        assert!(
+            rounds <= window_rounds + hold_rounds + 1,
+            "back after {rounds} rounds: the window is {window_rounds}, the hold {hold_rounds}"
+        );
     }
 
     #[test]
