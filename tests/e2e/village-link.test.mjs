@@ -93,9 +93,10 @@ function receivedAt(page) {
       if (!owner) return;
       // Summed over a person's entries: after they reload, the ended
       // track's entry stays (its counters frozen) beside the new one.
-      const item = (from[owner] ||= { framesDecoded: 0, samples: 0, concealed: 0, rtx: 0, nacks: 0, packetsLost: 0, energy: 0, frameHeight: 0 });
+      const item = (from[owner] ||= { framesDecoded: 0, videoPackets: 0, samples: 0, concealed: 0, rtx: 0, nacks: 0, packetsLost: 0, energy: 0, frameHeight: 0 });
       if (entry.kind === "video") {
         item.framesDecoded += entry.framesDecoded || 0;
+        item.videoPackets += entry.packetsReceived || 0;
         item.rtx += entry.retransmittedPacketsReceived || 0;
         item.nacks += entry.nackCount || 0;
         item.packetsLost += entry.packetsLost || 0;
@@ -336,15 +337,18 @@ test("audio only acts within 1 s (median of three) on a 512 kbit/s link with 2% 
   const times = { on: [], off: [] };
   for (let round = 0; round < 3; round++) {
     times.on.push(await acted(true));
-    const framesAtOn = await receivedAt(station);
-    await sleep(1500);
-    const framesLater = await receivedAt(station);
+    // What was already on its way when the server acted (the line's queue
+    // holds 300 ms at most, plus 75 ms of delay) still arrives; in the
+    // second after that, no video. (Counted in packets, not decoded frames:
+    // with both cores busy the station's decoder ran a second behind.)
+    await sleep(1000);
+    const settled = await receivedAt(station);
+    await sleep(1000);
+    const later = await receivedAt(station);
     times.off.push(await acted(false));
-    // Checked in the first round, from the thin video the line carried:
-    // later rounds start from video just resumed at full rate, whose frames
-    // still in the line's queue and the jitter buffer decode after the click.
-    for (const id of round === 0 ? [ids.mediator, ids.adviser] : []) {
-      assert.ok(framesLater[id].framesDecoded - framesAtOn[id].framesDecoded <= 15, "video stopped with audio only");
+    for (const id of [ids.mediator, ids.adviser]) {
+      const arrived = later[id].videoPackets - settled[id].videoPackets;
+      assert.ok(arrived <= 3, `${arrived} video packets arrived in the second round ${round} of audio only`);
     }
     await sleep(1500); // the videos resume (or stay paused for the line) before the next round
   }

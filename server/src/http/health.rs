@@ -144,7 +144,7 @@ fn register_subscriber_series(registry: &mut prometheus_client::registry::Regist
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
     type Pick = fn(&crate::sfu::SubscriberFigures) -> u64;
-    let series: [(&str, &str, Pick); 7] = [
+    let series: [(&str, &str, Pick); 8] = [
         ("mediation_subscriber_forwarded_packets", "RTP packets forwarded to one subscriber", |s| s.forwarded_packets),
         ("mediation_subscriber_forwarded_bytes", "RTP payload bytes forwarded to one subscriber", |s| {
             s.forwarded_bytes
@@ -158,6 +158,11 @@ fn register_subscriber_series(registry: &mut prometheus_client::registry::Regist
             "mediation_subscriber_refused_resends",
             "Requested packets not resent: too old, resent within the round trip, gone, or over budget",
             |s| s.refused_resends,
+        ),
+        (
+            "mediation_subscriber_probe_padding_bytes",
+            "Padding bytes sent to one subscriber to probe whether their link carries a paused video",
+            |s| s.probe_padding_bytes,
         ),
         (
             "mediation_subscriber_trickled_candidates",

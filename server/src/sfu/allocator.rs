@@ -82,6 +82,23 @@ pub const RESUME_RATE: f64 = 1.3;
 pub const RESUME_WAIT: Duration = Duration::from_secs(3);
 /// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
+/// A paused video comes back only once the link has shown, this recently
+/// and with no congestion, that it delivers...
+pub const CARRIED_MEMORY: Duration = Duration::from_secs(3);
+/// ...this share of what would be sent with it back. An estimate climbing
+/// with nothing on the link to test it is a guess: on a 512 kbit/s line it
+/// let the second video back, and the first stalled each time. The link is
+/// shown to carry more by probing it with padding (`Allocation::probe_bps`).
+pub const CARRIED_SHARE: f64 = 0.9;
+/// After a probe that found the link full, the next waits this long,
+/// doubling up to `PROBE_BACKOFF_MAX`...
+pub const PROBE_BACKOFF: Duration = Duration::from_secs(2);
+/// ...(a failed probe costs a queue of about 100 ms for a moment, so a line
+/// that stays narrow is probed every few seconds, and one that widens is
+/// found soon).
+pub const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// A probe that has not brought a video back in this long stops (and backs off).
+pub const PROBE_LONGEST: Duration = Duration::from_secs(12);
 
 /// What is known of a subscriber's link this round.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,6 +109,9 @@ pub struct Link {
     pub loss: Option<f64>,
     /// Whether it showed congestion lately: only then does video pause.
     pub congested: bool,
+    /// What the subscriber acknowledged receiving lately, when known
+    /// (transport-wide feedback): what the link has shown it carries.
+    pub delivered: Option<f64>,
 }
 
 /// One stream the room's rules let flow to this subscriber.
@@ -126,6 +146,9 @@ pub struct Allocation {
     /// is not known: no limit from this subscriber).
     pub shares: Vec<(Uuid, Option<f64>)>,
     pub quality: Quality,
+    /// Padding to send on this link, in bits per second, to show whether
+    /// it carries a paused video (0: none).
+    pub probe_bps: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +219,37 @@ pub struct Allocator {
     first_estimate: Option<Instant>,
     /// When a video last paused (`PAUSE_RECOVERY`).
     paused_at: Option<Instant>,
+    /// What the link delivered in recent rounds without congestion.
+    delivered: VecDeque<(Instant, f64)>,
+    probe: Probe,
+}
+
+/// The probing of one subscriber's link.
+#[derive(Debug, Default)]
+struct Probe {
+    /// Since when padding has been asked for.
+    since: Option<Instant>,
+    /// No probe before this (after one failed).
+    not_before: Option<Instant>,
+    backoff: Option<Duration>,
+}
+
+impl Probe {
+    /// A probe ended without bringing video back: the next waits longer.
+    fn failed(&mut self, now: Instant) {
+        let backoff = self.backoff.map_or(PROBE_BACKOFF, |backoff| (backoff * 2).min(PROBE_BACKOFF_MAX));
+        self.backoff = Some(backoff);
+        self.not_before = Some(now + backoff);
+        self.since = None;
+    }
+
+    /// Whether a probe may run now, and for how long it has.
+    fn may_run(&mut self, now: Instant) -> bool {
+        if self.since.is_some_and(|since| now.saturating_duration_since(since) >= PROBE_LONGEST) {
+            self.failed(now);
+        }
+        self.not_before.is_none_or(|at| now >= at)
+    }
 }
 
 impl Allocator {
@@ -213,7 +267,8 @@ impl Allocator {
             let paused: Vec<Uuid> = videos.iter().map(|v| v.from).filter(|from| self.videos[from].paused).collect();
             let shares = videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| (v.from, None)).collect();
             let quality = if paused.is_empty() { Quality::Good } else { Quality::Poor };
-            return Allocation { paused, shares, quality };
+            self.probe.since = None;
+            return Allocation { paused, shares, quality, probe_bps: 0.0 };
         };
         let starting = self.first_estimate.is_none_or(|first| now.saturating_duration_since(first) < STARTUP);
         let audio: f64 = offered
@@ -223,15 +278,62 @@ impl Allocator {
             .sum();
         let budget = estimate * HEADROOM - audio - resend_bps;
         let (mut used, short) = self.pause_what_does_not_fit(now, &videos, budget, congested && !starting, starting);
+        let carried = self.carried(now, link);
+        let sending = audio
+            + resend_bps
+            + videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| v.bits_per_second).sum::<f64>();
+        let mut wanted = None;
         if short.is_empty() {
-            self.resume_what_fits(now, &videos, budget, &mut used);
+            let link = Carrying { budget, fixed: audio + resend_bps, sending, carried };
+            wanted = self.resume_what_fits(now, &videos, link, &mut used);
         } else {
             self.videos.values_mut().for_each(|state| {
                 state.fits_since = None;
                 state.coming_back_since = None;
             });
         }
-        self.share_out(&videos, budget, loss)
+        let probe_bps = self.probe_for(now, wanted, sending, congested || starting || self.recovering(now));
+        Allocation { probe_bps, ..self.share_out(&videos, budget, loss) }
+    }
+
+    /// The most the link delivered without congestion in the last
+    /// `CARRIED_MEMORY` (unbounded when it is not known: a client that
+    /// sends only REMB is not probed, and its videos come back on the
+    /// estimate alone).
+    fn carried(&mut self, now: Instant, link: Option<Link>) -> f64 {
+        let Some(link) = link else { return f64::INFINITY };
+        let Some(delivered) = link.delivered else { return f64::INFINITY };
+        if !link.congested {
+            self.delivered.push_back((now, delivered));
+        }
+        while self.delivered.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > CARRIED_MEMORY) {
+            self.delivered.pop_front();
+        }
+        self.delivered.iter().map(|(_, delivered)| *delivered).fold(0.0, f64::max)
+    }
+
+    /// The padding to ask for: enough to bring what is sent up to `wanted`
+    /// (what the link must carry for a paused video to come back), unless
+    /// the link is congested, starting or recovering, or a probe failed
+    /// lately. A probe that ends in congestion failed (the estimator stops
+    /// the padding itself at the first queue, `estimate::PROBE_QUEUE`).
+    fn probe_for(&mut self, now: Instant, wanted: Option<f64>, sending: f64, unsettled: bool) -> f64 {
+        if unsettled {
+            if self.probe.since.is_some() {
+                self.probe.failed(now);
+            }
+            return 0.0;
+        }
+        let Some(wanted) = wanted.filter(|_| self.probe.may_run(now)) else {
+            if wanted.is_none() {
+                // Nothing waits to come back (or it came back): probing went well.
+                self.probe.since = None;
+                self.probe.backoff = None;
+            }
+            return 0.0;
+        };
+        self.probe.since.get_or_insert(now);
+        (wanted - sending).max(0.0)
     }
 
     /// Remembers which videos are offered, and which publishers send well
@@ -361,11 +463,18 @@ impl Allocator {
     /// paused video that outranks forwarded ones (the speaker's, when
     /// someone else starts speaking) takes their place when it fits in
     /// what they use: they pause as it comes back.
-    fn resume_what_fits(&mut self, now: Instant, videos: &[&Offered], budget: f64, used: &mut f64) {
+    /// Returns what the link must be shown to carry for the first paused
+    /// video that waits on that alone (see `probe_for`).
+    fn resume_what_fits(&mut self, now: Instant, videos: &[&Offered], link: Carrying, used: &mut f64) -> Option<f64> {
         let mut resumed_one = self
             .videos
             .values()
             .any(|state| (!state.paused && state.probing(now)) || state.coming_back_since.is_some());
+        // Only the next video to come back is probed for, and not while one
+        // that just came back is still on trial.
+        let on_trial = self.videos.values().any(|state| !state.paused && state.probing(now));
+        let mut wanted = None;
+        let mut next = !on_trial;
         for video in videos {
             if !self.videos[&video.from].paused {
                 continue;
@@ -374,9 +483,10 @@ impl Allocator {
             // The margin covers every video that would go, not the new one
             // alone: on a 512 kbit/s line two videos at the floor fitted by
             // a hair, and each probe of the second stalled the first.
-            let fits = |used: f64| (used + cost) * RESUME_MARGIN <= budget;
+            let fits = |used: f64| (used + cost) * RESUME_MARGIN <= link.budget;
             let mut yielding = Vec::new();
             let mut left = *used;
+            let mut after = link.sending + cost;
             // Those it outranks give way, the lowest first, until it fits.
             for lower in videos.iter().rev().filter(|v| v.priority < video.priority) {
                 if fits(left) {
@@ -385,11 +495,19 @@ impl Allocator {
                 let state = &self.videos[&lower.from];
                 if !state.paused {
                     left -= state.cost(lower, now);
+                    after -= lower.bits_per_second;
                     yielding.push(lower.from);
                 }
             }
+            let shown = link.carried >= after * CARRIED_SHARE;
             let state = self.videos.get_mut(&video.from).expect("state made above");
-            if !fits(left) {
+            let probed_for = std::mem::take(&mut next);
+            if probed_for {
+                // What the estimate must reach for it to fit, which the link
+                // must be seen to carry until it is back.
+                wanted = Some(((left + cost) * RESUME_MARGIN + link.fixed) / HEADROOM);
+            }
+            if !fits(left) || !shown {
                 state.fits_since = None;
                 state.coming_back_since = None;
                 continue;
@@ -408,6 +526,9 @@ impl Allocator {
                     state.fits_since = None;
                     state.coming_back_since = None;
                     state.resumed_at = Some(now);
+                    if probed_for {
+                        wanted = None;
+                    }
                     for from in &yielding {
                         let lower = self.videos.get_mut(from).expect("state made above");
                         lower.paused = true;
@@ -420,6 +541,7 @@ impl Allocator {
                 resumed_one = true;
             }
         }
+        wanted
     }
 
     /// Each forwarded video's share of what is left, and how the link is
@@ -450,8 +572,21 @@ impl Allocator {
         } else {
             Quality::Good
         };
-        Allocation { paused, shares, quality }
+        Allocation { paused, shares, quality, probe_bps: 0.0 }
     }
+}
+
+/// What `resume_what_fits` knows of the link this round, in bits per second.
+#[derive(Debug, Clone, Copy)]
+struct Carrying {
+    /// What is left for video.
+    budget: f64,
+    /// What audio and resends take.
+    fixed: f64,
+    /// What goes to the subscriber now.
+    sending: f64,
+    /// What the link has shown it carries (`Allocator::carried`).
+    carried: f64,
 }
 
 #[cfg(test)]
@@ -474,6 +609,8 @@ mod tests {
 
     const MEDIATOR: Uuid = Uuid::from_u128(1);
     const ADVISER: Uuid = Uuid::from_u128(2);
+    /// The key probe padding's fractions of a packet are carried under.
+    const PADDING: Uuid = Uuid::from_u128(3);
     /// What a camera sends when nobody asks for less.
     const NATURAL_VIDEO_BPS: f64 = 700_000.0;
     const AUDIO_PACKET: usize = 160;
@@ -527,11 +664,15 @@ mod tests {
         clock: f64,
         /// Fractions of a video packet carried to the next tick.
         carries: HashMap<Uuid, f64>,
+        /// Bytes of probe padding sent so far.
+        padding_sent: f64,
     }
 
     impl Room {
         fn new(capacity_bps: f64) -> Self {
             let cell = Arc::new(LinkEstimate::default());
+            // Video with RTX goes, so the link can be probed with padding.
+            cell.mark_probe_source();
             Self {
                 epoch: Instant::now(),
                 link: Bottleneck { capacity_bps, loss: 0.0, free_at: 0.0, seed: 7 },
@@ -542,11 +683,12 @@ mod tests {
                 next_id: 0,
                 video_rate: HashMap::from([(MEDIATOR, NATURAL_VIDEO_BPS), (ADVISER, NATURAL_VIDEO_BPS)]),
                 asked: HashMap::new(),
-                last: Allocation { paused: Vec::new(), shares: Vec::new(), quality: Quality::Good },
+                last: Allocation { paused: Vec::new(), shares: Vec::new(), quality: Quality::Good, probe_bps: 0.0 },
                 audio_sent: 0,
                 audio_lost: 0,
                 clock: 0.0,
                 carries: HashMap::new(),
+                padding_sent: 0.0,
             }
         }
 
@@ -610,6 +752,14 @@ mod tests {
                     self.send(at, 1200, false);
                 }
             }
+            // Probe padding, as the retransmitter sends it (until the
+            // estimator stops it).
+            let padding = self.cell.probe_bps() * TICK.as_secs_f64() / 8.0 / 1200.0;
+            let packets = padding.floor() as usize + usize::from(self.frac(PADDING, padding.fract()));
+            for _ in 0..packets {
+                self.send(at, 1200, false);
+                self.padding_sent += 1200.0;
+            }
             // Publishers follow the share they were given a second ago.
             for (from, asks) in &mut self.asked {
                 while asks.front().is_some_and(|(_, asked_at)| at - asked_at >= 1.0) {
@@ -655,9 +805,14 @@ mod tests {
                     ]
                 })
                 .collect();
-            let link =
-                estimate.map(|e| Link { bits_per_second: e.bits_per_second, loss: e.loss, congested: e.congested });
+            let link = estimate.map(|e| Link {
+                bits_per_second: e.bits_per_second,
+                loss: e.loss,
+                congested: e.congested,
+                delivered: e.delivered,
+            });
             self.last = self.allocator.allocate(now, link, 0.0, &offered);
+            self.cell.request_probe(self.last.probe_bps);
             for (from, share) in &self.last.shares {
                 self.asked.entry(*from).or_default().push_back((share.unwrap_or(NATURAL_VIDEO_BPS), at));
             }
@@ -719,8 +874,12 @@ mod tests {
         let settling = room.run(20.0);
         assert!(first_pause(&settling, ADVISER).is_some(), "{settling:?}");
         room.reset_audio_counts();
+        let padding_before = room.padding_sent;
         let settled = room.run(60.0);
         assert!(settled.iter().all(|(_, paused)| *paused == vec![ADVISER]), "{settled:?}");
+        // The line is probed now and then for the second video, briefly.
+        let padding_share = (room.padding_sent - padding_before) / (512_000.0 / 8.0 * 60.0);
+        assert!(padding_share < 0.05, "padding took {:.1}% of the line", padding_share * 100.0);
         let loss = room.audio_loss_since_reset();
         assert!(loss < 0.03, "audio lost {:.1}% on a settled link", loss * 100.0);
     }
@@ -741,7 +900,10 @@ mod tests {
         // returns within 15 s, the rest within 30 s, and stays.
         room.link.capacity_bps = 2_000_000.0;
         let history = room.run(15.0);
-        assert!(history.iter().any(|(_, paused)| paused.len() < 2), "no video came back: {history:?}");
+        // Probed with padding, the wider line is found and the first video
+        // is back in 8 s here.
+        let back = history.iter().find(|(_, paused)| paused.len() < 2).map(|(at, _)| *at);
+        assert!(back.is_some_and(|at| at <= 10.0), "no video back within 10 s: {history:?}");
         let history = room.run(15.0);
         assert!(history.last().is_some_and(|(_, paused)| paused.is_empty()), "not all back: {history:?}");
         let history = room.run(20.0);
@@ -778,7 +940,7 @@ mod tests {
         let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: 300_000.0 }];
         for step in 1..=60 {
             *at += Duration::from_millis(500);
-            let link = Link { bits_per_second: estimate, loss: None, congested: true };
+            let link = Link { bits_per_second: estimate, loss: None, congested: true, delivered: None };
             if allocator.allocate(*at, Some(link), 0.0, &video).paused.is_empty() != paused {
                 return f64::from(step) * 0.5;
             }
@@ -815,7 +977,7 @@ mod tests {
         });
         let mut step = |estimate: f64, congested: bool| {
             at += Duration::from_millis(500);
-            let link = Link { bits_per_second: estimate, loss: None, congested };
+            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &offered).paused
         };
         // Past start-up; then a line with room for one video pauses the adviser.
@@ -859,7 +1021,7 @@ mod tests {
                 priority,
                 bits_per_second: VIDEO_FLOOR_BPS,
             });
-            let link = Link { bits_per_second: estimate, loss: None, congested };
+            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &offered).paused
         };
         // Room for one video: the adviser's pauses, the mediator's goes.
@@ -886,7 +1048,7 @@ mod tests {
         let mut step = |estimate: f64, congested: bool, sending: f64| {
             at += Duration::from_millis(500);
             let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
-            let link = Link { bits_per_second: estimate, loss: None, congested };
+            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &video)
         };
         (0..10).for_each(|_| drop(step(2_000_000.0, false, sending)));
@@ -932,7 +1094,7 @@ mod tests {
         let mut step = |estimate: f64, congested: bool, sending: f64| {
             at += Duration::from_millis(500);
             let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
-            let link = Link { bits_per_second: estimate, loss: None, congested };
+            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &video)
         };
         (0..10).for_each(|_| assert!(step(2_000_000.0, false, 1_000_000.0).paused.is_empty()));
@@ -953,5 +1115,83 @@ mod tests {
         let rounds: Vec<bool> = (0..30).map(|_| step(2_000_000.0, false, 1_000_000.0).paused.is_empty()).collect();
         let first_asked = rounds.iter().position(|back| *back).expect("it comes back");
         assert!(first_asked > 0 && rounds[first_asked..].iter().all(|back| *back), "{rounds:?}");
+    }
+
+    /// One video, the adviser's at the floor, stepped every 500 ms on a link
+    /// whose estimate, congestion and delivered rate the test sets.
+    fn probed(
+        allocator: &mut Allocator,
+        at: &mut Instant,
+        estimate: f64,
+        congested: bool,
+        delivered: f64,
+    ) -> Allocation {
+        *at += Duration::from_millis(500);
+        let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: VIDEO_FLOOR_BPS }];
+        let link = Link { bits_per_second: estimate, loss: None, congested, delivered: Some(delivered) };
+        allocator.allocate(*at, Some(link), 0.0, &video)
+    }
+
+    #[test]
+    fn a_paused_video_comes_back_only_once_the_link_has_carried_it() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        (0..10).for_each(|_| assert!(probed(&mut allocator, &mut at, 2_000_000.0, false, 200_000.0).paused.is_empty()));
+        let paused = (0..10).map(|_| probed(&mut allocator, &mut at, 120_000.0, true, 100_000.0)).last();
+        assert_eq!(paused.expect("rounds").paused, vec![ADVISER]);
+        // The estimate climbs, but nothing has shown the link carries more
+        // than its sound: the video stays paused and the link is probed for it.
+        let climbing: Vec<Allocation> =
+            (0..20).map(|_| probed(&mut allocator, &mut at, 2_000_000.0, false, 30_000.0)).collect();
+        assert!(climbing.iter().all(|a| a.paused == vec![ADVISER]), "back on the estimate alone: {climbing:?}");
+        let asked = climbing.last().expect("rounds").probe_bps;
+        // Enough to show the link carries the video at the floor with the
+        // margin and headroom (nothing else is sent here).
+        let wanted = VIDEO_FLOOR_BPS * RESUME_MARGIN / HEADROOM;
+        assert!((asked - wanted).abs() < 1.0, "padding asked {asked}, wanted {wanted}");
+        // The padding goes through: the video is back after its hold, and
+        // the probe ends with it.
+        let rounds: Vec<Allocation> =
+            (0..12).map(|_| probed(&mut allocator, &mut at, 2_000_000.0, false, 30_000.0 + asked)).collect();
+        let back = rounds.iter().position(|a| a.paused.is_empty()).expect("back once carried");
+        assert!(back <= 2 * RESUME_HOLD.as_secs() as usize + 1, "back after {back} rounds");
+        assert!(rounds[..back].iter().all(|a| a.probe_bps > 0.0), "probed until back: {rounds:?}");
+        assert!(rounds[back..].iter().all(|a| a.probe_bps == 0.0), "no padding once back: {rounds:?}");
+    }
+
+    #[test]
+    fn a_probe_that_finds_the_line_full_stops_and_the_next_waits_longer() {
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        (0..10).for_each(|_| drop(probed(&mut allocator, &mut at, 2_000_000.0, false, 200_000.0)));
+        (0..10).for_each(|_| drop(probed(&mut allocator, &mut at, 120_000.0, true, 100_000.0)));
+        // Each time padding is asked for, the line shows a queue the round
+        // after (the estimator flags it congested); count the quiet rounds
+        // between probes.
+        let mut gaps = Vec::new();
+        let mut quiet = 0;
+        for _ in 0..80 {
+            let allocation = probed(&mut allocator, &mut at, 300_000.0, false, 60_000.0);
+            assert_eq!(allocation.paused, vec![ADVISER]);
+            if allocation.probe_bps > 0.0 {
+                gaps.push(quiet);
+                quiet = 0;
+                let stopped = probed(&mut allocator, &mut at, 300_000.0, true, 60_000.0);
+                assert_eq!(stopped.probe_bps, 0.0, "no padding on a congested link");
+            } else {
+                quiet += 1;
+            }
+        }
+        let rounds = |backoff: Duration| backoff.as_millis() as usize / 500;
+        // With the congested round, a failure is followed by the backoff:
+        // 2 s, then 4 s, then 8 s each time.
+        let waits: Vec<usize> = gaps.iter().skip(1).map(|quiet| quiet + 1).collect();
+        assert!(waits.len() >= 4, "probed again and again: {gaps:?}");
+        assert_eq!(
+            waits[..3],
+            [rounds(PROBE_BACKOFF), rounds(PROBE_BACKOFF * 2), rounds(PROBE_BACKOFF_MAX)],
+            "{gaps:?}"
+        );
+        assert!(waits[3..].iter().all(|wait| *wait == rounds(PROBE_BACKOFF_MAX)), "{gaps:?}");
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
@@ -51,6 +52,12 @@ pub struct Estimate {
     /// not enough, since a receiver short of CPU stamps arrivals late too.
     /// A REMB says nothing of why: its figure is taken as it is.
     pub congested: bool,
+    /// What the subscriber acknowledged receiving over the last second, by
+    /// arrival (transport-wide feedback only): what the link has shown it
+    /// carries, as against what the estimate supposes. None also while the
+    /// connection has nothing to probe the link with (no video packet sent
+    /// on a stream with RTX): the allocator then goes on the estimate alone.
+    pub delivered: Option<f64>,
 }
 
 /// A link that was congested this recently still counts as congested.
@@ -63,6 +70,7 @@ struct Figures {
     receiver_loss: Option<(f64, Instant)>,
     feedback: Option<(f64, Option<f64>, Instant)>,
     congested_at: Option<Instant>,
+    delivered: Option<(f64, Instant)>,
     remb: Option<(f64, Instant)>,
 }
 
@@ -72,6 +80,12 @@ struct Figures {
 #[derive(Debug, Default)]
 pub struct LinkEstimate {
     figures: std::sync::Mutex<Figures>,
+    /// Padding asked of the connection to probe the link, in bits per
+    /// second (an `f64`'s bits; 0 for none): the allocator sets it, the
+    /// retransmitter sends it, the estimator stops it at the first queue.
+    probe_bps: AtomicU64,
+    /// Whether the retransmitter has packets to make probe padding of.
+    probe_source: AtomicBool,
 }
 
 impl LinkEstimate {
@@ -87,6 +101,26 @@ impl LinkEstimate {
         if congested {
             figures.congested_at = Some(at);
         }
+    }
+
+    /// What the subscriber acknowledged receiving lately (bits per second).
+    pub fn record_delivered(&self, bits_per_second: f64, at: Instant) {
+        self.figures().delivered = Some((bits_per_second, at));
+    }
+
+    /// Asks the connection for this much probe padding (0 stops it).
+    pub fn request_probe(&self, bits_per_second: f64) {
+        self.probe_bps.store(bits_per_second.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The retransmitter has a video packet with RTX to copy as padding.
+    pub fn mark_probe_source(&self) {
+        self.probe_source.store(true, Ordering::Relaxed);
+    }
+
+    /// The probe padding asked for now, in bits per second.
+    pub fn probe_bps(&self) -> f64 {
+        f64::from_bits(self.probe_bps.load(Ordering::Relaxed))
     }
 
     /// A receiver report's loss for one stream (`fraction_lost` of 256).
@@ -124,13 +158,23 @@ impl LinkEstimate {
             && fresh(at, TWCC_FRESH)
         {
             let congested = figures.congested_at.is_some_and(|at| fresh(at, CONGESTION_MEMORY));
-            return Some(Estimate { bits_per_second, loss, source: EstimateSource::TransportFeedback, congested });
+            let probe_source = self.probe_source.load(Ordering::Relaxed);
+            let delivered =
+                figures.delivered.filter(|&(_, at)| probe_source && fresh(at, TWCC_FRESH)).map(|(bps, _)| bps);
+            return Some(Estimate {
+                bits_per_second,
+                loss,
+                source: EstimateSource::TransportFeedback,
+                congested,
+                delivered,
+            });
         }
         figures.remb.filter(|&(_, at)| fresh(at, REMB_FRESH)).map(|(bits_per_second, _)| Estimate {
             bits_per_second,
             loss: None,
             source: EstimateSource::Remb,
             congested: true,
+            delivered: None,
         })
     }
 }
@@ -157,6 +201,8 @@ pub const CEILING_GROWTH: f64 = 1.1;
 /// A queue standing this long is congestion: what is sent no longer all
 /// fits, though the link still carries what arrives (`SATURATED_QUEUE`).
 pub const CONGESTED_QUEUE: Duration = Duration::from_millis(30);
+/// A probe whose packets queue this long has found the link's limit.
+pub const PROBE_QUEUE: Duration = Duration::from_millis(40);
 /// The one-way delay with no queue is the least seen over this window.
 const BASE_DELAY_WINDOW: Duration = Duration::from_secs(10);
 
@@ -174,11 +220,18 @@ struct QueueDelay {
     recent: VecDeque<(Instant, f64)>,
 }
 
+/// What `QueueDelay` makes of one batch of feedback.
+struct Queued {
+    standing: Option<Duration>,
+    latest: Option<Duration>,
+}
+
 /// A queue counts as standing when it lasted this long.
 const STANDING: Duration = Duration::from_millis(500);
 
 impl QueueDelay {
-    fn update(&mut self, now: Instant, reports: &[PacketReport]) -> Option<Duration> {
+    /// The standing queue (see above) and this batch's own queue, when known.
+    fn update(&mut self, now: Instant, reports: &[PacketReport]) -> Queued {
         let mut sum = 0.0;
         let mut count = 0u32;
         for report in reports {
@@ -206,10 +259,13 @@ impl QueueDelay {
         }
         let base = self.lows.iter().map(|(_, low)| *low).fold(f64::INFINITY, f64::min);
         let standing = self.recent.iter().map(|(_, delay)| *delay).fold(f64::INFINITY, f64::min);
+        let above_base = |delay: f64| Duration::from_secs_f64((delay - base).max(0.0) / 1000.0);
         // Judged only once the window is (nearly) covered by feedback.
         let covered = self.recent.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) >= STANDING / 2);
-        (covered && base.is_finite() && standing.is_finite())
-            .then(|| Duration::from_secs_f64((standing - base).max(0.0) / 1000.0))
+        Queued {
+            standing: (covered && base.is_finite() && standing.is_finite()).then(|| above_base(standing)),
+            latest: (count > 0 && base.is_finite()).then(|| above_base(sum / f64::from(count))),
+        }
     }
 }
 
@@ -346,11 +402,18 @@ impl BandwidthEstimator for LinkEstimator {
         // packets transport-wide feedback left unacknowledged read 10-25%
         // lost on a link where the browser itself counted under 2%.
         let receiver_loss = self.cell.receiver_loss(now);
-        let queued = self.queue.update(now, reports);
+        let Queued { standing: queued, latest } = self.queue.update(now, reports);
         let standing_queue = queued.is_some_and(|queued| queued > CONGESTED_QUEUE);
+        // A probe stops at the first queue it builds: the link carries no
+        // more than it has, and the videos going must not stall for it.
+        let probe_failed = self.cell.probe_bps() > 0.0 && latest.is_some_and(|latest| latest > PROBE_QUEUE);
+        if probe_failed {
+            tracing::debug!(?latest, "probe stopped at a queue");
+            self.cell.request_probe(0.0);
+        }
         let saturated_queue = queued.is_some_and(|queued| queued > SATURATED_QUEUE);
         let saturated = receiver_loss.is_some_and(|loss| loss > SATURATED_LOSS) || saturated_queue;
-        let congested = saturated || standing_queue;
+        let congested = saturated || standing_queue || probe_failed;
         if saturated_queue {
             // What a full link delivers is its rate (counted by arrival; once
             // streams pause and its queue drains, less arrives, which says
@@ -359,7 +422,15 @@ impl BandwidthEstimator for LinkEstimator {
             // its sound alone set the ceiling at 110 kbit/s, and video took
             // 28 s to come back once the line was wide again.
             self.ceiling = Some((acked.max(MIN_BPS), now));
+        } else if !congested
+            && let Some((ceiling, since)) = self.ceiling
+            && acked > ceiling * CEILING_GROWTH.powf(now.saturating_duration_since(since).as_secs_f64())
+        {
+            // The link carries more than it did when last full, with no
+            // queue (a probe's padding, or the line widened): climb from there.
+            self.ceiling = Some((acked, now));
         }
+        self.cell.record_delivered(acked, now);
         let delivered = acked;
 
         let mut usage = self.detector.usage();
@@ -500,5 +571,18 @@ mod tests {
         estimate.record_remb(0.0, now);
         estimate.record_remb(f64::NAN, now);
         assert_eq!(estimate.current(now), None);
+    }
+
+    #[test]
+    fn what_was_delivered_counts_once_the_link_can_be_probed() {
+        let estimate = LinkEstimate::default();
+        let now = Instant::now();
+        estimate.record_feedback(700_000.0, None, false, now);
+        estimate.record_delivered(300_000.0, now);
+        assert_eq!(estimate.current(now).expect("fresh").delivered, None, "nothing to probe with yet");
+        estimate.mark_probe_source();
+        assert_eq!(estimate.current(now).expect("fresh").delivered, Some(300_000.0));
+        let stale = estimate.current(now + Duration::from_secs(3));
+        assert_eq!(stale.map(|e| e.delivered), None, "stale with the feedback");
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::allocator::{Allocation, Allocator, Link, Offered, Quality, VIDEO_FLOOR_BPS};
+use super::estimate::{Estimate, LinkEstimate};
 use super::peer::{Peer, Publication};
 use super::speech::Speakers;
 use super::{MediaRules, SharedRoom, SignalSink};
@@ -83,7 +84,9 @@ impl Meter {
 /// The loop's memory between rounds.
 #[derive(Default)]
 struct RoomLinks {
-    allocators: HashMap<Uuid, Allocator>,
+    /// Each subscriber's allocator, with the link estimate of the
+    /// connection it allocates.
+    allocators: HashMap<Uuid, (Arc<LinkEstimate>, Allocator)>,
     streams: HashMap<(Uuid, MediaKind), Meter>,
     resends: HashMap<Uuid, Meter>,
     targets: HashMap<Uuid, (Target, Instant)>,
@@ -166,18 +169,7 @@ impl RoomLinks {
                 })
                 .collect();
             let estimate = peer.estimate.current(now);
-            let resend_bps = self.resends.entry(id).or_default().update(now, peer.resent_bytes());
-            let link =
-                estimate.map(|e| Link { bits_per_second: e.bits_per_second, loss: e.loss, congested: e.congested });
-            let allocation = self.allocators.entry(id).or_default().allocate(now, link, resend_bps, &offered);
-            tracing::trace!(
-                subscriber = %id,
-                estimate_kbps = estimate.map(|e| kbps(e.bits_per_second)),
-                congested = estimate.is_some_and(|e| e.congested),
-                resend_kbps = kbps(resend_bps),
-                paused = allocation.paused.len(),
-                "link allocated"
-            );
+            let allocation = self.allocate_for(now, peer, estimate, &offered);
             for stream in streams.iter().filter(|stream| stream.kind == MediaKind::Video) {
                 let paused = allocation.paused.contains(&stream.from);
                 if stream.network_paused.swap(paused, Ordering::AcqRel) != paused {
@@ -241,6 +233,45 @@ impl RoomLinks {
     fn speaker_of(&self, rules: &MediaRules, participant: Uuid) -> Option<Uuid> {
         let space = rules.spaces.get(&participant)?;
         self.speakers.get(space)?.current()
+    }
+
+    /// Runs one subscriber's allocator on its link's estimate, and asks its
+    /// connection for the probe padding the allocation wants.
+    fn allocate_for(
+        &mut self,
+        now: Instant,
+        peer: &Peer,
+        estimate: Option<Estimate>,
+        offered: &[Offered],
+    ) -> Allocation {
+        let id = peer.participant_id;
+        let resend_bps = self.resends.entry(id).or_default().update(now, peer.resent_bytes());
+        let link = estimate.map(|e| Link {
+            bits_per_second: e.bits_per_second,
+            loss: e.loss,
+            congested: e.congested,
+            delivered: e.delivered,
+        });
+        // New connections (a reloaded page) are a new link: what was paused
+        // or learnt on the old ones does not carry over.
+        let (cell, allocator) =
+            self.allocators.entry(id).or_insert_with(|| (peer.estimate.clone(), Allocator::default()));
+        if !Arc::ptr_eq(cell, &peer.estimate) {
+            *cell = peer.estimate.clone();
+            *allocator = Allocator::default();
+        }
+        let allocation = allocator.allocate(now, link, resend_bps, offered);
+        peer.estimate.request_probe(allocation.probe_bps);
+        tracing::trace!(
+            subscriber = %id,
+            estimate_kbps = estimate.map(|e| kbps(e.bits_per_second)),
+            congested = estimate.is_some_and(|e| e.congested),
+            resend_kbps = kbps(resend_bps),
+            probe_kbps = kbps(allocation.probe_bps),
+            paused = allocation.paused.len(),
+            "link allocated"
+        );
+        allocation
     }
 
     fn priority(&self, rules: &MediaRules, from: Uuid) -> u8 {

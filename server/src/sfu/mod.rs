@@ -20,6 +20,7 @@ mod links;
 mod peer;
 pub mod ports;
 pub mod retransmit;
+mod rtx_feedback;
 mod rules;
 pub mod sdp;
 pub mod speech;
@@ -70,6 +71,8 @@ pub struct SubscriberFigures {
     pub resent_packets: u64,
     pub resent_bytes: u64,
     pub refused_resends: u64,
+    /// Probe padding sent to find out whether their link carries more.
+    pub probe_padding_bytes: u64,
     /// Candidates this participant trickled, added to their connections.
     pub trickled_candidates: u64,
 }

@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::ice::network_type::NetworkType;
-use rtc::interceptor::{Registry, Slot};
+use rtc::interceptor::{CongestionControlBuilder, Registry, Slot, TwccSenderBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    CongestionFeedback, configure_congestion_control, register_default_interceptors,
-};
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
@@ -25,9 +23,10 @@ use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
-    RTCRtpRtxParameters, RtpCodecKind, TYPE_RTCP_FB_GOOG_REMB,
+    RTCRtpRtxParameters, RtpCodecKind, TYPE_RTCP_FB_GOOG_REMB, TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::sdp::extmap::TRANSPORT_CC_URI;
 use signaling_proto::{ErrorCode, MediaKind, PeerTarget};
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -49,6 +48,7 @@ use super::fec::{DownstreamLoss, ReportWorstLoss};
 use super::keyframes;
 use super::ports::PortPool;
 use super::retransmit::{ResendCounters, Retransmitter};
+use super::rtx_feedback::WithRtxStreams;
 use super::speech::{AUDIO_LEVEL_URI, LevelCounter, audio_level_id};
 use super::{Sfu, SfuMetrics, SignalSink, kind_of, sdp_message};
 
@@ -417,14 +417,27 @@ async fn build_connection(
             // feedback (estimate.rs), or from REMB where that is all a client
             // sends. No pacer (`Unpaced`): the allocator keeps the sum
             // within the estimate.
-            registry = registry.with(Slot::NackResponder, Retransmitter::new(resends.clone(), estimate.clone()));
-            registry = configure_congestion_control(
-                registry,
-                LinkEstimator::new(estimate.clone()),
-                CongestionFeedback::Twcc,
-                &mut media_engine,
-            )?
-            .with(Slot::Pacer, Unpaced::default());
+            // Transport-wide feedback is registered here rather than through
+            // the crate's `configure_congestion_control`, so that its sender
+            // and send history count RTX packets too (`WithRtxStreams`):
+            // resends and probe padding are part of what the link carries.
+            for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+                media_engine.register_feedback(
+                    RTCPFeedback { typ: TYPE_RTCP_FB_TRANSPORT_CC.into(), parameter: String::new() },
+                    kind,
+                );
+                media_engine.register_header_extension(
+                    RTCRtpHeaderExtensionCapability { uri: TRANSPORT_CC_URI.into() },
+                    kind,
+                    None,
+                )?;
+            }
+            let estimator = CongestionControlBuilder::new(LinkEstimator::new(estimate.clone())).build();
+            registry = registry
+                .with(Slot::NackResponder, Retransmitter::new(resends.clone(), estimate.clone()))
+                .with(Slot::CongestionControl, WithRtxStreams(estimator))
+                .with(Slot::TwccSender, WithRtxStreams(TwccSenderBuilder::new().build()))
+                .with(Slot::Pacer, Unpaced::default());
             media_engine.register_feedback(
                 RTCPFeedback { typ: TYPE_RTCP_FB_GOOG_REMB.into(), parameter: String::new() },
                 RtpCodecKind::Video,
@@ -628,6 +641,7 @@ impl Peer {
             resent_packets: load(&self.resends.resent_packets),
             resent_bytes: load(&self.resends.resent_bytes),
             refused_resends: load(&self.resends.refused),
+            probe_padding_bytes: load(&self.resends.padding_bytes),
             trickled_candidates: load(&self.resends.trickled_candidates),
         }
     }

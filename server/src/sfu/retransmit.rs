@@ -11,6 +11,12 @@
 //! them as RTX where the subscriber negotiated it, and counts NACKs, resends
 //! and what it refused.
 //!
+//! It also sends the padding that probes a link (`LinkEstimate::request_probe`):
+//! RTX copies of video packets the subscriber already has, which its
+//! browser counts in its transport-wide feedback and then drops. So the
+//! estimator learns whether the link carries more before a paused video is
+//! let back onto it, and the probe stops the moment it builds a queue.
+//!
 //! The round trip comes from RTCP: the sender reports this connection sends
 //! pass by on their way out (their NTP time noted), and the receiver's
 //! reception reports name them back (LSR and DLSR, RFC 3550 6.4.1).
@@ -43,6 +49,10 @@ const LINK_SHARE: f64 = 0.1;
 const LINK_SAVED: Duration = Duration::from_millis(500);
 /// Until reception reports give a round trip.
 const DEFAULT_RTT: Duration = Duration::from_millis(100);
+/// Probe padding saved up at most (sent in bursts no longer than this).
+const PADDING_BURST: Duration = Duration::from_millis(40);
+/// Padding copies the newest this many packets of a video stream, in turn.
+const PADDING_DEPTH: u16 = 32;
 
 /// What one subscribe connection's resends came to. Shared with /metrics.
 #[derive(Debug, Default)]
@@ -53,6 +63,9 @@ pub struct ResendCounters {
     /// Requests not answered: the packet was too old, resent within the
     /// round trip, no longer kept, or over the budget.
     pub refused: AtomicU64,
+    /// Probe padding sent (RTX copies of packets already sent).
+    pub padding_packets: AtomicU64,
+    pub padding_bytes: AtomicU64,
     /// Candidates the participant trickled that were added to a connection
     /// (kept here with the other per-participant transport counters).
     pub trickled_candidates: AtomicU64,
@@ -71,6 +84,10 @@ struct Stream {
     rtx: Option<(u32, u8)>,
     rtx_sequence: u16,
     budget: f64,
+    /// The newest packet kept, and when it was sent.
+    newest: Option<(u16, Instant)>,
+    /// Which of the newest packets padding copies next.
+    padding_turn: u16,
 }
 
 impl Stream {
@@ -80,8 +97,49 @@ impl Stream {
 
     fn keep(&mut self, packet: rtp::Packet, now: Instant) {
         self.budget = (self.budget + packet.payload.len() as f64 * BUDGET_SHARE).min(BUDGET_CAP);
-        let slot = Self::slot(packet.header.sequence_number);
-        self.kept[slot] = Some(Sent { packet, sent_at: now, resent_at: None });
+        let sequence = packet.header.sequence_number;
+        if self.newest.is_none_or(|(newest, _)| sequence.wrapping_sub(newest) < 0x8000) {
+            self.newest = Some((sequence, now));
+        }
+        self.kept[Self::slot(sequence)] = Some(Sent { packet, sent_at: now, resent_at: None });
+    }
+
+    /// The next packet probe padding copies: one of the newest the
+    /// subscriber was sent, in turn, as RTX (none without RTX).
+    fn padding(&mut self) -> Option<rtp::Packet> {
+        let (newest, _) = self.newest?;
+        self.rtx?;
+        for _ in 0..PADDING_DEPTH {
+            let sequence = newest.wrapping_sub(self.padding_turn % PADDING_DEPTH);
+            self.padding_turn = self.padding_turn.wrapping_add(1);
+            let kept = self.kept[Self::slot(sequence)].as_ref().map(|sent| &sent.packet);
+            if let Some(original) = kept.filter(|packet| packet.header.sequence_number == sequence) {
+                let original = original.clone();
+                return Some(self.as_rtx(&original));
+            }
+        }
+        None
+    }
+
+    /// `original` as an RTX packet (RFC 4588): its sequence number first,
+    /// then its payload, on the RTX stream. Unchanged without RTX.
+    fn as_rtx(&mut self, original: &rtp::Packet) -> rtp::Packet {
+        let Some((ssrc, payload_type)) = self.rtx else { return original.clone() };
+        let mut payload = Vec::with_capacity(2 + original.payload.len());
+        payload.extend_from_slice(&original.header.sequence_number.to_be_bytes());
+        payload.extend_from_slice(&original.payload);
+        let sequence_number = self.rtx_sequence;
+        self.rtx_sequence = self.rtx_sequence.wrapping_add(1);
+        let header = rtp::header::Header {
+            version: 2,
+            ssrc,
+            payload_type,
+            sequence_number,
+            timestamp: original.header.timestamp,
+            marker: original.header.marker,
+            ..Default::default()
+        };
+        rtp::Packet { header, payload: payload.into() }
     }
 
     /// The packet to send again for `sequence`, if it may be, within the
@@ -101,23 +159,8 @@ impl Stream {
         self.budget -= size;
         *allowance -= size;
         sent.resent_at = Some(now);
-        let original = &sent.packet;
-        let Some((ssrc, payload_type)) = self.rtx else { return Some(original.clone()) };
-        let mut payload = Vec::with_capacity(2 + original.payload.len());
-        payload.extend_from_slice(&original.header.sequence_number.to_be_bytes());
-        payload.extend_from_slice(&original.payload);
-        let sequence_number = self.rtx_sequence;
-        self.rtx_sequence = self.rtx_sequence.wrapping_add(1);
-        let header = rtp::header::Header {
-            version: 2,
-            ssrc,
-            payload_type,
-            sequence_number,
-            timestamp: original.header.timestamp,
-            marker: original.header.marker,
-            ..Default::default()
-        };
-        Some(rtp::Packet { header, payload: payload.into() })
+        let original = sent.packet.clone();
+        Some(self.as_rtx(&original))
     }
 }
 
@@ -132,6 +175,8 @@ pub struct Retransmitter {
     /// (refilled at `LINK_SHARE` of its estimate), as of when.
     link: Arc<LinkEstimate>,
     allowance: (f64, Option<Instant>),
+    /// Probe padding owed, in bytes, as of when.
+    padding: (f64, Option<Instant>),
     inbound: VecDeque<TaggedPacket>,
     outbound: VecDeque<TaggedPacket>,
 }
@@ -145,6 +190,7 @@ impl Retransmitter {
             counters,
             link,
             allowance: (0.0, None),
+            padding: (0.0, None),
             inbound: VecDeque::new(),
             outbound: VecDeque::new(),
         }
@@ -163,6 +209,36 @@ impl Retransmitter {
         let allowance = (saved + earned).min(rate * LINK_SAVED.as_secs_f64());
         self.allowance = (allowance, Some(now));
         allowance
+    }
+
+    /// Sends the probe padding asked for (`LinkEstimate::probe_bps`) that
+    /// is due by `now`, copying the video stream sent most recently.
+    fn pad(&mut self, now: Instant) {
+        let rate = self.link.probe_bps() / 8.0;
+        if rate <= 0.0 {
+            self.padding = (0.0, None);
+            return;
+        }
+        let (owed, since) = self.padding;
+        let earned = since.map_or(0.0, |since| now.saturating_duration_since(since).as_secs_f64() * rate);
+        let mut owed = (owed + earned).min(rate * PADDING_BURST.as_secs_f64());
+        let newest = self
+            .streams
+            .values_mut()
+            .filter(|stream| stream.rtx.is_some())
+            .max_by_key(|stream| stream.newest.map(|(_, at)| at));
+        if let Some(stream) = newest {
+            while owed > 0.0 {
+                let Some(packet) = stream.padding() else { break };
+                let size = packet.payload.len();
+                owed -= size as f64;
+                self.counters.padding_packets.fetch_add(1, Ordering::Relaxed);
+                self.counters.padding_bytes.fetch_add(size as u64, Ordering::Relaxed);
+                let message = AttributedPacket::new(Packet::Rtp(packet)).with(Attribute::Retransmission);
+                self.outbound.push_back(TaggedPacket { now, transport: TransportContext::default(), message });
+            }
+        }
+        self.padding = (owed, Some(now));
     }
 
     /// The round trip as last measured (or the default).
@@ -246,6 +322,9 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Retransmitter {
             Packet::Rtp(packet) => {
                 if let Some(stream) = self.streams.get_mut(&packet.header.ssrc) {
                     stream.keep(packet.clone(), message.now);
+                    if stream.rtx.is_some() {
+                        self.link.mark_probe_source();
+                    }
                 }
             }
             Packet::Rtcp(packets) => {
@@ -259,7 +338,12 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Retransmitter {
             }
             _ => {}
         }
+        let now = message.now;
+        let media = matches!(message.message.packet, Packet::Rtp(_));
         self.outbound.push_back(message);
+        if media {
+            self.pad(now);
+        }
         Ok(())
     }
 
@@ -281,6 +365,8 @@ impl Interceptor for Retransmitter {
             rtx: info.ssrc_rtx.zip(info.payload_type_rtx),
             rtx_sequence: rand::random(),
             budget: 0.0,
+            newest: None,
+            padding_turn: 0,
         };
         self.streams.insert(info.ssrc, stream);
     }
@@ -474,5 +560,43 @@ mod tests {
             rtt > Duration::from_millis(148) && rtt < Duration::from_millis(152),
             "250 ms less 100 ms held: {rtt:?}"
         );
+    }
+
+    #[test]
+    fn probe_padding_copies_sent_packets_as_rtx_at_the_rate_asked() {
+        let link = Arc::new(LinkEstimate::default());
+        let (mut retransmitter, counters) = on_link(true, link.clone());
+        let start = Instant::now();
+        send(&mut retransmitter, 100, 10, start);
+        assert_eq!(counters.padding_bytes.load(Ordering::Relaxed), 0, "no padding unless asked");
+        // 400 kbit/s asked for one second, while 100 packets go out.
+        link.request_probe(400_000.0);
+        let mut padding = Vec::new();
+        for offset in 0..100u16 {
+            let at = start + Duration::from_millis(100 + 10 * u64::from(offset));
+            retransmitter.handle_write(rtp(110 + offset, at)).unwrap();
+            padding.extend(resent(&mut retransmitter).into_iter().filter(|packet| packet.header.ssrc == 8));
+        }
+        let bytes: usize = padding.iter().map(|packet| packet.payload.len()).sum();
+        assert!((40_000..=56_000).contains(&bytes), "{bytes} bytes of padding for 50,000 asked");
+        assert_eq!(counters.padding_bytes.load(Ordering::Relaxed), bytes as u64);
+        for packet in &padding {
+            let original = u16::from_be_bytes([packet.payload[0], packet.payload[1]]);
+            assert!((100..210).contains(&original), "a copy of a packet already sent, not {original}");
+            assert_eq!(packet.header.payload_type, 97);
+        }
+        // Stopped: nothing more.
+        link.request_probe(0.0);
+        retransmitter.handle_write(rtp(210, start + Duration::from_secs(2))).unwrap();
+        assert!(resent(&mut retransmitter).iter().all(|packet| packet.header.ssrc == SSRC));
+    }
+
+    #[test]
+    fn a_stream_without_rtx_is_not_padded() {
+        let link = Arc::new(LinkEstimate::default());
+        let (mut retransmitter, counters) = on_link(false, link.clone());
+        link.request_probe(400_000.0);
+        send(&mut retransmitter, 100, 50, Instant::now());
+        assert_eq!(counters.padding_packets.load(Ordering::Relaxed), 0);
     }
 }
