@@ -17,8 +17,16 @@ import { VillageLink, linksAvailable } from "./link.mjs";
 const metricsToken = randomBytes(18).toString("hex");
 const skip = linksAvailable() ? false : "needs root with ip, tc, nft and iptables (tests/run.sh installs them and runs as root)";
 const WINDOW_S = Number(process.env.LINK_WINDOW_S || 20);
-/** Concealed audio, in per cent, that a 512 kbit/s line with 2% loss must stay under (twice that at 256). */
-const AUDIO_GATE = 5;
+/**
+ * Concealed audio, in per cent, that the station's sound must stay under:
+ * issue 12's 2% on a 512 kbit/s line with 2% loss and 3% on 256 kbit/s, and
+ * 5% on both when the machine starves the browsers (see `starved`: with two
+ * CPU hogs beside the three browsers even an unshaped line concealed up to
+ * 1.7%, and 512 kbit/s gave 2.3%).
+ */
+const AUDIO_GATE = { 512: 2, 256: 3, starved: 5 };
+/** Issue 12: video back within this long after the 256 kbit/s line returns to 2 Mbit/s. */
+const VIDEO_BACK_MS = 15_000;
 /** Where the benchmark collects the measured rows (set by tests/bench-village-link.sh). */
 const RESULTS = process.env.LINK_RESULTS;
 const rows = [];
@@ -242,7 +250,7 @@ test("with no shaping nothing pauses and both videos play", { skip }, async () =
     // the CPU pressure near 80%, a full run of the suite read 2.6% / 3.3% on
     // this unshaped line (the station's Chromium waiting for a core), so the
     // gate is the one the narrow lines have.
-    assert.ok(watched.audio[name].concealedPercent < AUDIO_GATE, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed`);
+    assert.ok(watched.audio[name].concealedPercent < AUDIO_GATE.starved, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed`);
   }
 });
 
@@ -284,15 +292,12 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
   for (const text of overlays) assert.equal(text, "网络较差，已暂停视频");
   await screenshot(station, "station-weak-link");
   assert.ok(kbit < 1.5 * 512, `the server offered ${kbit.toFixed(0)} kbit/s to a 512 kbit/s link`);
-  // Sound goes as RED: on an idle machine the station's downlink meets
-  // issue 12's 2% (runs of this build: 0.0-0.6%). With two CPU hogs beside
-  // the three browsers even an unshaped line conceals up to 1.7% (the
-  // station's Chromium is starved), and 512 kbit/s gave 2.3%: the gate is
-  // the looser one that holds under load, and the figure is reported above.
-  assert.ok(uplink < AUDIO_GATE, `the mediator hears the station with ${uplink.toFixed(1)}% concealed (the uplink)`);
+  // Sound goes as RED (runs of this build on an idle machine: 0.0-0.6%).
+  const gate = starved(watched) ? AUDIO_GATE.starved : AUDIO_GATE[512];
+  assert.ok(uplink < gate, `the mediator hears the station with ${uplink.toFixed(1)}% concealed (the uplink)`);
   if (cpuBound(watched)) return;
   for (const name of ["mediator", "adviser"]) {
-    assert.ok(watched.audio[name].concealedPercent < AUDIO_GATE, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
+    assert.ok(watched.audio[name].concealedPercent < gate, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
   }
   // A picture paused for the line is shown as paused.
   const shown = await station.evaluate(() => {
@@ -302,11 +307,12 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
     return { paused: [...paused].sort(), tiles: tiles.sort() };
   });
   assert.deepEqual(shown.tiles, shown.paused, "every video paused for the line is shown as paused, and no other");
-  // Issue 12 asks for one video at 10 fps or more with no freeze over 2 s.
-  // Since the second video's return needs room for both, runs of this build
-  // gave one video at 16-20 fps with no stall over 2.2 s, but one full run
-  // had both paused for most of the window (0 / 3.9 fps): reported above,
-  // not gated, until that is understood.
+  // Issue 12: after the first 10 s (the wait above), one video at 10 fps or
+  // more with no freeze over 2 s; the second is probed with padding, never
+  // brought back on a guess that would stall the first.
+  if (starved(watched)) return;
+  const playing = ["mediator", "adviser"].filter((name) => watched.video[name].fps >= 10 && watched.video[name].longestStallMs <= 2000);
+  assert.ok(playing.length >= 1, `no video at 10 fps without a freeze over 2 s: ${JSON.stringify(watched.video)}`);
 });
 
 test("audio only acts within 1 s (median of three) on a 512 kbit/s link with 2% loss", { skip }, async () => {
@@ -372,25 +378,29 @@ test("256 kbit/s with 2% loss: the station joins, video pauses by itself, audio 
   record("256 kbit/s both ways, 2% loss, 150 ms", watched, { "station heard at the mediator, concealed %": uplink.toFixed(1) });
   const note = await station.locator("#network").textContent();
   const mediatorSees = await mediator.locator(`#link-${ids.station}`).textContent();
-  // The line comes back. Issue 12 asks for video within 15 s; this build
-  // took 12 to 28 s in repeated runs (the benchmark reports it), so the gate
-  // here only checks that it comes back by itself.
+  // The line comes back: the server probes it with padding and brings video
+  // back once it has carried it.
   await link.shape({ rateKbit: 2000, lossPercent: 2, rttMs: 150 });
   const back = Date.now();
+  let pressure = cpuPressure();
   await eventually("video back at the station", async () => {
+    pressure = Math.max(pressure, cpuPressure());
     const from = await receivedAt(station);
     await sleep(1000);
     const later = await receivedAt(station);
     return [ids.mediator, ids.adviser].some((id) => later[id].framesDecoded > from[id].framesDecoded + 5);
   }, 40_000, 100);
-  console.log(`256 kbit/s -> 2 Mbit/s: video back at the station ${Date.now() - back} ms after the link returned`);
+  const backMs = Date.now() - back;
+  console.log(`256 kbit/s -> 2 Mbit/s: video back at the station ${backMs} ms after the link returned (CPU pressure up to ${pressure.toFixed(0)}%)`);
   assert.ok(/网络较差/.test(note), `the station is told: ${note}`);
   assert.ok(/对方网络较差/.test(mediatorSees), `the mediator is told: ${mediatorSees}`);
   assert.ok(watched.paused.length >= 1, "video paused by itself");
-  assert.ok(uplink < 2 * AUDIO_GATE, `the mediator hears the station with ${uplink.toFixed(1)}% concealed`);
+  const gate = starved(watched) ? AUDIO_GATE.starved : AUDIO_GATE[256];
+  assert.ok(uplink < gate, `the mediator hears the station with ${uplink.toFixed(1)}% concealed`);
   for (const name of ["mediator", "adviser"]) {
-    assert.ok(watched.audio[name].concealedPercent < 2 * AUDIO_GATE, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
+    assert.ok(watched.audio[name].concealedPercent < gate, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
   }
+  if (pressure <= STARVED_PRESSURE) assert.ok(backMs <= VIDEO_BACK_MS, `video back ${backMs} ms after the line returned`);
 });
 
 test("on 512 kbit/s with 2% loss the station is not flooded with resends", { skip }, async () => {

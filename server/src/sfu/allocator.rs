@@ -83,7 +83,7 @@ pub const RESUME_WAIT: Duration = Duration::from_secs(3);
 /// A pause this soon after a resume is a relapse (the next hold doubles).
 pub const RELAPSE_WINDOW: Duration = Duration::from_secs(20);
 /// A paused video comes back only once the link has shown, this recently
-/// and with no congestion, that it delivers...
+/// and with no queue, that it delivers...
 pub const CARRIED_MEMORY: Duration = Duration::from_secs(3);
 /// ...this share of what would be sent with it back. An estimate climbing
 /// with nothing on the link to test it is a guess: on a 512 kbit/s line it
@@ -95,8 +95,10 @@ pub const CARRIED_SHARE: f64 = 0.9;
 pub const PROBE_BACKOFF: Duration = Duration::from_secs(2);
 /// ...(a failed probe costs a queue of about 100 ms for a moment, so a line
 /// that stays narrow is probed every few seconds, and one that widens is
-/// found soon).
-pub const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// found within this and the few seconds a probe and a hold take).
+pub const PROBE_BACKOFF_MAX: Duration = Duration::from_secs(6);
+/// A probe asks for this much more than the link must be seen to carry.
+pub const PROBE_OVER: f64 = 1.1;
 /// A probe that has not brought a video back in this long stops (and backs off).
 pub const PROBE_LONGEST: Duration = Duration::from_secs(12);
 
@@ -109,6 +111,9 @@ pub struct Link {
     pub loss: Option<f64>,
     /// Whether it showed congestion lately: only then does video pause.
     pub congested: bool,
+    /// Whether that congestion showed as a queue: only then is probing
+    /// held back (loss as receivers report it lags the line by seconds).
+    pub queueing: bool,
     /// What the subscriber acknowledged receiving lately, when known
     /// (transport-wide feedback): what the link has shown it carries.
     pub delivered: Option<f64>,
@@ -277,7 +282,15 @@ impl Allocator {
             .map(|o| o.bits_per_second.max(AUDIO_ALLOWANCE_BPS))
             .sum();
         let budget = estimate * HEADROOM - audio - resend_bps;
-        let (mut used, short) = self.pause_what_does_not_fit(now, &videos, budget, congested && !starting, starting);
+        // A video pauses only when neither the estimate nor what the link
+        // is seen to deliver carries it: at the onset of a narrower line the
+        // estimate dips under what the line delivers for seconds (loss
+        // reported late, feedback lost on a full uplink), and the first
+        // video paused with the second on a 512 kbit/s line.
+        let delivered_budget = link.and_then(|link| link.delivered).map(|d| d * HEADROOM - audio - resend_bps);
+        let pause_budget = delivered_budget.map_or(budget, |delivered| budget.max(delivered));
+        let (mut used, short) =
+            self.pause_what_does_not_fit(now, &videos, pause_budget, congested && !starting, starting);
         let carried = self.carried(now, link);
         let sending = audio
             + resend_bps
@@ -292,7 +305,8 @@ impl Allocator {
                 state.coming_back_since = None;
             });
         }
-        let probe_bps = self.probe_for(now, wanted, sending, congested || starting || self.recovering(now));
+        let queueing = link.is_some_and(|link| link.queueing);
+        let probe_bps = self.probe_for(now, wanted, sending, queueing || starting || self.recovering(now));
         Allocation { probe_bps, ..self.share_out(&videos, budget, loss) }
     }
 
@@ -303,7 +317,7 @@ impl Allocator {
     fn carried(&mut self, now: Instant, link: Option<Link>) -> f64 {
         let Some(link) = link else { return f64::INFINITY };
         let Some(delivered) = link.delivered else { return f64::INFINITY };
-        if !link.congested {
+        if !link.queueing {
             self.delivered.push_back((now, delivered));
         }
         while self.delivered.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > CARRIED_MEMORY) {
@@ -483,7 +497,14 @@ impl Allocator {
             // The margin covers every video that would go, not the new one
             // alone: on a 512 kbit/s line two videos at the floor fitted by
             // a hair, and each probe of the second stalled the first.
-            let fits = |used: f64| (used + cost) * RESUME_MARGIN <= link.budget;
+            // What the link has carried counts as much as the estimate: a
+            // probe that went through need not wait for the estimate (and
+            // the window it is planned on) to climb after it.
+            let budget = match link.carried {
+                carried if carried.is_finite() => link.budget.max(carried * HEADROOM - link.fixed),
+                _ => link.budget,
+            };
+            let fits = |used: f64| (used + cost) * RESUME_MARGIN <= budget;
             let mut yielding = Vec::new();
             let mut left = *used;
             let mut after = link.sending + cost;
@@ -503,9 +524,9 @@ impl Allocator {
             let state = self.videos.get_mut(&video.from).expect("state made above");
             let probed_for = std::mem::take(&mut next);
             if probed_for {
-                // What the estimate must reach for it to fit, which the link
-                // must be seen to carry until it is back.
-                wanted = Some(((left + cost) * RESUME_MARGIN + link.fixed) / HEADROOM);
+                // What the link must be seen to carry for it to fit, until
+                // it is back (a little over, so that what arrives reaches it).
+                wanted = Some(((left + cost) * RESUME_MARGIN + link.fixed) / HEADROOM * PROBE_OVER);
             }
             if !fits(left) || !shown {
                 state.fits_since = None;
@@ -666,6 +687,11 @@ mod tests {
         carries: HashMap<Uuid, f64>,
         /// Bytes of probe padding sent so far.
         padding_sent: f64,
+        /// The share of feedback batches lost on the way back (a full uplink).
+        feedback_loss: f64,
+        feedback_seed: u64,
+        /// Packets sent and lost since the last receiver report.
+        since_report: (u64, u64),
     }
 
     impl Room {
@@ -689,7 +715,19 @@ mod tests {
                 clock: 0.0,
                 carries: HashMap::new(),
                 padding_sent: 0.0,
+                feedback_loss: 0.0,
+                feedback_seed: 11,
+                since_report: (0, 0),
             }
+        }
+
+        /// A room that ran 15 s on a good link, then the link narrowed.
+        fn narrowed_to(capacity_bps: f64, loss: f64) -> Self {
+            let mut room = Room::new(3_000_000.0);
+            room.run(15.0);
+            room.link.capacity_bps = capacity_bps;
+            room.link.loss = loss;
+            room
         }
 
         fn send(&mut self, at: f64, size: usize, audio: bool) {
@@ -726,6 +764,9 @@ mod tests {
                 if tick_index.is_multiple_of(25) {
                     self.allocate(at);
                     history.push((at - start, self.last.paused.clone()));
+                }
+                if tick_index.is_multiple_of(50) {
+                    self.receiver_report(at);
                 }
             }
             history
@@ -788,9 +829,25 @@ mod tests {
             self.in_flight = waiting;
             for sent in &known {
                 self.audio_lost += u64::from(sent.audio && sent.arrival.is_none());
+                self.since_report.0 += 1;
+                self.since_report.1 += u64::from(sent.arrival.is_none());
+            }
+            self.feedback_seed = self.feedback_seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            if ((self.feedback_seed >> 33) as f64 / (1u64 << 31) as f64) < self.feedback_loss {
+                return; // this batch never came back: its packets go unreported
             }
             let reports: Vec<PacketReport> = known.into_iter().map(|sent| sent.report).collect();
             self.estimator.on_reports(self.epoch + Duration::from_secs_f64(at), &reports);
+        }
+
+        /// A receiver report, once a second as browsers send them: the
+        /// share of packets lost since the last one.
+        fn receiver_report(&mut self, at: f64) {
+            let (sent, lost) = std::mem::take(&mut self.since_report);
+            if sent > 0 {
+                let fraction = (256.0 * lost as f64 / sent as f64).min(255.0) as u8;
+                self.cell.record_receiver_loss(fraction, self.epoch + Duration::from_secs_f64(at));
+            }
         }
 
         fn allocate(&mut self, at: f64) {
@@ -809,6 +866,7 @@ mod tests {
                 bits_per_second: e.bits_per_second,
                 loss: e.loss,
                 congested: e.congested,
+                queueing: e.queueing,
                 delivered: e.delivered,
             });
             self.last = self.allocator.allocate(now, link, 0.0, &offered);
@@ -843,10 +901,7 @@ mod tests {
 
     #[test]
     fn congestion_onset_pauses_the_lower_priority_video_and_spares_audio() {
-        let mut room = Room::new(3_000_000.0);
-        room.run(15.0);
-        room.link.capacity_bps = 450_000.0;
-        room.link.loss = 0.02;
+        let mut room = Room::narrowed_to(450_000.0, 0.02);
         let history = room.run(30.0);
         let paused_at = first_pause(&history, ADVISER).expect("the adviser's video pauses");
         assert!(paused_at <= 12.0, "paused after {paused_at} s: {history:?}");
@@ -867,10 +922,7 @@ mod tests {
         // sound, not for a second video even at the floor. Once settled, the
         // adviser's video stays paused (no probe that would stall the
         // mediator's), and the mediator's is never paused.
-        let mut room = Room::new(3_000_000.0);
-        room.run(15.0);
-        room.link.capacity_bps = 512_000.0;
-        room.link.loss = 0.02;
+        let mut room = Room::narrowed_to(512_000.0, 0.02);
         let settling = room.run(20.0);
         assert!(first_pause(&settling, ADVISER).is_some(), "{settling:?}");
         room.reset_audio_counts();
@@ -882,6 +934,22 @@ mod tests {
         assert!(padding_share < 0.05, "padding took {:.1}% of the line", padding_share * 100.0);
         let loss = room.audio_loss_since_reset();
         assert!(loss < 0.03, "audio lost {:.1}% on a settled link", loss * 100.0);
+    }
+
+    #[test]
+    fn the_first_video_rides_out_the_onset_of_a_narrower_line() {
+        // 512 kbit/s with 2% loss, and for its first seconds the station's
+        // own uplink full as well: feedback comes back late and part of it
+        // not at all, and the estimate reads half the line. The adviser's
+        // video pauses; the mediator's rides it out.
+        let mut room = Room::narrowed_to(512_000.0, 0.02);
+        room.feedback_loss = 0.2;
+        let onset = room.run(6.0);
+        room.feedback_loss = 0.0;
+        let settled = room.run(30.0);
+        let all: Vec<&(f64, Vec<Uuid>)> = onset.iter().chain(&settled).collect();
+        assert!(all.iter().all(|(_, paused)| !paused.contains(&MEDIATOR)), "the mediator's video paused: {all:?}");
+        assert_eq!(room.last.paused, vec![ADVISER], "{settled:?}");
     }
 
     #[test]
@@ -901,9 +969,11 @@ mod tests {
         room.link.capacity_bps = 2_000_000.0;
         let history = room.run(15.0);
         // Probed with padding, the wider line is found and the first video
-        // is back in 8 s here.
+        // is back within the longest backoff after a failed probe, the probe
+        // itself and the hold (9.5 s here; issue 12 asks for 15 s).
         let back = history.iter().find(|(_, paused)| paused.len() < 2).map(|(at, _)| *at);
-        assert!(back.is_some_and(|at| at <= 10.0), "no video back within 10 s: {history:?}");
+        let limit = (PROBE_BACKOFF_MAX + RESUME_HOLD * 2).as_secs_f64();
+        assert!(back.is_some_and(|at| at <= limit), "no video back within {limit} s: {history:?}");
         let history = room.run(15.0);
         assert!(history.last().is_some_and(|(_, paused)| paused.is_empty()), "not all back: {history:?}");
         let history = room.run(20.0);
@@ -940,7 +1010,7 @@ mod tests {
         let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: 300_000.0 }];
         for step in 1..=60 {
             *at += Duration::from_millis(500);
-            let link = Link { bits_per_second: estimate, loss: None, congested: true, delivered: None };
+            let link = Link { bits_per_second: estimate, loss: None, congested: true, queueing: true, delivered: None };
             if allocator.allocate(*at, Some(link), 0.0, &video).paused.is_empty() != paused {
                 return f64::from(step) * 0.5;
             }
@@ -977,7 +1047,7 @@ mod tests {
         });
         let mut step = |estimate: f64, congested: bool| {
             at += Duration::from_millis(500);
-            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
+            let link = Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &offered).paused
         };
         // Past start-up; then a line with room for one video pauses the adviser.
@@ -1021,7 +1091,7 @@ mod tests {
                 priority,
                 bits_per_second: VIDEO_FLOOR_BPS,
             });
-            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
+            let link = Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &offered).paused
         };
         // Room for one video: the adviser's pauses, the mediator's goes.
@@ -1048,7 +1118,7 @@ mod tests {
         let mut step = |estimate: f64, congested: bool, sending: f64| {
             at += Duration::from_millis(500);
             let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
-            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
+            let link = Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &video)
         };
         (0..10).for_each(|_| drop(step(2_000_000.0, false, sending)));
@@ -1094,7 +1164,7 @@ mod tests {
         let mut step = |estimate: f64, congested: bool, sending: f64| {
             at += Duration::from_millis(500);
             let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: sending }];
-            let link = Link { bits_per_second: estimate, loss: None, congested, delivered: None };
+            let link = Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered: None };
             allocator.allocate(at, Some(link), 0.0, &video)
         };
         (0..10).for_each(|_| assert!(step(2_000_000.0, false, 1_000_000.0).paused.is_empty()));
@@ -1128,7 +1198,8 @@ mod tests {
     ) -> Allocation {
         *at += Duration::from_millis(500);
         let video = [Offered { from: ADVISER, kind: MediaKind::Video, priority: 1, bits_per_second: VIDEO_FLOOR_BPS }];
-        let link = Link { bits_per_second: estimate, loss: None, congested, delivered: Some(delivered) };
+        let link =
+            Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered: Some(delivered) };
         allocator.allocate(*at, Some(link), 0.0, &video)
     }
 
@@ -1147,7 +1218,7 @@ mod tests {
         let asked = climbing.last().expect("rounds").probe_bps;
         // Enough to show the link carries the video at the floor with the
         // margin and headroom (nothing else is sent here).
-        let wanted = VIDEO_FLOOR_BPS * RESUME_MARGIN / HEADROOM;
+        let wanted = VIDEO_FLOOR_BPS * RESUME_MARGIN / HEADROOM * PROBE_OVER;
         assert!((asked - wanted).abs() < 1.0, "padding asked {asked}, wanted {wanted}");
         // The padding goes through: the video is back after its hold, and
         // the probe ends with it.

@@ -52,6 +52,11 @@ pub struct Estimate {
     /// not enough, since a receiver short of CPU stamps arrivals late too.
     /// A REMB says nothing of why: its figure is taken as it is.
     pub congested: bool,
+    /// Whether that congestion showed as a queue (or a probe that built
+    /// one), not as loss alone: the loss receivers report lags by seconds
+    /// (smoothed, once a second), and after a narrower line's queue had
+    /// drained it still read over 10% for 5 s, holding back every probe.
+    pub queueing: bool,
     /// What the subscriber acknowledged receiving over the last second, by
     /// arrival (transport-wide feedback only): what the link has shown it
     /// carries, as against what the estimate supposes. None also while the
@@ -70,6 +75,7 @@ struct Figures {
     receiver_loss: Option<(f64, Instant)>,
     feedback: Option<(f64, Option<f64>, Instant)>,
     congested_at: Option<Instant>,
+    queueing_at: Option<Instant>,
     delivered: Option<(f64, Instant)>,
     remb: Option<(f64, Instant)>,
 }
@@ -106,6 +112,11 @@ impl LinkEstimate {
     /// What the subscriber acknowledged receiving lately (bits per second).
     pub fn record_delivered(&self, bits_per_second: f64, at: Instant) {
         self.figures().delivered = Some((bits_per_second, at));
+    }
+
+    /// The link showed a queue (its congestion is not loss alone).
+    pub fn record_queueing(&self, at: Instant) {
+        self.figures().queueing_at = Some(at);
     }
 
     /// Asks the connection for this much probe padding (0 stops it).
@@ -158,6 +169,7 @@ impl LinkEstimate {
             && fresh(at, TWCC_FRESH)
         {
             let congested = figures.congested_at.is_some_and(|at| fresh(at, CONGESTION_MEMORY));
+            let queueing = figures.queueing_at.is_some_and(|at| fresh(at, CONGESTION_MEMORY));
             let probe_source = self.probe_source.load(Ordering::Relaxed);
             let delivered =
                 figures.delivered.filter(|&(_, at)| probe_source && fresh(at, TWCC_FRESH)).map(|(bps, _)| bps);
@@ -166,6 +178,7 @@ impl LinkEstimate {
                 loss,
                 source: EstimateSource::TransportFeedback,
                 congested,
+                queueing,
                 delivered,
             });
         }
@@ -174,6 +187,7 @@ impl LinkEstimate {
             loss: None,
             source: EstimateSource::Remb,
             congested: true,
+            queueing: true,
             delivered: None,
         })
     }
@@ -201,6 +215,8 @@ pub const CEILING_GROWTH: f64 = 1.1;
 /// A queue standing this long is congestion: what is sent no longer all
 /// fits, though the link still carries what arrives (`SATURATED_QUEUE`).
 pub const CONGESTED_QUEUE: Duration = Duration::from_millis(30);
+/// The loss half's figure is at least this share of what the link delivers.
+pub const LOSS_FLOOR_OF_DELIVERED: f64 = 0.85;
 /// A probe whose packets queue this long has found the link's limit.
 pub const PROBE_QUEUE: Duration = Duration::from_millis(40);
 /// The one-way delay with no queue is the least seen over this window.
@@ -384,6 +400,54 @@ impl LinkEstimator {
         total as f64 * 8.0 / ACKED_WINDOW.as_secs_f64()
     }
 
+    /// Where the estimate climbs back from. What a full link delivers is
+    /// its rate (counted by arrival; once streams pause and its queue
+    /// drains, less arrives, which says nothing of the link). Loss alone
+    /// with no queue is a lossy line, not a full one: after video paused on
+    /// a 256 kbit/s line, its sound alone set the ceiling at 110 kbit/s, and
+    /// video took 28 s to come back once the line was wide again. A link
+    /// that carries more than it did when last full, with no queue (a
+    /// probe's padding, or the line widened), climbs from there.
+    fn move_ceiling(&mut self, now: Instant, acked: f64, saturated_queue: bool, congested: bool) {
+        if saturated_queue {
+            self.ceiling = Some((acked.max(MIN_BPS), now));
+        } else if !congested
+            && let Some((ceiling, since)) = self.ceiling
+            && acked > ceiling * CEILING_GROWTH.powf(now.saturating_duration_since(since).as_secs_f64())
+        {
+            self.ceiling = Some((acked, now));
+        }
+    }
+
+    /// The loss-based half's figure. The loss controller (GCC's: climbs
+    /// under 2% lost, holds to 10%) sees only loss beyond what a lossy line
+    /// loses anyway: on a line losing 2%, which RED, FEC and resends repair,
+    /// it held whatever it had fallen to during congestion, and video did
+    /// not come back. And loss never takes the estimate below what the link
+    /// is seen to deliver (less the delay half's backoff): at the onset of a
+    /// narrower line its queue overflowed, the loss the receiver reports
+    /// (once a second, smoothed) stayed high for seconds after, and the loss
+    /// half, cutting all the while, left a 512 kbit/s line estimated at
+    /// 100 kbit/s with the first video paused.
+    fn loss_based(
+        &mut self,
+        now: Instant,
+        reports: &[PacketReport],
+        receiver_loss: Option<f64>,
+        delivered: Option<f64>,
+    ) -> f64 {
+        let lost_share = match receiver_loss {
+            Some(loss) => loss,
+            None => reports.iter().filter(|report| !report.arrived).count() as f64 / reports.len() as f64,
+        };
+        let lost = ((lost_share - TOLERATED_LOSS).max(0.0) * reports.len() as f64).round() as usize;
+        let target = self.loss_control.update(now, lost.min(reports.len()), reports.len());
+        match delivered {
+            Some(delivered) => target.max(delivered * LOSS_FLOOR_OF_DELIVERED),
+            None => target,
+        }
+    }
+
     /// The delay-based half's target.
     pub fn delay_based_bitrate(&self) -> f64 {
         self.delay_control.target()
@@ -414,22 +478,11 @@ impl BandwidthEstimator for LinkEstimator {
         let saturated_queue = queued.is_some_and(|queued| queued > SATURATED_QUEUE);
         let saturated = receiver_loss.is_some_and(|loss| loss > SATURATED_LOSS) || saturated_queue;
         let congested = saturated || standing_queue || probe_failed;
-        if saturated_queue {
-            // What a full link delivers is its rate (counted by arrival; once
-            // streams pause and its queue drains, less arrives, which says
-            // nothing of the link). Loss alone with no queue is a lossy
-            // line, not a full one: after video paused on a 256 kbit/s line,
-            // its sound alone set the ceiling at 110 kbit/s, and video took
-            // 28 s to come back once the line was wide again.
-            self.ceiling = Some((acked.max(MIN_BPS), now));
-        } else if !congested
-            && let Some((ceiling, since)) = self.ceiling
-            && acked > ceiling * CEILING_GROWTH.powf(now.saturating_duration_since(since).as_secs_f64())
-        {
-            // The link carries more than it did when last full, with no
-            // queue (a probe's padding, or the line widened): climb from there.
-            self.ceiling = Some((acked, now));
+        if saturated_queue || standing_queue || probe_failed {
+            self.cell.record_queueing(now);
         }
+        tracing::trace!(?queued, ?latest, ?receiver_loss, acked_kbps = acked / 1000.0, congested, "link feedback");
+        self.move_ceiling(now, acked, saturated_queue, congested);
         self.cell.record_delivered(acked, now);
         let delivered = acked;
 
@@ -454,16 +507,7 @@ impl BandwidthEstimator for LinkEstimator {
         }
         let received = (self.acked.len() > 1).then_some(delivered);
         let delay_target = self.delay_control.update(now, usage, received);
-        // The loss controller (GCC's: climbs under 2% lost, holds to 10%)
-        // sees only loss beyond what a lossy line loses anyway: on a line
-        // losing 2%, which RED, FEC and resends repair, it held whatever
-        // it had fallen to during congestion, and video did not come back.
-        let lost_share = match receiver_loss {
-            Some(loss) => loss,
-            None => reports.iter().filter(|report| !report.arrived).count() as f64 / reports.len() as f64,
-        };
-        let lost = ((lost_share - TOLERATED_LOSS).max(0.0) * reports.len() as f64).round() as usize;
-        let loss_target = self.loss_control.update(now, lost.min(reports.len()), reports.len());
+        let loss_target = self.loss_based(now, reports, receiver_loss, received);
         self.target = delay_target.min(loss_target).clamp(MIN_BPS, MAX_BPS);
         // Since the link last congested, the estimate climbs back from what
         // it delivered then at `CEILING_GROWTH` a second, not at the AIMD's

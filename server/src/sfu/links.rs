@@ -250,6 +250,7 @@ impl RoomLinks {
             bits_per_second: e.bits_per_second,
             loss: e.loss,
             congested: e.congested,
+            queueing: e.queueing,
             delivered: e.delivered,
         });
         // New connections (a reloaded page) are a new link: what was paused
