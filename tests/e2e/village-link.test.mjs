@@ -215,8 +215,13 @@ function record(condition, watched, extra = {}) {
 /** Whether a publisher was held back by its CPU: such a run is reported, not counted. */
 const cpuBound = (watched) => Object.values(watched.limitation).includes("cpu");
 
-/** Above this Linux CPU pressure (per cent of the last 10 s some task waited for a core) the browsers are starved. */
-const STARVED_PRESSURE = 90;
+/**
+ * Above this Linux CPU pressure (per cent of the last 10 s some task waited
+ * for a core) the browsers are starved: runs of this file on an otherwise
+ * idle machine read 46-66% (the three browsers and the server on two
+ * cores), a full run of tests/run.sh with two CPU hogs beside it 80-83%.
+ */
+const STARVED_PRESSURE = 75;
 
 /** The CPU pressure now (`some avg10` of /proc/pressure/cpu; 0 where the kernel does not report it). */
 function cpuPressure() {
@@ -228,13 +233,13 @@ function cpuPressure() {
 }
 
 /**
- * Whether the window's frame timing says more about the machine than the
- * link: a publisher held back by its CPU, or the machine so loaded that the
- * station's decoder waited for a core (with two CPU hogs beside the three
- * browsers an unshaped line showed a 2 s stall and 2.4% concealed; the
- * three browsers alone keep the pressure at 60-80% on two cores). Such runs are reported, not counted, for frame rates, stalls
- * and the unshaped line's sound; the sound gates of the narrow lines hold
- * under that load and always count.
+ * Whether the window says more about the machine than the link: a
+ * publisher held back by its CPU (issue 12: such runs are reported, not
+ * counted), or the machine so loaded that the browsers waited for a core
+ * (with two CPU hogs beside the three browsers an unshaped line showed a
+ * 2 s stall and 2.4% concealed, and the station's sound reached the
+ * mediator with 2.1% concealed at 512 kbit/s). Such runs are reported and
+ * held to the looser gates: sound under 5%, no frame-rate or stall gate.
  */
 const starved = (watched) => cpuBound(watched) || watched.cpuPressure > STARVED_PRESSURE;
 
