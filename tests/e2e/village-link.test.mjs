@@ -92,6 +92,8 @@ after(async () => {
 function receivedAt(page) {
   return page.evaluate(async () => {
     const call = window.mediationCall;
+    // Between connections (a page that makes its connections anew) nothing is received.
+    if (!call?.subscribePc) return {};
     const report = await call.subscribePc.getStats();
     const from = {};
     report.forEach((entry) => {
@@ -155,37 +157,59 @@ async function metric(name) {
  * paused (sampled every 250 ms), and why the publishers held back.
  */
 async function watchStation(seconds) {
-  const start = await receivedAt(station);
-  const frames = { [ids.mediator]: [], [ids.adviser]: [] };
+  const people = [ids.mediator, ids.adviser];
+  // Counted as the sum of each sample's growth: when the page makes its
+  // connections anew, the new connection's counters start again from 0.
+  const totals = Object.fromEntries(people.map((id) => [id, { framesDecoded: 0, samples: 0, concealed: 0 }]));
+  let last = await receivedAt(station);
+  let renewed = false;
+  // Per person, and `any`: frames from whoever's video plays (the speaker's
+  // video takes the place of another's on a line with room for one).
+  const frames = Object.fromEntries([...people, "any"].map((id) => [id, []]));
   const pausedSeen = new Set();
   let pressure = 0;
   const began = Date.now();
+  const sample = async () => {
+    const now = await receivedAt(station);
+    for (const id of people) {
+      for (const key of ["framesDecoded", "samples", "concealed"]) {
+        const [before, after] = [last[id]?.[key] || 0, now[id]?.[key] || 0];
+        if (after < before) renewed = true;
+        totals[id][key] += after >= before ? after - before : after;
+      }
+    }
+    last = now;
+  };
   while (Date.now() - began < seconds * 1000) {
     pressure = Math.max(pressure, cpuPressure());
-    const now = await receivedAt(station);
+    await sample();
     const at = Date.now();
-    for (const id of Object.keys(frames)) frames[id].push([at, now[id]?.framesDecoded || 0]);
+    for (const id of people) frames[id].push([at, totals[id].framesDecoded]);
+    frames.any.push([at, people.reduce((sum, id) => sum + totals[id].framesDecoded, 0)]);
     for (const id of (await stationLink())?.paused || []) pausedSeen.add(id);
     await sleep(250);
   }
-  const end = await receivedAt(station);
-  const result = { audio: {}, video: {}, paused: [...pausedSeen], limitation: {}, cpuPressure: pressure };
-  for (const [name, page] of [["mediator", mediator], ["adviser", adviser]]) {
-    const id = ids[name];
-    const samples = (end[id]?.samples || 0) - (start[id]?.samples || 0);
-    const concealed = (end[id]?.concealed || 0) - (start[id]?.concealed || 0);
-    result.audio[name] = { samples, concealedPercent: samples > 0 ? (100 * concealed) / samples : 100 };
-    const series = frames[id];
-    let longestStall = 0;
+  await sample();
+  const longestStall = (series) => {
+    let longest = 0;
     let lastChange = series[0][0];
     for (let i = 1; i < series.length; i++) {
       if (series[i][1] > series[i - 1][1]) lastChange = series[i][0];
-      else longestStall = Math.max(longestStall, series[i][0] - lastChange);
+      else longest = Math.max(longest, series[i][0] - lastChange);
     }
-    const decoded = (end[id]?.framesDecoded || 0) - (start[id]?.framesDecoded || 0);
-    result.video[name] = { fps: decoded / seconds, longestStallMs: longestStall, height: end[id]?.frameHeight || 0 };
+    return longest;
+  };
+  const result = { audio: {}, video: {}, paused: [...pausedSeen], limitation: {}, cpuPressure: pressure, renewed };
+  for (const [name, page] of [["mediator", mediator], ["adviser", adviser]]) {
+    const id = ids[name];
+    const { samples, concealed } = totals[id];
+    result.audio[name] = { samples, concealedPercent: samples > 0 ? (100 * concealed) / samples : 100 };
+    const decoded = totals[id].framesDecoded;
+    result.video[name] = { fps: decoded / seconds, longestStallMs: longestStall(frames[id]), height: last[id]?.frameHeight || 0 };
     result.limitation[name] = (await sending(page)).limitation;
   }
+  const anyDecoded = frames.any[frames.any.length - 1][1] - frames.any[0][1];
+  result.anyVideo = { fps: anyDecoded / seconds, longestStallMs: longestStall(frames.any) };
   return result;
 }
 
@@ -197,7 +221,7 @@ async function watchBothWays(seconds) {
   const start = (await receivedAt(mediator))[ids.station];
   const watched = await watchStation(seconds);
   const end = (await receivedAt(mediator))[ids.station];
-  const samples = end.samples - start.samples;
+  const samples = (end?.samples || 0) - (start?.samples || 0);
   return { watched, uplink: samples > 0 ? (100 * (end.concealed - start.concealed)) / samples : 100 };
 }
 
@@ -207,6 +231,8 @@ function record(condition, watched, extra = {}) {
     `(${watched.video.mediator.height}p / ${watched.video.adviser.height}p, longest stalls ${watched.video.mediator.longestStallMs} / ${watched.video.adviser.longestStallMs} ms), ` +
     `paused ${watched.paused.map((id) => (id === ids.mediator ? "mediator" : id === ids.adviser ? "adviser" : id)).join("+") || "nothing"}, ` +
     `publishers limited by ${watched.limitation.mediator} / ${watched.limitation.adviser}, CPU pressure up to ${watched.cpuPressure.toFixed(0)}%` +
+    `, any video ${watched.anyVideo.fps.toFixed(1)} fps (longest stall ${watched.anyVideo.longestStallMs} ms)` +
+    (watched.renewed ? ", the station made its connections anew during the window" : "") +
     Object.entries(extra).map(([key, value]) => `, ${key} ${value}`).join("");
   console.log(line);
   rows.push({ condition, ...watched, ...extra, paused: watched.paused.map((id) => Object.keys(ids).find((name) => ids[name] === id) || id) });
@@ -312,12 +338,14 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
     return { paused: [...paused].sort(), tiles: tiles.sort() };
   });
   assert.deepEqual(shown.tiles, shown.paused, "every video paused for the line is shown as paused, and no other");
-  // Issue 12: after the first 10 s (the wait above), one video at 10 fps or
-  // more with no freeze over 2 s; the second is probed with padding, never
-  // brought back on a guess that would stall the first.
+  // Issue 12: after the first 10 s (the wait above), video at 10 fps or more
+  // with no freeze over 2 s; the second is probed with padding, never
+  // brought back on a guess that would stall the first. Counted over
+  // whoever's video plays: when the other person speaks, their video takes
+  // the place of the first (a 60 s run swapped twice).
   if (starved(watched)) return;
-  const playing = ["mediator", "adviser"].filter((name) => watched.video[name].fps >= 10 && watched.video[name].longestStallMs <= 2000);
-  assert.ok(playing.length >= 1, `no video at 10 fps without a freeze over 2 s: ${JSON.stringify(watched.video)}`);
+  const playing = watched.anyVideo.fps >= 10 && watched.anyVideo.longestStallMs <= 2000;
+  assert.ok(playing, `no video at 10 fps without a freeze over 2 s: ${JSON.stringify(watched.anyVideo)}`);
 });
 
 test("audio only acts within 1 s (median of three) on a 512 kbit/s link with 2% loss", { skip }, async () => {

@@ -125,6 +125,13 @@ async fn sfu() -> Measured {
                 .filter_map(|p| p["invitation"]["link"].as_str())
                 .map(|link| link.split("#t=").nth(1).unwrap().to_owned()),
         );
+        // Each party consents to mediating online through their invitation.
+        let notice: Value =
+            client.get(format!("{base}/api/v1/consent-notice")).send().await.unwrap().json().await.unwrap();
+        let consent = json!({ "decision": "consent", "publicity": "non_public", "notice_version": notice["version"] });
+        for token in &tokens[1..] {
+            post(&client, token, format!("{base}/api/v1/invitation/consent"), consent.clone()).await;
+        }
         let mut clients = Vec::new();
         for token in &tokens {
             let mut signal = SignalClient::connect(&base, token).await;
@@ -141,6 +148,15 @@ async fn sfu() -> Measured {
             clients.push((id, signal));
         }
         let ids: Vec<Uuid> = clients.iter().map(|(id, _)| *id).collect();
+        // Parties are admitted once the mediator has checked their ID cards.
+        for party in &parties {
+            let request_id = format!("check-{party}");
+            let check =
+                ClientMessage::CheckIdentity { request_id: Some(request_id.clone()), party_id: party.parse().unwrap() };
+            clients[0].1.send(&check).await;
+            let acked = |m: &ServerMessage| matches!(m, ServerMessage::Ack { request_id: Some(r) } if *r == request_id);
+            clients[0].1.expect("the identity check recorded", acked).await;
+        }
         for id in &ids[1..] {
             clients[0].1.send(&ClientMessage::Admit { request_id: None, participant_id: *id }).await;
         }
