@@ -224,7 +224,7 @@ pub struct Allocator {
     first_estimate: Option<Instant>,
     /// When a video last paused (`PAUSE_RECOVERY`).
     paused_at: Option<Instant>,
-    /// What the link delivered in recent rounds without congestion.
+    /// What the link delivered in recent rounds without a queue.
     delivered: VecDeque<(Instant, f64)>,
     probe: Probe,
 }
@@ -310,7 +310,7 @@ impl Allocator {
         Allocation { probe_bps, ..self.share_out(&videos, budget, loss) }
     }
 
-    /// The most the link delivered without congestion in the last
+    /// The most the link delivered without a queue in the last
     /// `CARRIED_MEMORY` (unbounded when it is not known: a client that
     /// sends only REMB is not probed, and its videos come back on the
     /// estimate alone).
@@ -328,9 +328,9 @@ impl Allocator {
 
     /// The padding to ask for: enough to bring what is sent up to `wanted`
     /// (what the link must carry for a paused video to come back), unless
-    /// the link is congested, starting or recovering, or a probe failed
-    /// lately. A probe that ends in congestion failed (the estimator stops
-    /// the padding itself at the first queue, `estimate::PROBE_QUEUE`).
+    /// the link shows a queue, is starting or recovering, or a probe failed
+    /// lately. A probe that ends in a queue failed (the estimator stops the
+    /// padding itself at the first one, `estimate::PROBE_QUEUE`).
     fn probe_for(&mut self, now: Instant, wanted: Option<f64>, sending: f64, unsettled: bool) -> f64 {
         if unsettled {
             if self.probe.since.is_some() {
