@@ -224,7 +224,8 @@ async function watchBothWays(seconds) {
   const watched = await watchStation(seconds);
   const end = (await receivedAt(mediator))[ids.station];
   const samples = (end?.samples || 0) - (start?.samples || 0);
-  return { watched, uplink: samples > 0 ? (100 * (end.concealed - start.concealed)) / samples : 100 };
+  const concealed = (end?.concealed || 0) - (start?.concealed || 0);
+  return { watched, uplink: samples > 0 ? (100 * concealed) / samples : 100 };
 }
 
 function record(condition, watched, extra = {}) {
