@@ -289,8 +289,7 @@ impl Allocator {
         // video paused with the second on a 512 kbit/s line.
         let delivered_budget = link.and_then(|link| link.delivered).map(|d| d * HEADROOM - audio - resend_bps);
         let pause_budget = delivered_budget.map_or(budget, |delivered| budget.max(delivered));
-        let (mut used, short) =
-            self.pause_what_does_not_fit(now, &videos, pause_budget, congested && !starting, starting);
+        let (mut used, short) = self.pause_what_does_not_fit(now, &videos, pause_budget, congested, starting);
         let carried = self.carried(now, link);
         let sending = audio
             + resend_bps
@@ -398,8 +397,11 @@ impl Allocator {
 
     /// Which forwarded videos fit, highest priority first; pauses the
     /// lowest-priority one that has not fitted for long enough (one per
-    /// round, so the others are judged on what is freed). Returns what the
-    /// fitting ones use and those that do not fit.
+    /// round, so the others are judged on what is freed), or every one that
+    /// has not when none fits at all (freeing one would free too little).
+    /// A video's shortage on a congested link is counted from while the
+    /// connection starts, but nothing pauses before `STARTUP` has passed.
+    /// Returns what the fitting ones use and those that do not fit.
     fn pause_what_does_not_fit(
         &mut self,
         now: Instant,
@@ -431,39 +433,43 @@ impl Allocator {
             // just came back is the exception: the estimate falling as it
             // returns is the probe failing.
             let probing = state.probing(now);
-            if state.paused
-                || starting
-                || (recovering && !probing)
-                || !(congested || probing)
-                || !short.contains(&video.from)
-            {
+            if state.paused || (recovering && !probing) || !(congested || probing) || !short.contains(&video.from) {
                 state.short_since = None;
             } else {
                 state.short_since.get_or_insert(now);
             }
         }
-        let due = short
-            .iter()
-            .rev()
-            .find(|from| {
-                let state = &self.videos[from];
-                // A video that has just come back and does not fit after all
-                // goes again sooner: the probe failed.
-                let after = if state.probing(now) { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
-                state.short_since.is_some_and(|since| now - since >= after)
-            })
-            .copied();
-        if let Some(from) = due {
-            let state = self.videos.get_mut(&from).expect("state made above");
+        if starting {
+            return (used, short);
+        }
+        let is_due = |from: &&Uuid| {
+            let state = &self.videos[*from];
+            // A video that has just come back and does not fit after all
+            // goes again sooner: the probe failed.
+            let after = if state.probing(now) { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
+            state.short_since.is_some_and(|since| now - since >= after)
+        };
+        // On a line too thin for any video (a station joining on 256
+        // kbit/s), pausing one at a time left the line overfull for seconds
+        // more, and its sound broke up meanwhile.
+        let due: Vec<Uuid> = if used == 0.0 {
+            short.iter().filter(is_due).copied().collect()
+        } else {
+            short.iter().rev().find(is_due).copied().into_iter().collect()
+        };
+        for from in &due {
+            let state = self.videos.get_mut(from).expect("state made above");
             state.paused = true;
             state.short_since = None;
             state.fits_since = None;
             let relapsed = state.resumed_at.is_some_and(|at| now.saturating_duration_since(at) < RELAPSE_WINDOW);
             state.hold = if relapsed { (state.hold * 2).min(RESUME_HOLD_MAX) } else { RESUME_HOLD };
+        }
+        if !due.is_empty() {
             // The others are judged again on what is freed once the link
             // has recovered (`PAUSE_RECOVERY`).
             self.paused_at = Some(now);
-            for other in short.iter().filter(|other| **other != from) {
+            for other in short.iter().filter(|other| !due.contains(other)) {
                 self.videos.get_mut(other).expect("state made above").short_since = None;
             }
         }
@@ -978,6 +984,28 @@ mod tests {
         assert!(history.last().is_some_and(|(_, paused)| paused.is_empty()), "not all back: {history:?}");
         let history = room.run(20.0);
         assert!(history.iter().all(|(_, paused)| paused.is_empty()), "relapsed: {history:?}");
+    }
+
+    #[test]
+    fn a_station_joining_a_thin_line_pauses_both_videos_at_once() {
+        // A station (re)joins on 256 kbit/s with 2% loss: both videos arrive
+        // at full rate and the line is overfull from the start. Both pause
+        // together as soon as the connection's start is over, not one by one
+        // (that kept the line full for 12 s and the sound broke up).
+        let mut room = Room::new(256_000.0);
+        room.link.loss = 0.02;
+        let history = room.run(15.0);
+        let (mediator, adviser) = (first_pause(&history, MEDIATOR), first_pause(&history, ADVISER));
+        assert!(mediator.is_some() && mediator == adviser, "{history:?}");
+        let limit = (STARTUP + Duration::from_secs(1)).as_secs_f64();
+        assert!(
+            mediator.is_some_and(|at| at <= limit),
+            "paused after {mediator:?} s, not within {limit} s: {history:?}"
+        );
+        room.reset_audio_counts();
+        room.run(20.0);
+        let loss = room.audio_loss_since_reset();
+        assert!(loss < 0.03, "audio lost {:.1}% with video paused", loss * 100.0);
     }
 
     #[test]

@@ -226,7 +226,12 @@ impl RoomLinks {
         }
         self.speakers.retain(|space, _| counts.contains_key(space));
         for (space, counts) in counts {
-            self.speakers.entry(space).or_default().update(now, &counts);
+            let speakers = self.speakers.entry(space).or_default();
+            let before = speakers.current();
+            let speaker = speakers.update(now, &counts);
+            if speaker != before {
+                tracing::debug!(?space, ?speaker, "speaker changed");
+            }
         }
     }
 
@@ -267,6 +272,8 @@ impl RoomLinks {
             subscriber = %id,
             estimate_kbps = estimate.map(|e| kbps(e.bits_per_second)),
             congested = estimate.is_some_and(|e| e.congested),
+            queueing = estimate.is_some_and(|e| e.queueing),
+            delivered_kbps = estimate.and_then(|e| e.delivered).map(kbps),
             resend_kbps = kbps(resend_bps),
             probe_kbps = kbps(allocation.probe_bps),
             paused = allocation.paused.len(),
