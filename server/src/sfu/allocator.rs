@@ -526,9 +526,16 @@ impl Allocator {
                     yielding.push(lower.from);
                 }
             }
-            let shown = link.carried >= after * CARRIED_SHARE;
+            // Taking the place of others, it sends no more than goes now,
+            // which the link carries (nothing going is short): it needs no
+            // probe, and is none. (Under CPU load the station's browser
+            // stamps arrivals late, the link reads as queueing for seconds
+            // on end and nothing is seen carried: the speaker's video came
+            // back 17 s after they began to speak.)
+            let swap = !yielding.is_empty() && after <= link.sending;
+            let shown = swap || link.carried >= after * CARRIED_SHARE;
             let state = self.videos.get_mut(&video.from).expect("state made above");
-            let probed_for = std::mem::take(&mut next);
+            let probed_for = std::mem::take(&mut next) && !swap;
             if probed_for {
                 // What the link must be seen to carry for it to fit, until
                 // it is back (a little over, so that what arrives reaches it).
@@ -552,7 +559,9 @@ impl Allocator {
                     state.paused = false;
                     state.fits_since = None;
                     state.coming_back_since = None;
-                    state.resumed_at = Some(now);
+                    if !swap {
+                        state.resumed_at = Some(now);
+                    }
                     if probed_for {
                         wanted = None;
                     }
@@ -1135,6 +1144,39 @@ mod tests {
         // The mediator speaks again: back the other way.
         let rounds: Vec<Vec<Uuid>> = (0..20).map(|_| step(300_000.0, false, 1)).collect();
         assert_eq!(rounds.last(), Some(&vec![ADVISER]), "{rounds:?}");
+    }
+
+    #[test]
+    fn the_speakers_video_takes_the_place_of_another_on_a_link_read_as_queueing() {
+        // A receiver short of CPU stamps arrivals late: its link reads as
+        // queueing round after round, so nothing is seen carried with no
+        // queue. The speaker's video still takes the mediator's place (it
+        // adds nothing to the line), and a second's dip of the estimate just
+        // after does not pause it as a failed probe would be.
+        let mut allocator = Allocator::default();
+        let mut at = Instant::now();
+        let mut step = |estimate: f64, congested: bool, adviser_priority: u8| {
+            // The link delivers what it is estimated to carry, or 420 kbit/s.
+            let delivered = Some(estimate.min(420_000.0));
+            at += Duration::from_millis(500);
+            let offered = [(MEDIATOR, 2, 300_000.0), (ADVISER, adviser_priority, VIDEO_FLOOR_BPS)].map(
+                |(from, priority, bits_per_second)| Offered { from, kind: MediaKind::Video, priority, bits_per_second },
+            );
+            let link = Link { bits_per_second: estimate, loss: None, congested, queueing: congested, delivered };
+            allocator.allocate(at, Some(link), 0.0, &offered).paused
+        };
+        (0..10).for_each(|_| assert!(step(2_000_000.0, false, 1).is_empty()));
+        let paused = (0..12).map(|_| step(350_000.0, true, 1)).last().expect("rounds");
+        assert_eq!(paused, vec![ADVISER]);
+        let limit = (RESUME_HOLD + RESUME_WAIT).as_secs() as usize * 2 + 1;
+        let mut rounds = Vec::new();
+        while rounds.last() != Some(&vec![MEDIATOR]) {
+            assert!(rounds.len() <= limit, "not swapped: {rounds:?}");
+            rounds.push(step(450_000.0, true, 3));
+        }
+        let dip: Vec<Vec<Uuid>> =
+            [150_000.0, 150_000.0].into_iter().chain([450_000.0; 6]).map(|e| step(e, true, 3)).collect();
+        assert!(dip.iter().all(|paused| *paused == vec![MEDIATOR]), "{dip:?}");
     }
 
     #[test]
