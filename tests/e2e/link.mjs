@@ -37,6 +37,8 @@ export function linksAvailable() {
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DELAY_QUEUE = "7";
+/** The server estimator's window of least one-way delays (`BASE_DELAY_WINDOW` in server/src/sfu/estimate.rs), and a second more. */
+const BASE_DELAY_WINDOW_MS = 11_000;
 
 export class VillageLink {
   /**
@@ -85,7 +87,17 @@ export class VillageLink {
    * place.
    */
   async shape({ rateKbit = null, upKbit = rateKbit, lossPercent = 0, rttMs = 0 } = {}) {
+    // A village line's round trip does not change when it narrows. Set in
+    // the same instant as a rate, a longer delay reads to the server's
+    // estimator as a queue until its window of least delays (10 s) forgets
+    // the shorter one: on 512 kbit/s the mediator's video paused for it
+    // (a step in the path's delay is a limit of the estimator, noted in
+    // docs/architecture.md). So a longer delay comes first, and the rate
+    // once the line has had that delay for the window: a condition set up,
+    // not an event awaited.
+    const longer = (rttMs || 0) > (this.delayMs || 0);
     await this.delay(rttMs);
+    if (longer && (rateKbit || upKbit)) await new Promise((resolve) => setTimeout(resolve, BASE_DELAY_WINDOW_MS));
     for (const [device, inNs] of [[this.hostDevice, false], [this.nsDevice, true]]) {
       const tc = (...args) => (inNs ? this.inNs("tc", ...args) : run("tc", ...args));
       (inNs ? () => quiet("ip", "netns", "exec", this.ns, "tc", "qdisc", "del", "dev", device, "root") : () => quiet("tc", "qdisc", "del", "dev", device, "root"))();

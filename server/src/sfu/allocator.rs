@@ -49,6 +49,12 @@ pub const RESUME_HOLD_MAX: Duration = Duration::from_secs(6);
 /// A video that came back this recently and does not fit pauses after
 /// `RELAPSE_PAUSE_AFTER` instead of `PAUSE_AFTER`.
 pub const RELAPSE_PAUSE_AFTER: Duration = Duration::from_millis(500);
+/// A link that delivers less than this share of what goes to it is
+/// overfull beyond doubt (a receiver short of CPU stamps arrivals late, but
+/// still acknowledges what arrives): its videos may pause while the
+/// connection starts, and when none of them fits, after
+/// `RELAPSE_PAUSE_AFTER` rather than `PAUSE_AFTER`.
+pub const OVERFULL_SHARE: f64 = 0.75;
 /// A publisher is asked for at most this many times what it sends now.
 pub const RAMP: f64 = 1.25;
 /// For this long after the first estimate nothing is paused: a connection's
@@ -287,13 +293,13 @@ impl Allocator {
         // estimate dips under what the line delivers for seconds (loss
         // reported late, feedback lost on a full uplink), and the first
         // video paused with the second on a 512 kbit/s line.
-        let delivered_budget = link.and_then(|link| link.delivered).map(|d| d * HEADROOM - audio - resend_bps);
-        let pause_budget = delivered_budget.map_or(budget, |delivered| budget.max(delivered));
-        let (mut used, short) = self.pause_what_does_not_fit(now, &videos, pause_budget, congested, starting);
+        let delivered = link.and_then(|link| link.delivered);
+        let pause_budget = delivered.map_or(budget, |delivered| budget.max(delivered * HEADROOM - audio - resend_bps));
+        let overfull = delivered.is_some_and(|d| d < self.sending(&videos, audio + resend_bps) * OVERFULL_SHARE);
+        let link_state = LinkState { congested, starting, overfull };
+        let (mut used, short) = self.pause_what_does_not_fit(now, &videos, pause_budget, link_state);
         let carried = self.carried(now, link);
-        let sending = audio
-            + resend_bps
-            + videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| v.bits_per_second).sum::<f64>();
+        let sending = self.sending(&videos, audio + resend_bps);
         let mut wanted = None;
         if short.is_empty() {
             let link = Carrying { budget, fixed: audio + resend_bps, sending, carried };
@@ -307,6 +313,12 @@ impl Allocator {
         let queueing = link.is_some_and(|link| link.queueing);
         let probe_bps = self.probe_for(now, wanted, sending, queueing || starting || self.recovering(now));
         Allocation { probe_bps, ..self.share_out(&videos, budget, loss) }
+    }
+
+    /// What goes to the subscriber: `fixed` (audio and resends) and the
+    /// videos not paused.
+    fn sending(&self, videos: &[&Offered], fixed: f64) -> f64 {
+        fixed + videos.iter().filter(|v| !self.videos[&v.from].paused).map(|v| v.bits_per_second).sum::<f64>()
     }
 
     /// The most the link delivered without a queue in the last
@@ -407,9 +419,9 @@ impl Allocator {
         now: Instant,
         videos: &[&Offered],
         budget: f64,
-        congested: bool,
-        starting: bool,
+        link: LinkState,
     ) -> (f64, Vec<Uuid>) {
+        let LinkState { congested, starting, overfull } = link;
         let mut used = 0.0;
         let mut short = Vec::new();
         for video in videos {
@@ -439,14 +451,17 @@ impl Allocator {
                 state.short_since.get_or_insert(now);
             }
         }
-        if starting {
+        if starting && !overfull {
             return (used, short);
         }
         let is_due = |from: &&Uuid| {
             let state = &self.videos[*from];
             // A video that has just come back and does not fit after all
-            // goes again sooner: the probe failed.
-            let after = if state.probing(now) { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
+            // goes again sooner: the probe failed. So do all on a link far
+            // too full for any (no publisher coming down to the floor would
+            // make one fit).
+            let soon = state.probing(now) || (overfull && used == 0.0);
+            let after = if soon { RELAPSE_PAUSE_AFTER } else { PAUSE_AFTER };
             state.short_since.is_some_and(|since| now - since >= after)
         };
         // On a line too thin for any video (a station joining on 256
@@ -610,6 +625,17 @@ impl Allocator {
         };
         Allocation { paused, shares, quality, probe_bps: 0.0 }
     }
+}
+
+/// What `pause_what_does_not_fit` knows of the link this round.
+#[derive(Debug, Clone, Copy)]
+struct LinkState {
+    /// It showed congestion lately.
+    congested: bool,
+    /// The connection is in its first `STARTUP`.
+    starting: bool,
+    /// It delivers far less than goes to it (`OVERFULL_SHARE`).
+    overfull: bool,
 }
 
 /// What `resume_what_fits` knows of the link this round, in bits per second.
@@ -999,14 +1025,15 @@ mod tests {
     fn a_station_joining_a_thin_line_pauses_both_videos_at_once() {
         // A station (re)joins on 256 kbit/s with 2% loss: both videos arrive
         // at full rate and the line is overfull from the start. Both pause
-        // together as soon as the connection's start is over, not one by one
-        // (that kept the line full for 12 s and the sound broke up).
+        // together within a second or two, not one by one once the
+        // connection's start is over (that kept the line full for 12 s and
+        // the sound broke up).
         let mut room = Room::new(256_000.0);
         room.link.loss = 0.02;
         let history = room.run(15.0);
         let (mediator, adviser) = (first_pause(&history, MEDIATOR), first_pause(&history, ADVISER));
         assert!(mediator.is_some() && mediator == adviser, "{history:?}");
-        let limit = (STARTUP + Duration::from_secs(1)).as_secs_f64();
+        let limit = 2.0;
         assert!(
             mediator.is_some_and(|at| at <= limit),
             "paused after {mediator:?} s, not within {limit} s: {history:?}"
