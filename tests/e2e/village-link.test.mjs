@@ -19,14 +19,14 @@ const skip = linksAvailable() ? false : "needs root with ip, tc, nft and iptable
 const WINDOW_S = Number(process.env.LINK_WINDOW_S || 20);
 /**
  * Concealed audio, in per cent, that the station's sound must stay under:
- * issue 12's 2% on a 512 kbit/s line with 2% loss; on 256 kbit/s issue 12
- * asks for 3%, which idle runs meet but one full run missed (3.2%), so 5%
- * until that is found; and
- * 5% (10% at 256 kbit/s) when the machine starves the browsers (see
+ * issue 12's 2% on a 512 kbit/s line with 2% loss and 3% on 256 kbit/s
+ * (both videos forwarded into the line for the first seconds of the
+ * station's connection had made that 3-4%; since they pause within a
+ * second, 0.0-1.1%); and 5% when the machine starves the browsers (see
  * `starved`: with two CPU hogs beside the three browsers even an unshaped
- * line concealed up to 1.7%, 512 kbit/s gave 2.3% and 256 kbit/s 5.2%).
+ * line concealed up to 1.8%, 512 kbit/s gave 2.3%).
  */
-const AUDIO_GATE = { 512: 2, 256: 5, starved: 5, starved256: 10 };
+const AUDIO_GATE = { 512: 2, 256: 3, starved: 5 };
 /** Issue 12: video back within this long after the 256 kbit/s line returns to 2 Mbit/s. */
 const VIDEO_BACK_MS = 15_000;
 /** Where the benchmark collects the measured rows (set by tests/bench-village-link.sh). */
@@ -432,9 +432,7 @@ test("256 kbit/s with 2% loss: the station joins, video pauses by itself, audio 
   assert.ok(/网络较差/.test(note), `the station is told: ${note}`);
   assert.ok(/对方网络较差/.test(mediatorSees), `the mediator is told: ${mediatorSees}`);
   assert.ok(watched.paused.length >= 1, "video paused by itself");
-  // With two CPU hogs beside the browsers the 256 kbit/s line's sound read
-  // 4.4% / 5.2% concealed (idle: 1.4-2.6%).
-  const gate = starved(watched) ? AUDIO_GATE.starved256 : AUDIO_GATE[256];
+  const gate = starved(watched) ? AUDIO_GATE.starved : AUDIO_GATE[256];
   assert.ok(uplink < gate, `the mediator hears the station with ${uplink.toFixed(1)}% concealed`);
   for (const name of ["mediator", "adviser"]) {
     assert.ok(watched.audio[name].concealedPercent < gate, `${name}'s audio ${watched.audio[name].concealedPercent.toFixed(1)}% concealed at the station`);
